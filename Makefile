@@ -1,0 +1,35 @@
+# The two commands a new machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: install, migrate the database, seed a demo clinic if empty, serve on 127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/screening db upgrade
+	$(BIN)/screening demo --if-empty
+	$(BIN)/screening serve --host 127.0.0.1 --port 8000
+
+## test: install and run the whole suite; rules/ must keep 100 % line and branch coverage
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	$(BIN)/python -m coverage report --include='rules/*' --fail-under=100
+	$(BIN)/python -m coverage report --include='screening/*' --skip-covered --sort=cover | tail -n 3
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/rules.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -1,0 +1,1 @@
+"""Clinical rules of the intake screening service: standard library only."""

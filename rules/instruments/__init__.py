@@ -1,0 +1,1 @@
+"""One module per validated instrument: scoring exactly as its published manual says."""

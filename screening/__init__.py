@@ -1,0 +1,1 @@
+"""The intake screening service (Flask application)."""
