@@ -1,0 +1,79 @@
+"""``evaluate()``: score, check criteria, flag and route one submission (shared spec §6).
+
+Pure and deterministic: the same inputs always give the same frozen ``Evaluation``; no
+I/O, no clock, no global state, and the inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from rules import contraindications, criteria, routing, safety, screens
+from rules.instruments import asq, audit_c, cssrs, dast10, gad7, mdq, pcl5, phq9
+from rules.types import ClinicSettings, Evaluation
+
+RULESET_VERSION = "2026.11.0"
+
+_DEFAULT_SETTINGS = ClinicSettings()
+# Sections scored by ``score(section)``, in the fixed order of ``Evaluation.scores``;
+# AUDIT-C also needs the respondent's sex at birth and is slotted in by position.
+_SCORED_BEFORE_AUDIT_C = (phq9, gad7, asq, cssrs, mdq, pcl5)
+_SCORED_AFTER_AUDIT_C = (dast10,)
+
+
+def _scores(respondent: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Scores of the submitted sections, in the fixed order."""
+    scores: dict[str, Any] = {}
+    for module in _SCORED_BEFORE_AUDIT_C:
+        section = answers.get(module.SECTION)
+        if section is not None:
+            scores[module.SECTION] = module.score(section)
+    section = answers.get(audit_c.SECTION)
+    if section is not None:
+        scores[audit_c.SECTION] = audit_c.score(section, respondent.get("sex_at_birth"))
+    for module in _SCORED_AFTER_AUDIT_C:
+        section = answers.get(module.SECTION)
+        if section is not None:
+            scores[module.SECTION] = module.score(section)
+    return scores
+
+
+def evaluate(
+    respondent: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    received_on: date,
+    settings: ClinicSettings | None = None,
+) -> Evaluation:
+    """Evaluate one validated submission received on ``received_on``.
+
+    Scores only the submitted sections; criteria in contract order; flags in the order
+    safety, blood pressure, history, medications, reproductive, age, screens; then the
+    review routing and what the form must show. ``missing`` names every input a criterion
+    needed that was absent.
+    """
+    scores = _scores(respondent, answers)
+    checked = (
+        criteria.adult(respondent, received_on),
+        criteria.depression_moderate_to_severe(answers),
+        criteria.prior_treatment_failure(answers),
+    )
+    flags = (
+        safety.suicide_flags(answers)
+        + contraindications.blood_pressure_flags(answers)
+        + contraindications.history_flags(answers)
+        + contraindications.medication_flags(answers)
+        + contraindications.reproductive_flags(answers)
+        + contraindications.age_flags(criteria.age_in_years(respondent, received_on))
+        + screens.screen_flags(answers, scores)
+    )
+    return Evaluation(
+        ruleset_version=RULESET_VERSION,
+        scores=tuple(scores.items()),
+        criteria=checked,
+        flags=flags,
+        routing=routing.route(flags, checked),
+        safety=routing.safety(flags, settings or _DEFAULT_SETTINGS),
+        missing=criteria.missing_inputs(respondent, answers),
+    )
