@@ -8,9 +8,10 @@ Questionnaire. Paths are the native JSON field paths (``phq9.q1``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -97,7 +98,8 @@ class Questionnaire:
     version: str
     title: str
     items: tuple[Item, ...]
-    loinc: dict[str, str] = field(default_factory=dict)
+    # A read-only mapping by default so that a definition built at import cannot be changed.
+    loinc: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def walk(self) -> Iterator[Item]:
         """Every item, depth first, parents before children."""
