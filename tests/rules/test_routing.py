@@ -1,0 +1,155 @@
+"""Routing (spec §6: first matching rule wins, every reason listed) and the crisis message
+(spec §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.routing import ROUTING_RULES, route, safety
+from rules.types import (
+    DEFAULT_CRISIS_MESSAGE,
+    ClinicSettings,
+    Criterion,
+    Flag,
+    FlagKind,
+    Priority,
+    Status,
+)
+
+KINDS = {
+    "suicide_risk_acute": FlagKind.SAFETY,
+    "suicide_risk": FlagKind.SAFETY,
+    "blood_pressure_severe": FlagKind.SAFETY,
+    "blood_pressure_elevated": FlagKind.CAUTION,
+    "aneurysm_or_avm": FlagKind.ABSOLUTE_CONTRAINDICATION,
+    "psychosis": FlagKind.RELATIVE_CONTRAINDICATION,
+    "pregnant": FlagKind.RELATIVE_CONTRAINDICATION,
+    "breastfeeding": FlagKind.RELATIVE_CONTRAINDICATION,
+    "maoi": FlagKind.CAUTION,
+    "older_adult": FlagKind.CAUTION,
+    "ptsd_screen_positive": FlagKind.SCREEN_POSITIVE,
+}
+
+
+def flags(*ids: str) -> tuple[Flag, ...]:
+    return tuple(Flag(i, KINDS[i], "yes", "detail", "source") for i in ids)
+
+
+def criterion(id_: str, status: Status) -> Criterion:
+    return Criterion(id_, status, "detail", "source")
+
+
+MET_CRITERIA = (
+    criterion("adult", Status.MET),
+    criterion("depression_moderate_to_severe", Status.MET),
+    criterion("prior_treatment_failure", Status.MET),
+)
+
+
+def test_the_table_is_ordered_most_urgent_first() -> None:
+    assert [r.priority for r in ROUTING_RULES] == [Priority.CRITICAL, Priority.URGENT,
+                                                  Priority.HIGH]
+
+
+@pytest.mark.parametrize(
+    ("ids", "priority"),
+    [
+        pytest.param(("suicide_risk_acute",), Priority.CRITICAL,
+                     id="spec §6 rule 1: acute suicide risk -> critical"),
+        pytest.param(("suicide_risk",), Priority.URGENT,
+                     id="spec §6 rule 2: non-acute suicide risk -> urgent"),
+        pytest.param(("blood_pressure_severe",), Priority.URGENT,
+                     id="spec §6 rule 2: BP above 180/100 -> urgent"),
+        pytest.param(("aneurysm_or_avm",), Priority.HIGH,
+                     id="spec §6 rule 3: absolute contraindication -> high"),
+        pytest.param(("psychosis",), Priority.HIGH,
+                     id="spec §6 rule 3: relative contraindication -> high"),
+        pytest.param(("pregnant",), Priority.HIGH, id="spec §6 rule 3: pregnancy -> high"),
+        pytest.param(("breastfeeding",), Priority.HIGH,
+                     id="spec §6 rule 3: breastfeeding -> high"),
+        pytest.param(("blood_pressure_elevated", "maoi", "older_adult", "ptsd_screen_positive"),
+                     Priority.ROUTINE, id="spec §6 rule 4: cautions and screens -> routine"),
+        pytest.param((), Priority.ROUTINE, id="spec §6 rule 4: nothing -> routine"),
+    ],
+)
+def test_each_routing_rule(ids: tuple[str, ...], priority: Priority) -> None:
+    result = route(flags(*ids), MET_CRITERIA)
+    assert result.priority is priority
+    listed = [f"flag:{i}" for i in ids if priority is not Priority.ROUTINE]
+    assert list(result.reasons) == listed
+
+
+def test_first_rule_wins_and_every_match_is_listed_in_rule_order() -> None:
+    # Flags arrive in evaluation order; reasons follow the rule order instead.
+    raised = flags("pregnant", "blood_pressure_severe", "maoi", "aneurysm_or_avm",
+                   "suicide_risk_acute")
+    result = route(raised, MET_CRITERIA)
+    assert result.priority is Priority.CRITICAL
+    assert result.reasons == (
+        "flag:suicide_risk_acute",
+        "flag:blood_pressure_severe",
+        "flag:pregnant",
+        "flag:aneurysm_or_avm",
+    )
+
+
+def test_urgent_beats_high() -> None:
+    result = route(flags("psychosis", "suicide_risk"), MET_CRITERIA)
+    assert result.priority is Priority.URGENT
+    assert result.reasons == ("flag:suicide_risk", "flag:psychosis")
+
+
+@pytest.mark.parametrize(
+    ("ids", "priority"),
+    [
+        pytest.param((), Priority.ROUTINE, id="spec §6 rule 4: criteria not met stay routine"),
+        pytest.param(("psychosis",), Priority.HIGH, id="criteria follow the flag reasons"),
+    ],
+)
+def test_criteria_not_met_or_unknown_are_listed_after_the_flags(
+    ids: tuple[str, ...], priority: Priority
+) -> None:
+    checked = (
+        criterion("adult", Status.MET),
+        criterion("depression_moderate_to_severe", Status.NOT_MET),
+        criterion("prior_treatment_failure", Status.UNKNOWN),
+    )
+    result = route(flags(*ids), checked)
+    assert result.priority is priority
+    assert result.reasons == (
+        *(f"flag:{i}" for i in ids),
+        "criterion:depression_moderate_to_severe:not_met",
+        "criterion:prior_treatment_failure:unknown",
+    )
+
+
+def test_route_accepts_one_shot_iterables() -> None:
+    result = route(iter(flags("suicide_risk")), iter(MET_CRITERIA))
+    assert (result.priority, result.reasons) == (Priority.URGENT, ("flag:suicide_risk",))
+
+
+# --- crisis resources (spec §5) ----------------------------------------------------------
+
+@pytest.mark.parametrize("flag_id", ["suicide_risk", "suicide_risk_acute"])
+def test_crisis_resources_default_names_emergency_services_and_988(flag_id: str) -> None:
+    result = safety(flags(flag_id), ClinicSettings())
+    assert result.show_crisis_resources is True
+    assert result.message == DEFAULT_CRISIS_MESSAGE
+    assert "988" in DEFAULT_CRISIS_MESSAGE and "emergency" in DEFAULT_CRISIS_MESSAGE
+
+
+def test_crisis_resources_carry_the_clinic_text() -> None:
+    settings = ClinicSettings(crisis_message="Call the clinic's 24 h line: 555 0199.")
+    result = safety(flags("suicide_risk"), settings)
+    assert (result.show_crisis_resources, result.message) == (
+        True, "Call the clinic's 24 h line: 555 0199.")
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [pytest.param((), id="no flags"),
+     pytest.param(("blood_pressure_severe", "aneurysm_or_avm"), id="other safety flags")],
+)
+def test_no_crisis_resources_without_a_suicide_risk_flag(ids: tuple[str, ...]) -> None:
+    result = safety(flags(*ids), ClinicSettings(crisis_message="clinic text"))
+    assert (result.show_crisis_resources, result.message) == (False, None)
