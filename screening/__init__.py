@@ -1,1 +1,42 @@
-"""The intake screening service (Flask application)."""
+"""The intake screening service (Flask application).
+
+``create_app`` assembles the application: settings from the environment (a mapping given
+by the caller wins), database, error handlers, request ids and logs, rate limits and the
+blueprints. ``app.extensions["screening"]`` holds an ``AppState`` (settings, database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+MAX_BODY_BYTES = 64 * 1024
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Builds the application; raises ``ConfigError`` on a bad setting.
+
+    ``config`` may hold the environment variables of ``screening.config`` (e.g.
+    ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
+    """
+    from screening import db, errors, limits, observability
+    from screening.api import register
+    from screening.config import ENV_VARS, settings_from_environment
+
+    app = Flask(__name__)
+    settings = settings_from_environment(config, app.instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.from_mapping({k: v for k, v in (config or {}).items() if k not in ENV_VARS})
+
+    observability.init_app(app, settings.log_level)
+    database = db.init_app(app, settings)
+    app.extensions["screening"] = db.AppState(settings=settings, db=database)
+    errors.init_app(app)
+    limits.init_app(app, settings)
+    register(app)
+    return app

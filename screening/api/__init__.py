@@ -1,0 +1,52 @@
+"""HTTP API assembly: the authenticated ``/api/v1`` parent blueprint and the public routes.
+
+Deny by default: ``auth.authenticate_request`` runs before every view of the parent
+blueprint *and of every child blueprint registered on it*; a view opts out with
+``@public`` (``from screening.auth import public``). Routes outside ``/api/v1`` (health,
+``/openapi.yaml``) are registered directly on the application in ``register``.
+
+To add endpoints under ``/api/v1``:
+
+1. write a module ``screening/api/<name>.py`` with its own
+   ``bp = Blueprint("<name>", __name__)`` (no ``url_prefix`` needed, or a sub-prefix such
+   as ``url_prefix="/submissions"``) and views decorated with ``@require("clinician")``,
+   ``@require("intake")``, ``@require("admin")`` or ``@public``;
+2. import it in ``_child_blueprints`` below and add its ``bp`` to the returned list.
+
+The parent blueprint is built afresh for every application (``create_blueprint``): Flask
+forbids registering children on a blueprint after it has been registered on one app, and
+tests create many apps. Child blueprints may stay module-level singletons.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from screening.auth import authenticate_request, public, require
+
+__all__ = ["create_blueprint", "public", "register", "require"]
+
+URL_PREFIX = "/api/v1"
+
+
+def _child_blueprints() -> list[Blueprint]:
+    """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
+    before the application is assembled."""
+    return []
+
+
+def create_blueprint() -> Blueprint:
+    """A new ``api`` parent blueprint with authentication and every child registered."""
+    bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
+    bp.before_request(authenticate_request)
+    for child in _child_blueprints():
+        bp.register_blueprint(child)
+    return bp
+
+
+def register(app: Flask) -> None:
+    """Registers the api blueprint and the public routes outside it on ``app``."""
+    from screening.api import health
+
+    app.register_blueprint(create_blueprint())
+    app.register_blueprint(health.bp)

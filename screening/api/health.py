@@ -1,0 +1,27 @@
+"""Liveness and readiness, outside the authenticated api blueprint."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from screening.db import app_state
+from screening.errors import ServiceUnavailable
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def liveness() -> dict[str, str]:
+    """200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@bp.get("/health/ready")
+def readiness() -> dict[str, str]:
+    """200 when the database answers ``SELECT 1``, else a 503 problem."""
+    try:
+        app_state().db.ping()
+    except SQLAlchemyError:
+        raise ServiceUnavailable("The database is not reachable.") from None
+    return {"status": "ready"}

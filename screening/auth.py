@@ -1,0 +1,166 @@
+"""Bearer credentials -> ``g.principal``; deny by default; role checks.
+
+``authenticate_request`` runs before every view of the ``/api/v1`` blueprint (and its
+children) unless the view is marked ``@public``. A missing, malformed, unknown, revoked or
+disabled credential answers 401 with ``WWW-Authenticate: Bearer`` and appends an
+``auth.failed`` audit event in its own short write transaction. ``@require("clinician")``
+on a view answers 403 when the principal lacks the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from screening import audit, secrets
+from screening.db import get_session, session_scope
+from screening.errors import Forbidden, Unauthorized
+from screening.models import ApiToken, IntakeKey, User
+
+ROLES = ("intake", "clinician", "admin")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. ``id`` is the credential row's id (intake key or API token);
+    ``user_id`` and ``role`` are set for users only."""
+
+    kind: str  # "intake_key" | "user"
+    id: str
+    clinic_id: str
+    role: str | None = None
+    user_id: str | None = None
+
+    @property
+    def actor_id(self) -> str:
+        """The id to record as the audit actor: the user, or the intake key."""
+        return self.user_id or self.id
+
+    def has_role(self, role: str) -> bool:
+        """True when the principal may act as ``role`` (admin satisfies clinician)."""
+        if role == "intake":
+            return self.kind == "intake_key"
+        if role == "clinician":
+            return self.role in ("clinician", "admin")
+        return self.role == role
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a credential was refused, and which clinic it names when that is known."""
+
+    reason: str
+    clinic_id: str | None = None
+    credential_id: str | None = None
+
+
+def public(view: F) -> F:
+    """Marks a view of the api blueprint as open to anonymous callers."""
+    view.__dict__["screening_public"] = True
+    return view
+
+
+def require(*roles: str) -> Callable[[F], F]:
+    """View decorator: 403 unless ``g.principal`` has one of ``roles``."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"roles must be among {ROLES}")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal: Principal | None = g.get("principal")
+            if principal is None or not any(principal.has_role(role) for role in roles):
+                raise Forbidden("This credential does not grant this action.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def resolve_principal(session: Session, authorization: str | None) -> Principal | _Failure:
+    """Checks an ``Authorization`` header value; never raises for a bad credential."""
+    if not authorization:
+        return _Failure("missing")
+    scheme, _, token = authorization.partition(" ")
+    parsed = secrets.parse(token.strip()) if scheme.lower() == "bearer" else None
+    if parsed is None:
+        secrets.matches("", None)  # same work as an unknown id
+        return _Failure("malformed")
+    if parsed.kind == secrets.INTAKE_KEY:
+        return _resolve_intake_key(session, parsed)
+    return _resolve_user_token(session, parsed)
+
+
+def _resolve_intake_key(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
+    key = session.scalar(select(IntakeKey).where(IntakeKey.public_id == parsed.public_id))
+    matched = secrets.matches(parsed.secret, key.secret_hash if key else None)
+    if key is None:
+        return _Failure("invalid")
+    if not matched:
+        return _Failure("invalid", key.clinic_id, key.id)
+    if key.revoked_at is not None:
+        return _Failure("revoked", key.clinic_id, key.id)
+    return Principal(kind="intake_key", id=key.id, clinic_id=key.clinic_id)
+
+
+def _resolve_user_token(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.public_id == parsed.public_id)
+    ).first()
+    token, user = (row[0], row[1]) if row else (None, None)
+    matched = secrets.matches(parsed.secret, token.secret_hash if token else None)
+    if token is None or user is None:
+        return _Failure("invalid")
+    if not matched:
+        return _Failure("invalid", user.clinic_id, user.id)
+    if token.revoked_at is not None or user.disabled_at is not None:
+        return _Failure("revoked", user.clinic_id, user.id)
+    return Principal(
+        kind="user", id=token.id, clinic_id=user.clinic_id, role=user.role, user_id=user.id
+    )
+
+
+def current_credential() -> Principal | _Failure:
+    """The request's credential check, done once and cached on ``g`` (the rate limiter
+    keys on it before the api blueprint's own check runs)."""
+    if "_credential" not in g:
+        g._credential = resolve_principal(get_session(), request.headers.get("Authorization"))
+    return g._credential
+
+
+def authenticate_request() -> None:
+    """``before_request`` of the api blueprint: sets ``g.principal`` or answers 401."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, "screening_public", False):
+        return
+    result = current_credential()
+    if isinstance(result, Principal):
+        g.principal = result
+        return
+    _audit_failure(result)
+    raise Unauthorized("A valid bearer credential is required.")
+
+
+def _audit_failure(failure: _Failure) -> None:
+    """Records ``auth.failed`` in its own transaction: the 401 must not roll it back."""
+    with session_scope(current_app._get_current_object(), write=True) as session:  # type: ignore[attr-defined]
+        audit.record(
+            session,
+            clinic_id=failure.clinic_id,
+            actor_type="anonymous",
+            actor_id=failure.credential_id,
+            action="auth.failed",
+            outcome="denied",
+            request_id=g.get("request_id"),
+        )

@@ -1,0 +1,218 @@
+"""Database plumbing: declarative ``Base``, engines, per-request sessions, SQLite pragmas.
+
+One ``Session`` per request, created on first use by ``get_session()``, cached on ``g`` and
+closed at teardown (rolled back first if the request failed). Services receive the session
+and never commit; the view commits once.
+
+SQLite gets two engines on the same file: reads begin a deferred transaction, writes begin
+``BEGIN IMMEDIATE`` so concurrent writers wait for the lock (``busy_timeout``) instead of
+failing with "database is locked" half-way through. PostgreSQL uses one pooled engine for
+both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from screening.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names follow ``NAMING_CONVENTION`` so Alembic can
+    alter and drop them on every engine."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores UTC and always returns aware UTC datetimes (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True) -> Engine:
+    """An engine for ``url``. On SQLite, ``immediate`` makes every transaction begin with
+    ``BEGIN IMMEDIATE``; ``foreign_keys`` is switched off only for migrations."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module; the "begin" hook below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+@dataclass(slots=True)
+class Database:
+    """The engines and session factories of one application."""
+
+    url: str
+    read_engine: Engine
+    write_engine: Engine
+    read_sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Builds engines for ``url`` (nothing is opened until first use)."""
+        write_engine = make_engine(url, immediate=True)
+        read_engine = make_engine(url) if url.startswith("sqlite") else write_engine
+        write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+        read_sessions = (
+            sessionmaker(read_engine, expire_on_commit=False)
+            if read_engine is not write_engine
+            else write_sessions
+        )
+        return cls(url, read_engine, write_engine, read_sessions, write_sessions)
+
+    def dispose(self) -> None:
+        """Closes every pooled connection."""
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+    def ping(self) -> None:
+        """Runs ``SELECT 1``; raises if the database is unreachable."""
+        with self.read_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """What ``create_app`` keeps in ``app.extensions["screening"]``."""
+
+    settings: Settings
+    db: Database
+
+
+def app_state(app: Flask | None = None) -> AppState:
+    """The ``AppState`` of ``app`` (default: the current application)."""
+    return (app or current_app).extensions["screening"]
+
+
+def get_session(write: bool = False) -> Session:
+    """The request's session; ``write=True`` for one that may write (``BEGIN IMMEDIATE``
+    on SQLite). Once a write session exists, reads use it too, so they see its changes."""
+    sessions: dict[bool, Session] = g.setdefault("_db_sessions", {})
+    if True in sessions:
+        return sessions[True]
+    db = app_state().db
+    if write and not (False in sessions and db.read_sessions is db.write_sessions):
+        sessions[True] = db.write_sessions()
+        return sessions[True]
+    # PostgreSQL: one factory, so the open read session serves writes too.
+    if False not in sessions:
+        sessions[False] = db.read_sessions()
+    return sessions[False]
+
+
+def rollback_request_sessions() -> None:
+    """Rolls back every session of the current request (used by the error handlers)."""
+    if not has_app_context():
+        return
+    for session in g.get("_db_sessions", {}).values():
+        session.rollback()
+
+
+def _close_request_sessions(error: BaseException | None) -> None:
+    for session in g.pop("_db_sessions", {}).values():
+        if error is not None:
+            session.rollback()
+        session.close()
+
+
+@contextmanager
+def session_scope(app: Flask, *, write: bool = True) -> Iterator[Session]:
+    """A session outside any request (CLI, jobs, tests): commits on success, rolls back
+    on error, always closes."""
+    state = app_state(app)
+    maker = state.db.write_sessions if write else state.db.read_sessions
+    with maker() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def init_app(app: Flask, settings: Settings) -> Database:
+    """Creates the application's ``Database`` and closes request sessions at teardown."""
+    database = Database.connect(settings.database_url)
+    app.teardown_appcontext(_close_request_sessions)
+    return database
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic ``Config`` for ``url``, built in code (``alembic.ini`` holds no URL)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrates the database at ``url`` to ``revision`` (Alembic)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,47 @@
+"""Rate limits per credential (Flask-Limiter), in memory or in Redis (``REDIS_URL``).
+
+The limiter runs before the api blueprint authenticates, so its key function resolves the
+bearer credential itself (``auth.current_credential``, cached for the request): a valid
+credential is its own bucket, anything else is keyed by the remote address. Health checks
+are never limited. A breach answers a 429 problem with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+
+from screening.auth import Principal, current_credential
+from screening.config import Settings
+
+KEY_PREFIX = "screening"
+
+
+def rate_limit_key() -> str:
+    """The bucket of the current request: ``<kind>:<credential id>`` or ``addr:<ip>``."""
+    if request.headers.get("Authorization"):
+        credential = current_credential()
+        if isinstance(credential, Principal):
+            return f"{credential.kind}:{credential.id}"
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _is_health_check() -> bool:
+    return request.blueprint == "health"
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter | None:
+    """Installs the limiter unless ``RATE_LIMIT`` is ``off``; returns it (or ``None``)."""
+    if settings.rate_limit is None:
+        return None
+    limiter = Limiter(
+        key_func=rate_limit_key,
+        default_limits=[settings.rate_limit],
+        storage_uri=settings.redis_url or "memory://",
+        strategy="fixed-window",
+        headers_enabled=True,
+        key_prefix=KEY_PREFIX,
+    )
+    limiter.request_filter(_is_health_check)
+    limiter.init_app(app)
+    return limiter

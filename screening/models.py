@@ -1,0 +1,208 @@
+"""All tables of the service. Migrations (``migrations/versions``) are the only way the
+schema is made; ``alembic check`` against this module must find no difference.
+
+Enumerated columns are short strings guarded by CHECK constraints (portable across SQLite
+and PostgreSQL and cheap to extend in a migration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from screening.db import Base, UTCDateTime, utcnow
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first audit event and the initial chain head."""
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements an INTEGER PRIMARY KEY.
+BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_id() -> str:
+    """A new primary key: a UUID4 string of 36 characters."""
+    return str(uuid.uuid4())
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+USER_ROLES = ("clinician", "admin")
+SUBMISSION_STATUSES = ("pending_review", "in_review", "decided")
+PRIORITIES = ("critical", "urgent", "high", "routine")
+IDEMPOTENCY_STATUSES = ("in_flight", "completed")
+ACTOR_TYPES = ("intake_key", "user", "anonymous", "system")
+AUDIT_OUTCOMES = ("success", "denied", "error")
+
+
+class Clinic(Base):
+    """A tenant: owns keys, users and submissions; nothing crosses clinics."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    crisis_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IntakeKey(Base):
+    """A clinic's intake source credential (``ik_<public_id>_<secret>``)."""
+
+    __tablename__ = "intake_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A clinician or admin of one clinic."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "email"),
+        CheckConstraint(_in("role", USER_ROLES), name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """A user's personal API token (``ut_<public_id>_<secret>``)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Submission(Base):
+    """A completed questionnaire with its stored evaluation and review state.
+
+    ``version`` starts at 1 and is bumped on every change; the ETag derives from it.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index(
+            "ix_submissions_review_order",
+            "clinic_id",
+            "status",
+            "priority_rank",
+            "received_at",
+            "id",
+        ),
+        Index("ix_submissions_listing", "clinic_id", "received_at", "id"),
+        CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint("priority_rank BETWEEN 0 AND 3", name="priority_rank"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    questionnaire_id: Mapped[str] = mapped_column(String(100))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    respondent: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    answers: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), default="pending_review")
+    priority: Mapped[str] = mapped_column(String(16))
+    priority_rank: Mapped[int] = mapped_column(SmallInteger)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    claim_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+
+
+class IdempotencyRecord(Base):
+    """The first response to an ``Idempotency-Key`` of a clinic, replayed on retries."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "key"),
+        CheckConstraint(_in("status", IDEMPOTENCY_STATUSES), name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="in_flight")
+    response_status: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AuditEvent(Base):
+    """One append-only, hash-chained audit event (see ``screening.audit``)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id"),
+        CheckConstraint(_in("actor_type", ACTOR_TYPES), name="actor_type"),
+        CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="outcome"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """The single row (id 1) holding the last event's seq and hash; appenders lock it so
+    the chain never forks."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)

@@ -1,0 +1,134 @@
+"""Request ids, one-JSON-object-per-line logs and security headers.
+
+Every request gets an id: an incoming ``X-Request-ID`` is honoured when it is a sane token
+(at most 64 characters of ``[A-Za-z0-9._-]``), otherwise a uuid4 hex is generated. It is
+echoed in the ``X-Request-ID`` response header and carried by every log line. The access
+line logs the path without its query string and never a body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+import time
+import traceback
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_EXTRA_FIELDS = (
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "clinic_id",
+    "principal",
+    "exc_type",
+    "stack",
+)
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+access_log = logging.getLogger("screening.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object: ts, level, logger, msg, request_id and the
+    request fields given as ``extra``. An exception is logged by class and stack only,
+    because its message may quote submitted values."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or _current_request_id(),
+        }
+        payload.update({k: getattr(record, k) for k in _EXTRA_FIELDS if hasattr(record, k)})
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exc_type"] = record.exc_info[0].__qualname__
+            payload["stack"] = "".join(traceback.format_tb(record.exc_info[2]))
+        return json.dumps(payload, default=str)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at emit time (gunicorn and pytest swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never break a request
+            self.handleError(record)
+
+
+def configure_logging(level: str) -> None:
+    """Sends the ``screening`` loggers to stderr as JSON lines at ``level``."""
+    logger = logging.getLogger("screening")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+def incoming_request_id(value: str | None) -> str:
+    """The caller's request id when sane, else a new uuid4 hex."""
+    if value and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _start_request() -> None:
+    g.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.request_started = time.perf_counter()
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id") or incoming_request_id(None)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    principal = g.get("principal")
+    started = g.get("request_started", time.perf_counter())
+    access_log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "clinic_id": principal.clinic_id if principal else None,
+            "principal": principal.kind if principal else None,
+        },
+    )
+    return response
+
+
+def init_app(app: Flask, log_level: str) -> None:
+    """Configures JSON logging and the request-id and header hooks; call it before any
+    other extension so its ``before_request`` runs first."""
+    configure_logging(log_level)
+    app.before_request(_start_request)
+    app.after_request(_finish_request)

@@ -1,0 +1,1 @@
+"""Use cases on a SQLAlchemy ``Session``: no Flask imports, never commit (the caller does)."""
