@@ -1,9 +1,11 @@
 """Clinical rules of the intake screening service: standard library only.
 
 ``evaluate()`` scores a validated submission, checks the intake criteria, raises flags and
-routes it to clinician review. It never decides eligibility.
+routes it to clinician review. It never decides eligibility. ``questionnaire`` holds the
+versioned questionnaire definitions.
 """
 
+from rules import questionnaire
 from rules.evaluate import RULESET_VERSION, evaluate
 from rules.types import (
     DEFAULT_CRISIS_MESSAGE,
@@ -31,4 +33,5 @@ __all__ = [
     "Safety",
     "Status",
     "evaluate",
+    "questionnaire",
 ]

@@ -46,6 +46,13 @@ MET_CRITERIA = (
 )
 
 
+def test_review_order_spec_section_3_critical_urgent_high_routine() -> None:
+    ordered = sorted(Priority, key=lambda p: p.rank, reverse=True)
+    assert ordered[::-1] == [Priority.CRITICAL, Priority.URGENT, Priority.HIGH,
+                             Priority.ROUTINE]
+    assert [p.rank for p in ordered[::-1]] == [0, 1, 2, 3]
+
+
 def test_the_table_is_ordered_most_urgent_first() -> None:
     assert [r.priority for r in ROUTING_RULES] == [Priority.CRITICAL, Priority.URGENT,
                                                   Priority.HIGH]
