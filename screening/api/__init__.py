@@ -46,7 +46,8 @@ def create_blueprint() -> Blueprint:
 
 def register(app: Flask) -> None:
     """Registers the api blueprint and the public routes outside it on ``app``."""
-    from screening.api import health
+    from screening.api import health, openapi
 
     app.register_blueprint(create_blueprint())
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
