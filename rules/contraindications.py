@@ -39,7 +39,7 @@ OLDER_ADULT_SOURCE = (
 _ABSOLUTE = FlagKind.ABSOLUTE_CONTRAINDICATION
 _RELATIVE = FlagKind.RELATIVE_CONTRAINDICATION
 _CAUTION = FlagKind.CAUTION
-_RAISING_ANSWERS = frozenset({"yes", "unsure"})
+_SAFETY = FlagKind.SAFETY
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,10 @@ class AnswerRule:
     kind: FlagKind
     detail: str
     source: str
+
+    def flag(self, answer: str) -> Flag:
+        """The flag this rule raises for ``answer``."""
+        return Flag(self.id, self.kind, answer, self.detail, self.source)
 
 
 ANSWER_RULES: tuple[AnswerRule, ...] = (
@@ -153,41 +157,53 @@ ANSWER_RULES: tuple[AnswerRule, ...] = (
 
 
 
-def _rules_of(section: str) -> tuple[AnswerRule, ...]:
-    return tuple(rule for rule in ANSWER_RULES if rule.section == section)
+def _prebuilt(section: str) -> tuple[tuple[str, Flag, Flag], ...]:
+    """``(item, flag if yes, flag if unsure)`` for each rule of ``section``, in table order.
+
+    A flag raised by an answered item depends only on the rule and the answer, and both
+    are immutable, so the two possible flags are built once at import.
+    """
+    return tuple(
+        (rule.id, rule.flag("yes"), rule.flag("unsure"))
+        for rule in ANSWER_RULES
+        if rule.section == section
+    )
 
 
-_HISTORY_RULES = _rules_of("medical_history")
-_MEDICATION_RULES = _rules_of("medications")
-_REPRODUCTIVE_RULES = _rules_of("reproductive")
+_HISTORY_FLAGS = _prebuilt("medical_history")
+_MEDICATION_FLAGS = _prebuilt("medications")
+_REPRODUCTIVE_FLAGS = _prebuilt("reproductive")
 
 
 def _answer_flags(
-    answers: Mapping[str, Any], section: str, rules: tuple[AnswerRule, ...]
+    answers: Mapping[str, Any], section: str, prebuilt: tuple[tuple[str, Flag, Flag], ...]
 ) -> tuple[Flag, ...]:
     answered = answers.get(section)
     if not answered:
         return ()
-    return tuple(
-        Flag(rule.id, rule.kind, answered[rule.id], rule.detail, rule.source)
-        for rule in rules
-        if answered.get(rule.id) in _RAISING_ANSWERS
-    )
+    flags = []
+    for item, if_yes, if_unsure in prebuilt:
+        value = answered.get(item)
+        if value == "yes":
+            flags.append(if_yes)
+        elif value == "unsure":
+            flags.append(if_unsure)
+    return tuple(flags)
 
 
 def history_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     """One flag per ``medical_history`` item answered yes or unsure, in table order."""
-    return _answer_flags(answers, "medical_history", _HISTORY_RULES)
+    return _answer_flags(answers, "medical_history", _HISTORY_FLAGS)
 
 
 def medication_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     """One caution per ``medications`` item answered yes or unsure, in table order."""
-    return _answer_flags(answers, "medications", _MEDICATION_RULES)
+    return _answer_flags(answers, "medications", _MEDICATION_FLAGS)
 
 
 def reproductive_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     """``pregnant`` / ``breastfeeding`` when answered yes or unsure (not_applicable: none)."""
-    return _answer_flags(answers, "reproductive", _REPRODUCTIVE_RULES)
+    return _answer_flags(answers, "reproductive", _REPRODUCTIVE_FLAGS)
 
 
 def blood_pressure_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
@@ -201,13 +217,13 @@ def blood_pressure_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     if (systolic is not None and systolic > BP_SEVERE_SYSTOLIC) or (
         diastolic is not None and diastolic > BP_SEVERE_DIASTOLIC
     ):
-        return (Flag("blood_pressure_severe", FlagKind.SAFETY, readings,
+        return (Flag("blood_pressure_severe", _SAFETY, readings,
                      "Blood pressure above 180/100 mmHg: review before any treatment.",
                      BP_SEVERE_SOURCE),)
     if (systolic is not None and systolic >= BP_ELEVATED_SYSTOLIC) or (
         diastolic is not None and diastolic >= BP_ELEVATED_DIASTOLIC
     ):
-        return (Flag("blood_pressure_elevated", FlagKind.CAUTION, readings,
+        return (Flag("blood_pressure_elevated", _CAUTION, readings,
                      "Blood pressure at or above 140/90 mmHg: weigh the expected rise during "
                      "treatment; consider delaying.",
                      BP_ELEVATED_SOURCE),)
@@ -218,7 +234,7 @@ def age_flags(age_years: int | None) -> tuple[Flag, ...]:
     """``older_adult`` at age 65 or over; nothing when the age is unknown."""
     if age_years is None or age_years < OLDER_ADULT_AGE:
         return ()
-    return (Flag("older_adult", FlagKind.CAUTION, {"age_years": age_years},
+    return (Flag("older_adult", _CAUTION, {"age_years": age_years},
                  "Aged 65 or over: esketamine labelling gives older adults a lower starting "
                  "dose (unverified).",
                  OLDER_ADULT_SOURCE),)

@@ -54,8 +54,9 @@ def evaluate(
     needed that was absent.
     """
     scores = _scores(respondent, answers)
+    age = criteria.age_in_years(respondent, received_on)
     checked = (
-        criteria.adult(respondent, received_on),
+        criteria.adult_from_age(age),
         criteria.depression_moderate_to_severe(answers),
         criteria.prior_treatment_failure(answers),
     )
@@ -65,7 +66,7 @@ def evaluate(
         + contraindications.history_flags(answers)
         + contraindications.medication_flags(answers)
         + contraindications.reproductive_flags(answers)
-        + contraindications.age_flags(criteria.age_in_years(respondent, received_on))
+        + contraindications.age_flags(age)
         + screens.screen_flags(answers, scores)
     )
     return Evaluation(

@@ -7,8 +7,10 @@ are not met, still goes to a clinician who closes the loop with the person.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
+from types import MappingProxyType
 
 from rules.types import ClinicSettings, Criterion, Flag, FlagKind, Priority, Routing, Safety, Status
 
@@ -20,10 +22,6 @@ class RoutingRule:
     priority: Priority
     flag_ids: frozenset[str] = frozenset()
     flag_kinds: frozenset[FlagKind] = frozenset()
-
-    def matches(self, flag: Flag) -> bool:
-        """Whether this rule applies to ``flag``."""
-        return flag.id in self.flag_ids or flag.kind in self.flag_kinds
 
 
 ROUTING_RULES: tuple[RoutingRule, ...] = (
@@ -41,6 +39,23 @@ ROUTING_RULES: tuple[RoutingRule, ...] = (
 )
 
 SUICIDE_FLAG_IDS = frozenset({"suicide_risk", "suicide_risk_acute"})
+_NO_CRISIS_RESOURCES = Safety(False, None)
+_ROUTINE = Priority.ROUTINE
+_MET = Status.MET
+_NO_RULE = len(ROUTING_RULES)
+
+
+def _first_rule_by(attribute: str) -> Mapping[object, int]:
+    """Position of the first rule naming each flag id (or kind): the table, indexed once."""
+    index: dict[object, int] = {}
+    for position, rule in enumerate(ROUTING_RULES):
+        for value in getattr(rule, attribute):
+            index.setdefault(value, position)
+    return MappingProxyType(index)
+
+
+_RULE_BY_ID = _first_rule_by("flag_ids")
+_RULE_BY_KIND = _first_rule_by("flag_kinds")
 
 
 def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
@@ -49,24 +64,30 @@ def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
     Reasons list every matching flag as ``flag:<id>`` in rule order, then
     ``criterion:<id>:<status>`` for each criterion not met or unknown.
     """
-    flags = tuple(flags)
-    priority = Priority.ROUTINE
-    reasons: list[str] = []
-    for rule in ROUTING_RULES:
-        matched = [f"flag:{flag.id}" for flag in flags if rule.matches(flag)]
-        if matched and priority is Priority.ROUTINE:
-            priority = rule.priority
-        reasons.extend(matched)
+    matched = []
+    for flag in flags:
+        # The first rule that names the flag's id or its kind.
+        position = _RULE_BY_ID.get(flag.id, _NO_RULE)
+        by_kind = _RULE_BY_KIND.get(flag.kind, _NO_RULE)
+        if by_kind < position:
+            position = by_kind
+        if position != _NO_RULE:
+            matched.append((position, flag.id))
+    matched.sort(key=itemgetter(0))  # stable: flags keep their order within a rule
+    priority = ROUTING_RULES[matched[0][0]].priority if matched else _ROUTINE
+    reasons = ["flag:" + flag_id for _, flag_id in matched]
+    # Status is a StrEnum: concatenation yields its plain value ("not_met").
     reasons.extend(
-        f"criterion:{criterion.id}:{criterion.status.value}"
+        "criterion:" + criterion.id + ":" + criterion.status
         for criterion in criteria
-        if criterion.status is not Status.MET
+        if criterion.status is not _MET
     )
     return Routing(priority, tuple(reasons))
 
 
 def safety(flags: Iterable[Flag], settings: ClinicSettings) -> Safety:
     """Crisis resources with the clinic's message when any suicide-risk flag is raised."""
-    if any(flag.id in SUICIDE_FLAG_IDS for flag in flags):
-        return Safety(True, settings.effective_crisis_message)
-    return Safety(False, None)
+    for flag in flags:
+        if flag.id in SUICIDE_FLAG_IDS:
+            return Safety(True, settings.effective_crisis_message)
+    return _NO_CRISIS_RESOURCES

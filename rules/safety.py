@@ -19,6 +19,7 @@ SUICIDE_SOURCE = (
     "[secondary source]; Columbia Protocol (C-SSRS) screener triage guideline"
 )
 
+_SAFETY = FlagKind.SAFETY  # bound once: enum member lookups are slow on CPython 3.11
 _ASQ_SCREEN_ITEMS = ("q1", "q2", "q3", "q4")
 _CSSRS_IDEATION_ITEMS = ("q1", "q2", "q3")
 # Items whose "yes" is suicide-related, in questionnaire order, with their paths.
@@ -29,8 +30,8 @@ _YES_ITEMS = tuple(
         ("cssrs", ("q1", "q2", "q3", "q4", "q5", "q6", "q6_recent")),
     )
 )
-_ASQ_SCREEN_PATHS = tuple(f"asq.{item}" for item in _ASQ_SCREEN_ITEMS)
-_CSSRS_IDEATION_PATHS = tuple(f"cssrs.{item}" for item in _CSSRS_IDEATION_ITEMS)
+_ASQ_SCREEN_PATHS = frozenset(f"asq.{item}" for item in _ASQ_SCREEN_ITEMS)
+_CSSRS_IDEATION_PATHS = frozenset(f"cssrs.{item}" for item in _CSSRS_IDEATION_ITEMS)
 
 _ASQ_ACUTE = (
     "ASQ acute positive (q5 yes): imminent risk; emergency safety evaluation now, the "
@@ -98,9 +99,9 @@ def _non_acute_pathways(
     pathways = []
     if "phq9.q9" in found:
         pathways.append(_PHQ9_ITEM9)
-    if any(path in found for path in _ASQ_SCREEN_PATHS):
+    if not _ASQ_SCREEN_PATHS.isdisjoint(found):
         pathways.append(_ASQ_ACUITY_UNKNOWN if asq.get("q5") is None else _ASQ_NON_ACUTE)
-    if any(path in found for path in _CSSRS_IDEATION_PATHS):
+    if not _CSSRS_IDEATION_PATHS.isdisjoint(found):
         pathways.append(_CSSRS_IDEATION)
     if "cssrs.q6" in found:
         recency_unknown = cssrs.get("q6_recent") is None
@@ -123,7 +124,7 @@ def suicide_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     cssrs = answers.get("cssrs") or {}
     acute = _acute_pathways(found)
     if acute:
-        return (Flag("suicide_risk_acute", FlagKind.SAFETY, found, " ".join(acute),
+        return (Flag("suicide_risk_acute", _SAFETY, found, " ".join(acute),
                      SUICIDE_SOURCE),)
     pathways = _non_acute_pathways(found, asq, cssrs)
-    return (Flag("suicide_risk", FlagKind.SAFETY, found, " ".join(pathways), SUICIDE_SOURCE),)
+    return (Flag("suicide_risk", _SAFETY, found, " ".join(pathways), SUICIDE_SOURCE),)

@@ -17,13 +17,6 @@ from rules.types import Flag, FlagKind
 _SCREEN = FlagKind.SCREEN_POSITIVE
 
 
-def _without_positive(score: Any) -> dict[str, Any]:
-    """The score's JSON without the (here redundant) ``positive`` member."""
-    out: dict[str, Any] = score.to_dict()
-    out.pop("positive", None)
-    return out
-
-
 def _bipolar(answers: Mapping[str, Any], score: Any) -> Flag | None:
     if score.positive is not True:
         return None
@@ -38,14 +31,16 @@ def _bipolar(answers: Mapping[str, Any], score: Any) -> Flag | None:
 def _ptsd(answers: Mapping[str, Any], score: Any) -> Flag | None:
     if score.positive is not True:
         return None
-    return Flag("ptsd_screen_positive", _SCREEN, _without_positive(score),
+    answer = {"total": score.total, "complete": score.complete}
+    return Flag("ptsd_screen_positive", _SCREEN, answer,
                 "PCL-5 total 33 or more: provisional PTSD; assess.", pcl5.SOURCE)
 
 
 def _alcohol(answers: Mapping[str, Any], score: Any) -> Flag | None:
     if score.positive is not True:
         return None
-    return Flag("alcohol_screen_positive", _SCREEN, _without_positive(score),
+    answer = {"total": score.total, "complete": score.complete, "threshold": score.threshold}
+    return Flag("alcohol_screen_positive", _SCREEN, answer,
                 "AUDIT-C at or above the cut-off (4 male; 3 female or sex not given): "
                 "assess alcohol use.",
                 audit_c.SOURCE)
@@ -54,7 +49,8 @@ def _alcohol(answers: Mapping[str, Any], score: Any) -> Flag | None:
 def _drug(answers: Mapping[str, Any], score: Any) -> Flag | None:
     if dast10.positive(score) is not True:
         return None
-    return Flag("drug_screen_positive", _SCREEN, score.to_dict(),
+    answer = {"total": score.total, "band": score.band, "complete": score.complete}
+    return Flag("drug_screen_positive", _SCREEN, answer,
                 "DAST-10 total 3 or more (item 3 reverse-scored): assess drug use.",
                 dast10.SOURCE)
 

@@ -182,6 +182,13 @@ def test_stopped_for_side_effects_is_intolerance_not_non_response() -> None:
     assert "intolerance is not non-response" in reasons[3]
 
 
+@pytest.mark.parametrize("field", ["adequate_dose", "taken_as_prescribed", "response"])
+def test_an_unrecognised_answer_is_uncertain_never_no(field: str) -> None:
+    counted, reasons = classify_trial(trial(**{field: "maybe"}))
+    assert counted == "possible_failure"
+    assert any(reason.endswith("unrecognised") for reason in reasons)
+
+
 def test_no_for_one_condition_outweighs_unsure_for_another() -> None:
     assert classify_trial(trial(weeks=4, adequate_dose="unsure"))[0] == "not_counted"
 

@@ -160,3 +160,12 @@ def test_crisis_resources_carry_the_clinic_text() -> None:
 def test_no_crisis_resources_without_a_suicide_risk_flag(ids: tuple[str, ...]) -> None:
     result = safety(flags(*ids), ClinicSettings(crisis_message="clinic text"))
     assert (result.show_crisis_resources, result.message) == (False, None)
+
+
+def test_a_flag_matching_two_rules_counts_once_at_the_earlier_rule() -> None:
+    # Not raised by today's rules, but the table must stay first-match-wins if it is.
+    odd = (Flag("psychosis", FlagKind.RELATIVE_CONTRAINDICATION, "yes", "d", "s"),
+           Flag("suicide_risk", FlagKind.ABSOLUTE_CONTRAINDICATION, "yes", "d", "s"))
+    result = route(odd, MET_CRITERIA)
+    assert (result.priority, result.reasons) == (
+        Priority.URGENT, ("flag:suicide_risk", "flag:psychosis"))
