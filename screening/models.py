@@ -22,9 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.db import Base, UTCDateTime, utcnow
 
@@ -51,6 +52,13 @@ PRIORITIES = ("critical", "urgent", "high", "routine")
 IDEMPOTENCY_STATUSES = ("in_flight", "completed")
 ACTOR_TYPES = ("intake_key", "user", "anonymous", "system")
 AUDIT_OUTCOMES = ("success", "denied", "error")
+DECISION_OUTCOMES = (
+    "proceed_to_consultation",
+    "not_suitable",
+    "needs_more_information",
+    "refer_to_crisis_services",
+)
+OPEN_STATUSES = ("pending_review", "in_review")
 
 
 class Clinic(Base):
@@ -126,6 +134,16 @@ class Submission(Base):
             "id",
         ),
         Index("ix_submissions_listing", "clinic_id", "received_at", "id"),
+        # Open submissions only, in review order: ``queue/next`` walks it from the front.
+        Index(
+            "ix_submissions_open_queue",
+            "clinic_id",
+            "priority_rank",
+            "received_at",
+            "id",
+            postgresql_where=text(_in("status", OPEN_STATUSES)),
+            sqlite_where=text(_in("status", OPEN_STATUSES)),
+        ),
         CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         CheckConstraint("priority_rank BETWEEN 0 AND 3", name="priority_rank"),
@@ -150,6 +168,11 @@ class Submission(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
+    decision: Mapped[Decision | None] = relationship(back_populates="submission")
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="submission", order_by="(Note.created_at, Note.id)"
+    )
+
 
 class IdempotencyRecord(Base):
     """The first response to an ``Idempotency-Key`` of a clinic, replayed on retries."""
@@ -170,6 +193,43 @@ class IdempotencyRecord(Base):
     submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Decision(Base):
+    """A clinician's final decision on a submission (one per submission, never changed;
+    corrections are notes). Keeps the ruleset version the decided-on evaluation was made
+    with."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint(_in("outcome", DECISION_OUTCOMES), name="outcome"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    acknowledged_flags: Mapped[list[str]] = mapped_column(JsonDocument)
+    decided_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+
+    submission: Mapped[Submission] = relationship(back_populates="decision")
+
+
+class Note(Base):
+    """A clinician's free-text note on a submission; append-only."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_submission", "submission_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"))
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="notes")
 
 
 class AuditEvent(Base):
