@@ -10,33 +10,49 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from rules import contraindications, criteria, routing, safety, screens
+from rules.contraindications import (
+    age_flags,
+    blood_pressure_flags,
+    history_flags,
+    medication_flags,
+    reproductive_flags,
+)
+from rules.criteria import (
+    adult_from_age,
+    age_in_years,
+    depression_moderate_to_severe,
+    missing_inputs,
+    prior_treatment_failure,
+)
 from rules.instruments import asq, audit_c, cssrs, dast10, gad7, mdq, pcl5, phq9
+from rules.routing import route, safety
+from rules.safety import suicide_flags
+from rules.screens import screen_flags
 from rules.types import ClinicSettings, Evaluation
 
 RULESET_VERSION = "2026.11.0"
 
 _DEFAULT_SETTINGS = ClinicSettings()
-# Sections scored by ``score(section)``, in the fixed order of ``Evaluation.scores``;
-# AUDIT-C also needs the respondent's sex at birth and is slotted in by position.
-_SCORED_BEFORE_AUDIT_C = (phq9, gad7, asq, cssrs, mdq, pcl5)
-_SCORED_AFTER_AUDIT_C = (dast10,)
+# (section, scorer) in the fixed order of ``Evaluation.scores``; AUDIT-C also needs the
+# respondent's sex at birth and is slotted in by position.
+_SCORED_BEFORE_AUDIT_C = tuple((m.SECTION, m.score) for m in (phq9, gad7, asq, cssrs, mdq, pcl5))
+_SCORED_AFTER_AUDIT_C = ((dast10.SECTION, dast10.score),)
 
 
 def _scores(respondent: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any]:
     """Scores of the submitted sections, in the fixed order."""
     scores: dict[str, Any] = {}
-    for module in _SCORED_BEFORE_AUDIT_C:
-        section = answers.get(module.SECTION)
+    for name, score in _SCORED_BEFORE_AUDIT_C:
+        section = answers.get(name)
         if section is not None:
-            scores[module.SECTION] = module.score(section)
+            scores[name] = score(section)
     section = answers.get(audit_c.SECTION)
     if section is not None:
         scores[audit_c.SECTION] = audit_c.score(section, respondent.get("sex_at_birth"))
-    for module in _SCORED_AFTER_AUDIT_C:
-        section = answers.get(module.SECTION)
+    for name, score in _SCORED_AFTER_AUDIT_C:
+        section = answers.get(name)
         if section is not None:
-            scores[module.SECTION] = module.score(section)
+            scores[name] = score(section)
     return scores
 
 
@@ -54,27 +70,27 @@ def evaluate(
     needed that was absent.
     """
     scores = _scores(respondent, answers)
-    age = criteria.age_in_years(respondent, received_on)
+    age = age_in_years(respondent, received_on)
     checked = (
-        criteria.adult_from_age(age),
-        criteria.depression_moderate_to_severe(answers),
-        criteria.prior_treatment_failure(answers),
+        adult_from_age(age),
+        depression_moderate_to_severe(answers),
+        prior_treatment_failure(answers),
     )
     flags = (
-        safety.suicide_flags(answers)
-        + contraindications.blood_pressure_flags(answers)
-        + contraindications.history_flags(answers)
-        + contraindications.medication_flags(answers)
-        + contraindications.reproductive_flags(answers)
-        + contraindications.age_flags(age)
-        + screens.screen_flags(answers, scores)
+        *suicide_flags(answers),
+        *blood_pressure_flags(answers),
+        *history_flags(answers),
+        *medication_flags(answers),
+        *reproductive_flags(answers),
+        *age_flags(age),
+        *screen_flags(answers, scores),
     )
     return Evaluation(
         ruleset_version=RULESET_VERSION,
         scores=tuple(scores.items()),
         criteria=checked,
         flags=flags,
-        routing=routing.route(flags, checked),
-        safety=routing.safety(flags, settings or _DEFAULT_SETTINGS),
-        missing=criteria.missing_inputs(respondent, answers),
+        routing=route(flags, checked),
+        safety=safety(flags, settings or _DEFAULT_SETTINGS),
+        missing=missing_inputs(respondent, answers),
     )

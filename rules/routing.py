@@ -76,12 +76,10 @@ def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
     matched.sort(key=itemgetter(0))  # stable: flags keep their order within a rule
     priority = ROUTING_RULES[matched[0][0]].priority if matched else _ROUTINE
     reasons = ["flag:" + flag_id for _, flag_id in matched]
-    # Status is a StrEnum: concatenation yields its plain value ("not_met").
-    reasons.extend(
-        "criterion:" + criterion.id + ":" + criterion.status
-        for criterion in criteria
-        if criterion.status is not _MET
-    )
+    for criterion in criteria:
+        if criterion.status is not _MET:
+            # Status is a StrEnum: concatenation yields its plain value ("not_met").
+            reasons.append("criterion:" + criterion.id + ":" + criterion.status)
     return Routing(priority, tuple(reasons))
 
 

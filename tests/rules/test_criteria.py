@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rules.criteria import (
     adult,
@@ -60,6 +62,24 @@ def test_adult_spravato_pi_adults_only_completed_years(
     result = adult({"date_of_birth": born}, received)
     assert (result.id, result.status, result.evidence) == ("adult", status, {"age_years": age})
     assert "SPRAVATO" in result.source
+
+
+def eighteenth_birthday(born: date) -> date:
+    """Independent oracle: the 18th birthday, 1 March when 29 February does not exist."""
+    try:
+        return born.replace(year=born.year + 18)
+    except ValueError:
+        return date(born.year + 18, 3, 1)
+
+
+@given(born=st.dates(date(1900, 1, 1), date(2030, 12, 31)),
+       received=st.dates(date(2000, 1, 1), date(2040, 12, 31)))
+def test_adult_agrees_with_the_eighteenth_birthday_oracle(born: date, received: date) -> None:
+    result = adult({"date_of_birth": born.isoformat()}, received)
+    if born > received:
+        assert result.status is UNKNOWN
+    else:
+        assert (result.status is MET) == (received >= eighteenth_birthday(born))
 
 
 def test_adult_leap_day_birthday_reached_on_leap_day_itself() -> None:
