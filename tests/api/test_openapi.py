@@ -32,6 +32,8 @@ PUBLIC_OPERATIONS = {
 }
 # Health probes are never rate limited (load balancers poll them).
 NOT_RATE_LIMITED = {("GET", "/health"), ("GET", "/health/ready")}
+# Query parameters whose bad values answer 422 naming the parameter.
+PAGING = {"limit", "cursor"}
 _FLASK_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -148,8 +150,8 @@ def expected_problem_statuses(method: str, path: str, operation: dict[str, Any])
         expected.add("404")
     if "requestBody" in operation:
         expected |= {"400", "413", "415", "422"}
-    if any(resolve(p)["in"] == "query" for p in operation.get("parameters", [])):
-        expected |= {"400", "422"}
+    if any(resolve(p)["name"] in PAGING for p in operation.get("parameters", [])):
+        expected.add("422")
     if path == "/health/ready":
         expected.add("503")
     return expected
