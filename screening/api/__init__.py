@@ -32,7 +32,9 @@ URL_PREFIX = "/api/v1"
 def _child_blueprints() -> list[Blueprint]:
     """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
     before the application is assembled."""
-    return []
+    from screening.api import audit, questionnaires, queue, submissions
+
+    return [submissions.bp, queue.bp, audit.bp, questionnaires.bp]
 
 
 def create_blueprint() -> Blueprint:

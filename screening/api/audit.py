@@ -1,0 +1,40 @@
+"""``GET /api/v1/audit``: the clinic's audit events, oldest first (admin only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from screening.api import require
+from screening.db import get_session
+from screening.services import audit_events
+from screening.services.paging import invalid, parse_limit
+
+bp = Blueprint("audit", __name__)
+
+
+def _submission_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        if len(raw) == 36 and str(uuid.UUID(raw)) == raw.lower():
+            return raw.lower()
+    except ValueError:
+        pass
+    raise invalid("submission_id", "Must be a submission id (a UUID).")
+
+
+@bp.get("/audit")
+@require("admin")
+def list_audit_events() -> Response:
+    """One page of audit events, optionally only those about one submission."""
+    args = request.args
+    page = audit_events.list_events(
+        get_session(),
+        g.principal.clinic_id,
+        submission_id=_submission_id(args.get("submission_id")),
+        limit=parse_limit(args.get("limit")),
+        cursor=args.get("cursor"),
+    )
+    return jsonify({"items": page.items, "next_cursor": page.next_cursor})

@@ -1,0 +1,29 @@
+"""``GET /api/v1/queue``: the clinic's open submissions in review order (clinician)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from screening.api import require
+from screening.db import get_session, utcnow
+from screening.models import PRIORITIES
+from screening.services import queue
+from screening.services.paging import parse_choice, parse_limit
+
+bp = Blueprint("queue", __name__)
+
+
+@bp.get("/queue")
+@require("clinician")
+def list_queue() -> Response:
+    """One page of open submissions: priority first, then oldest first."""
+    args = request.args
+    page = queue.list_queue(
+        get_session(),
+        g.principal.clinic_id,
+        priority=parse_choice("priority", args.get("priority"), PRIORITIES),
+        limit=parse_limit(args.get("limit")),
+        cursor=args.get("cursor"),
+        now=utcnow(),
+    )
+    return jsonify({"items": page.items, "next_cursor": page.next_cursor})

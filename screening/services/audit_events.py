@@ -1,0 +1,33 @@
+"""Reading the audit log of one clinic (``GET /api/v1/audit``), oldest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from screening.models import AuditEvent
+from screening.services import shapes
+from screening.services.paging import Page, as_int, decode_cursor, paginate
+from screening.services.submissions import OBJECT_TYPE
+
+
+def list_events(session: Session, clinic_id: str, *, submission_id: str | None, limit: int,
+                cursor: str | None) -> Page[dict[str, Any]]:
+    """One page of the clinic's audit events in chain order, optionally only those about
+    one submission."""
+    after = decode_cursor(cursor, (as_int,))
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.clinic_id == clinic_id)
+        .order_by(AuditEvent.seq)
+        .limit(limit + 1)
+    )
+    if submission_id is not None:
+        query = query.where(AuditEvent.object_type == OBJECT_TYPE,
+                            AuditEvent.object_id == submission_id)
+    if after is not None:
+        query = query.where(AuditEvent.seq > after[0])
+    page = paginate(list(session.scalars(query)), limit, lambda e: (e.seq,))
+    return Page([shapes.audit_event(e) for e in page.items], page.next_cursor)

@@ -1,0 +1,168 @@
+"""Submissions: create (evaluated, audited, idempotent), read one in full, list.
+
+The caller (the view) owns the transaction and commits once; the only commits here are
+those of the idempotency protocol (``screening.services.idempotency``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, defer
+
+import rules
+from screening import audit
+from screening.errors import NotFound
+from screening.models import (
+    PRIORITIES,
+    SUBMISSION_STATUSES,
+    Clinic,
+    IdempotencyRecord,
+    Submission,
+    new_id,
+)
+from screening.services import idempotency, shapes
+from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
+
+OBJECT_TYPE = "submission"
+
+
+class Actor(Protocol):
+    """Who acts (``screening.auth.Principal`` satisfies it)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def actor_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The answer to a create: status code, body, the submission's id and whether it is
+    the stored answer to an earlier request with the same Idempotency-Key."""
+
+    status: int
+    body: dict[str, Any]
+    submission_id: str | None
+    replayed: bool = False
+
+
+def create_submission(
+    session: Session,
+    clinic: Clinic,
+    principal: Actor,
+    body_loaded: dict[str, Any],
+    idempotency_key: str | None,
+    fingerprint: str | None,
+    received_at: dt.datetime,
+    request_id: str | None,
+) -> Created:
+    """Evaluate and store a validated submission, audit ``submission.create`` and, with an
+    Idempotency-Key, store the response for replays (or replay an earlier one)."""
+    record: IdempotencyRecord | None = None
+    if idempotency_key is not None:
+        owned = idempotency.begin(session, clinic.id, idempotency_key, fingerprint or "",
+                                  received_at)
+        if isinstance(owned, idempotency.Replay):
+            return Created(owned.status, owned.body, owned.submission_id, replayed=True)
+        record = owned
+    try:
+        submission, safety = _store(session, clinic, body_loaded, idempotency_key, received_at)
+        body = {"id": submission.id, "status": submission.status,
+                "received_at": shapes.json_time(received_at), "safety": safety}
+        audit.record(session, clinic_id=clinic.id, actor_type=principal.kind,
+                     actor_id=principal.actor_id, action="submission.create",
+                     object_type=OBJECT_TYPE, object_id=submission.id, request_id=request_id)
+        if record is not None:
+            idempotency.complete(session, record, 201, body, submission.id)
+        session.flush()
+    except Exception:
+        if record is not None:
+            idempotency.release(session, record)
+        raise
+    return Created(201, body, submission.id)
+
+
+def _store(session: Session, clinic: Clinic, body: dict[str, Any], key: str | None,
+           received_at: dt.datetime) -> tuple[Submission, dict[str, Any]]:
+    settings = rules.ClinicSettings(crisis_message=clinic.crisis_message)
+    evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(), settings)
+    priority = evaluation.routing.priority
+    submission = Submission(
+        id=new_id(),
+        clinic_id=clinic.id,
+        questionnaire_id=body["questionnaire"],
+        questionnaire_version=body["questionnaire_version"],
+        respondent=body["respondent"],
+        answers=body["answers"],
+        evaluation=evaluation.to_dict(),
+        ruleset_version=evaluation.ruleset_version,
+        status="pending_review",
+        priority=priority.value,
+        priority_rank=priority.rank,
+        received_at=received_at,
+        version=1,
+        idempotency_key=key,
+    )
+    session.add(submission)
+    return submission, evaluation.safety.to_dict()
+
+
+def get_submission(session: Session, clinic_id: str, submission_id: str) -> Submission:
+    """The clinic's submission; ``NotFound`` when there is none *in this clinic*."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.clinic_id != clinic_id:
+        raise NotFound("No submission with this id.")
+    return submission
+
+
+def read_submission(session: Session, clinic_id: str, principal: Actor, submission_id: str,
+                    request_id: str | None) -> Submission:
+    """``get_submission`` plus the ``submission.read`` audit event of a full read."""
+    submission = get_submission(session, clinic_id, submission_id)
+    audit.record(session, clinic_id=clinic_id, actor_type=principal.kind,
+                 actor_id=principal.actor_id, action="submission.read",
+                 object_type=OBJECT_TYPE, object_id=submission.id, request_id=request_id)
+    return submission
+
+
+def list_submissions(session: Session, clinic_id: str, *, status: str | None,
+                     priority: str | None, limit: int, cursor: str | None,
+                     now: dt.datetime) -> Page[dict[str, Any]]:
+    """The clinic's submissions, newest first, as summaries (no answers, no respondent).
+
+    ``status``/``priority`` must already be checked against ``STATUSES``/``PRIORITIES``.
+    """
+    after = decode_cursor(cursor, (as_time, as_str))
+    query = (
+        select(Submission)
+        .options(defer(Submission.respondent), defer(Submission.answers))
+        .where(Submission.clinic_id == clinic_id)
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(Submission.status == status)
+    if priority is not None:
+        query = query.where(Submission.priority == priority)
+    if after is not None:
+        query = query.where(tuple_(Submission.received_at, Submission.id) < after)
+    page = paginate(list(session.scalars(query)), limit, lambda s: (s.received_at, s.id))
+    return Page([shapes.summary(s, now) for s in page.items], page.next_cursor)
+
+
+STATUSES = SUBMISSION_STATUSES
+__all__ = [
+    "PRIORITIES",
+    "STATUSES",
+    "Actor",
+    "Created",
+    "create_submission",
+    "get_submission",
+    "list_submissions",
+    "read_submission",
+]
