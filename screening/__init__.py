@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` may hold the environment variables of ``screening.config`` (e.g.
     ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
     """
-    from screening import db, errors, limits, observability
+    from screening import auth, db, errors, limits, observability
     from screening.api import register
     from screening.config import ENV_VARS, settings_from_environment
 
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database = db.init_app(app, settings)
     app.extensions["screening"] = db.AppState(settings=settings, db=database)
     errors.init_app(app)
+    auth.init_app(app)
     limits.init_app(app, settings)
     register(app)
     return app

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -150,6 +150,18 @@ def authenticate_request() -> None:
         return
     _audit_failure(result)
     raise Unauthorized("A valid bearer credential is required.")
+
+
+def _forget_previous_request() -> None:
+    """Clears the credential state of ``g`` (an app context can outlive one request)."""
+    g.pop("_credential", None)
+    g.pop("principal", None)
+
+
+def init_app(app: Flask) -> None:
+    """Registers the per-request reset; call before the rate limiter is installed, whose
+    key function reads the credential."""
+    app.before_request(_forget_previous_request)
 
 
 def _audit_failure(failure: _Failure) -> None:

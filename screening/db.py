@@ -197,6 +197,9 @@ def session_scope(app: Flask, *, write: bool = True) -> Iterator[Session]:
 def init_app(app: Flask, settings: Settings) -> Database:
     """Creates the application's ``Database`` and closes request sessions at teardown."""
     database = Database.connect(settings.database_url)
+    # Per request, not only per app context: a test may hold one app context open across
+    # many requests, and a session must never outlive its request.
+    app.teardown_request(_close_request_sessions)
     app.teardown_appcontext(_close_request_sessions)
     return database
 

@@ -8,8 +8,10 @@ and the audit chain reset, so tests may commit freely, from threads too.
 Fixtures (all function-scoped unless noted):
 
 - ``database_url`` (session): the migrated database's URL.
-- ``make_app(**config) -> Flask``: an app on that database; ``config`` overrides settings
-  (``RATE_LIMIT="off"`` and ``TESTING=True`` by default). Engines are disposed afterwards.
+- ``make_app(*, api_blueprints=(), **config) -> Flask``: an app on that database;
+  ``config`` overrides settings (``RATE_LIMIT="off"`` and ``TESTING=True`` by default);
+  ``api_blueprints`` mounts test-only blueprints under ``/api/v1``. Engines are disposed
+  afterwards.
 - ``app``: ``make_app()`` (pytest-flask provides ``client`` from it).
 - ``make_clinic(slug, *, name=None, crisis_message=None) -> TenantCredentials``: a clinic
   with an intake key, a clinician token and an admin token, made through
@@ -22,16 +24,17 @@ Fixtures (all function-scoped unless noted):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+import screening.api
 from screening import create_app
 from screening.db import app_state, make_engine, session_scope, upgrade
 from screening.models import GENESIS_HASH, Base
@@ -121,17 +124,27 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
-    """Factory of apps on the test database; ``config`` overrides settings."""
+    """Factory of apps on the test database; ``config`` overrides settings.
+
+    ``api_blueprints=[bp, ...]`` mounts test-only blueprints under ``/api/v1`` (behind the
+    real authentication), e.g. to probe error handling with a view that raises.
+    """
     apps: list[Flask] = []
 
-    def factory(**config: Any) -> Flask:
+    def factory(*, api_blueprints: Sequence[Blueprint] = (), **config: Any) -> Flask:
         settings: dict[str, Any] = {
             "DATABASE_URL": database_url,
             "RATE_LIMIT": "off",
             "TESTING": True,
             **config,
         }
-        new_app = create_app(settings)
+        children = screening.api._child_blueprints
+        with pytest.MonkeyPatch.context() as patch:
+            if api_blueprints:
+                patch.setattr(
+                    screening.api, "_child_blueprints", lambda: [*children(), *api_blueprints]
+                )
+            new_app = create_app(settings)
         apps.append(new_app)
         return new_app
 
@@ -194,6 +207,14 @@ def clinic(make_clinic: Callable[..., TenantCredentials]) -> TenantCredentials:
 def other_clinic(make_clinic: Callable[..., TenantCredentials]) -> TenantCredentials:
     """A second clinic, "beta", for cross-tenant tests."""
     return make_clinic("beta")
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Overrides pytest-flask's fixture of the same name, which pushes one request context
+    for the whole test: every client request would then reuse its application context and
+    share one ``g`` (cached credential, principal and database sessions) with the requests
+    before it. Without it each request gets its own context, as in production."""
 
 
 @pytest.fixture(name="bearer")

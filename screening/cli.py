@@ -1,0 +1,229 @@
+"""The ``screening`` command: migrate, manage clinics and credentials, serve, verify.
+
+User errors (unknown clinic, duplicate email, bad configuration) print one line on stderr
+and exit 1 (2 for bad usage, as click does); never a traceback. Commands that create a
+secret print it as the last line of stdout so scripts can capture it with ``tail -n 1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from screening.errors import ScreeningError, Unprocessable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _app() -> Flask:
+    from screening import create_app
+
+    return create_app({"RATE_LIMIT": "off"})
+
+
+@contextmanager
+def _session(write: bool = True) -> Iterator[Session]:
+    from screening.db import app_state, session_scope
+
+    app = _app()
+    try:
+        with session_scope(app, write=write) as session:
+            yield session
+    finally:
+        app_state(app).db.dispose()
+
+
+def _user_errors(command: F) -> F:
+    """Turns the package's own errors into a one-line message and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Unprocessable as error:
+            fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
+            raise click.ClickException(fields) from None
+        except ScreeningError as error:
+            raise click.ClickException(error.detail) from None
+        except SQLAlchemyError as error:
+            # The message of a database error can quote values; name the class only.
+            name = type(error).__name__
+            raise click.ClickException(f"database error ({name}); is it migrated?") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def main() -> None:
+    """Intake screening service for IV ketamine clinics."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_user_errors
+def db_upgrade() -> None:
+    """Migrate DATABASE_URL to the latest schema (Alembic)."""
+    from screening.db import app_state, upgrade
+
+    app = _app()
+    url = app_state(app).settings.database_url
+    app_state(app).db.dispose()
+    upgrade(url)
+    click.echo("database is at the latest schema")
+
+
+@main.group()
+def clinics() -> None:
+    """Clinics (tenants)."""
+
+
+@clinics.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name of the clinic.")
+@click.option("--crisis-message", default=None, help="Crisis text shown to respondents.")
+@_user_errors
+def clinics_create(slug: str, name: str, crisis_message: str | None) -> None:
+    """Create the clinic SLUG."""
+    from screening.services import accounts
+
+    with _session() as session:
+        clinic = accounts.create_clinic(
+            session, slug=slug, name=name, crisis_message=crisis_message
+        )
+        click.echo(f"created clinic {clinic.slug} ({clinic.id})")
+
+
+@main.group()
+def keys() -> None:
+    """Intake keys (credentials of a clinic's intake forms)."""
+
+
+@keys.command("create")
+@click.argument("slug")
+@click.option("--label", default=None, help="What the key is for, e.g. 'web form'.")
+@_user_errors
+def keys_create(slug: str, label: str | None) -> None:
+    """Issue an intake key for clinic SLUG; the last line is the key (shown once)."""
+    from screening.services import accounts
+
+    with _session() as session:
+        clinic = accounts.get_clinic(session, slug)
+        issued = accounts.create_intake_key(session, clinic, label=label)
+    click.echo(f"intake key {issued.public_id} for clinic {slug} (store it now, shown once):")
+    click.echo(issued.token)
+
+
+@keys.command("revoke")
+@click.argument("public_id")
+@_user_errors
+def keys_revoke(public_id: str) -> None:
+    """Revoke the intake key PUBLIC_ID (the 12 hex characters after 'ik_')."""
+    from screening.services import accounts
+
+    with _session() as session:
+        accounts.revoke_intake_key(session, public_id)
+    click.echo(f"revoked intake key {public_id}")
+
+
+@main.group()
+def users() -> None:
+    """Clinicians and admins."""
+
+
+@users.command("create")
+@click.argument("slug")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["clinician", "admin"]), required=True)
+@_user_errors
+def users_create(slug: str, email: str, role: str) -> None:
+    """Create a user of clinic SLUG; the last line is their API token (shown once)."""
+    from screening.services import accounts
+
+    with _session() as session:
+        clinic = accounts.get_clinic(session, slug)
+        issued = accounts.create_user(session, clinic, email=email, role=role)
+    click.echo(f"{role} {issued.owner_id} of clinic {slug}; API token (shown once):")
+    click.echo(issued.token)
+
+
+@users.command("revoke-token")
+@click.argument("public_id")
+@_user_errors
+def users_revoke_token(public_id: str) -> None:
+    """Revoke the API token PUBLIC_ID (the 12 hex characters after 'ut_')."""
+    from screening.services import accounts
+
+    with _session() as session:
+        accounts.revoke_user_token(session, public_id)
+    click.echo(f"revoked API token {public_id}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@_user_errors
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn (production server)."""
+    from screening.server import run
+
+    _app()  # fail fast on bad configuration, before any worker starts
+    run(host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing when any clinic exists.")
+@_user_errors
+def demo(if_empty: bool) -> None:
+    """Seed the demo clinic 'demo' and print its intake key and user tokens."""
+    from screening.services import accounts
+
+    with _session() as session:
+        if if_empty and accounts.clinic_count(session) > 0:
+            click.echo("clinics exist already; demo data not added")
+            return
+        clinic = accounts.create_clinic(session, slug="demo", name="Demo Clinic")
+        key = accounts.create_intake_key(session, clinic, label="demo intake form")
+        clinician = accounts.create_user(
+            session, clinic, email="clinician@demo.example", role="clinician"
+        )
+        admin = accounts.create_user(session, clinic, email="admin@demo.example", role="admin")
+    click.echo("demo clinic 'demo' created; these secrets are shown once:")
+    click.echo(f"  intake key       {key.token}")
+    click.echo(f"  clinician token  {clinician.token}  (clinician@demo.example)")
+    click.echo(f"  admin token      {admin.token}  (admin@demo.example)")
+
+
+@main.group()
+def audit() -> None:
+    """Audit log."""
+
+
+@audit.command("verify")
+@_user_errors
+def audit_verify() -> None:
+    """Check the audit hash chain; exit 1 at the first broken event."""
+    from screening import audit as audit_log
+
+    with _session(write=False) as session:
+        problems = audit_log.verify(session)
+        total = audit_log.count(session)
+    if problems:
+        first = problems[0]
+        click.echo(f"audit chain BROKEN at seq {first.seq}: {first.reason}", err=True)
+        for problem in problems[1:]:
+            click.echo(f"  also seq {problem.seq}: {problem.reason}", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain OK ({total} events)")

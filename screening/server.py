@@ -1,0 +1,53 @@
+"""Production serving: gunicorn run in-process with the application factory.
+
+gunicorn's own access log stays off: the application writes one JSON line per request
+(``screening.observability``) with the path but never the query string. Each worker builds
+its own application (no preloading), so no database connection crosses a fork.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+THREADS_PER_WORKER = 4
+
+
+class ScreeningServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn application that serves ``screening.create_app()``."""
+
+    def __init__(self, options: dict[str, Any]):
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        from screening import create_app
+
+        return create_app()
+
+
+def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn settings for ``screening serve``."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": THREADS_PER_WORKER,
+        "accesslog": None,
+        "errorlog": "-",
+        "graceful_timeout": 20,
+        "timeout": 30,
+        "proc_name": "screening",
+        "control_socket_disable": True,
+    }
+
+
+def run(*, host: str, port: int, workers: int) -> None:
+    """Serves until interrupted."""
+    ScreeningServer(server_options(host, port, workers)).run()

@@ -1,0 +1,153 @@
+"""Sessions, time handling and SQLite settings of screening.db."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+
+from screening import audit
+from screening.db import UTCDateTime, app_state, get_session, session_scope
+from screening.models import Clinic
+from screening.services import accounts
+
+
+def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    moment = dt.datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=plus_two)
+    with session_scope(app) as session:
+        clinic = accounts.create_clinic(session, slug="tz", name="Time Zone Clinic")
+        clinic.created_at = moment
+    with session_scope(app, write=False) as session:
+        stored = session.scalars(select(Clinic.created_at)).one()
+    assert stored.tzinfo == dt.UTC
+    assert stored == moment
+    assert stored.hour == 10
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().process_bind_param(dt.datetime(2026, 1, 1), _dialect("sqlite"))
+
+
+def _dialect(name: str) -> Any:
+    return type("Dialect", (), {"name": name})()
+
+
+def test_one_session_per_request_closed_at_teardown(app: Flask) -> None:
+    with app.test_request_context():
+        read = get_session()
+        assert get_session() is read
+        write = get_session(write=True)
+        assert get_session(write=True) is write
+        # Once a write session exists, reads use it so they see its changes.
+        assert get_session() is write
+        write.execute(text("SELECT 1"))
+        assert write.in_transaction()
+    assert not write.in_transaction()
+
+
+def test_request_session_rolls_back_when_the_request_fails(app: Flask) -> None:
+    with pytest.raises(RuntimeError), app.test_request_context():
+        session = get_session(write=True)
+        session.add(Clinic(slug="never", name="Never Committed"))
+        session.flush()
+        raise RuntimeError("view failed")
+    with session_scope(app, write=False) as check:
+        assert check.scalar(select(Clinic).where(Clinic.slug == "never")) is None
+
+
+def test_session_scope_commits_or_rolls_back(app: Flask) -> None:
+    with pytest.raises(RuntimeError), session_scope(app) as session:
+        accounts.create_clinic(session, slug="gone", name="Rolled Back")
+        raise RuntimeError("job failed")
+    with session_scope(app) as session:
+        accounts.create_clinic(session, slug="kept", name="Committed")
+    with session_scope(app, write=False) as session:
+        assert session.scalars(select(Clinic.slug)).all() == ["kept"]
+
+
+def test_concurrent_writers_queue_and_the_audit_chain_never_forks(app: Flask) -> None:
+    """Twelve threads append at once: on SQLite BEGIN IMMEDIATE serialises them, on
+    PostgreSQL the chain head is locked FOR UPDATE. No write fails, no hash repeats."""
+    failures: list[BaseException] = []
+    start = threading.Barrier(12)
+
+    def append(n: int) -> None:
+        try:
+            start.wait()
+            with session_scope(app) as session:
+                audit.record(
+                    session,
+                    clinic_id=None,
+                    actor_type="system",
+                    actor_id=None,
+                    action="test.concurrent",
+                    object_id=str(n),
+                )
+        except BaseException as error:  # collected and asserted below
+            failures.append(error)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with session_scope(app, write=False) as session:
+        assert audit.verify(session) == []
+        assert audit.count(session) == 12
+
+
+@pytest.fixture
+def sqlite_app(app: Flask) -> Flask:
+    if not app_state(app).settings.is_sqlite:
+        pytest.skip("SQLite settings")
+    return app
+
+
+def test_sqlite_pragmas(sqlite_app: Flask) -> None:
+    with app_state(sqlite_app).db.read_engine.connect() as connection:
+        pragma = {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
+    assert pragma == expected
+
+
+def test_sqlite_write_sessions_take_the_write_lock_at_begin(sqlite_app: Flask) -> None:
+    """A write session holds the RESERVED lock from its first statement (BEGIN IMMEDIATE),
+    so another writer cannot start; a read session does not block writers."""
+    path = app_state(sqlite_app).db.url.removeprefix("sqlite:///")
+    with session_scope(sqlite_app, write=False) as reader:
+        reader.execute(text("SELECT 1"))
+        _begin_immediate(path)  # readers do not block a writer
+    with session_scope(sqlite_app, write=True) as writer:
+        writer.execute(text("SELECT 1"))
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _begin_immediate(path)
+
+
+def _begin_immediate(path: str) -> None:
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def test_foreign_keys_are_enforced(app: Flask) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from screening.models import IntakeKey
+
+    with pytest.raises(IntegrityError), session_scope(app) as session:
+        session.add(IntakeKey(public_id="000000000000", clinic_id="missing", secret_hash="0" * 64))
+        session.flush()
