@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from screening.models import AuditEvent, Submission
+from screening.models import AuditEvent, Decision, Note, Submission
 
 
 def json_time(moment: dt.datetime) -> str:
@@ -62,8 +62,32 @@ def full_record(submission: Submission, now: dt.datetime) -> dict[str, Any]:
         "answers": submission.answers,
         "evaluation": submission.evaluation,
         "claim": claim(submission, now),
-        "decision": None,
-        "notes": [],
+        "decision": decision(submission.decision),
+        "notes": [note(n) for n in submission.notes],
+    }
+
+
+def decision(recorded: Decision | None) -> dict[str, Any] | None:
+    """The clinician's final decision as the full read shows it; None before one."""
+    if recorded is None:
+        return None
+    return {
+        "outcome": recorded.outcome,
+        "rationale": recorded.rationale,
+        "acknowledged_flags": list(recorded.acknowledged_flags),
+        "decided_by": recorded.decided_by,
+        "decided_at": json_time(recorded.decided_at),
+        "ruleset_version": recorded.ruleset_version,
+    }
+
+
+def note(recorded: Note) -> dict[str, Any]:
+    """One clinician's note (``author`` is the user id)."""
+    return {
+        "id": recorded.id,
+        "author": recorded.author_id,
+        "created_at": json_time(recorded.created_at),
+        "text": recorded.text,
     }
 
 
