@@ -61,8 +61,10 @@ _RULE_BY_KIND = _first_rule_by("flag_kinds")
 def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
     """Priority of the first rule any flag matches (else routine).
 
-    Reasons list every matching flag as ``flag:<id>`` in rule order, then
-    ``criterion:<id>:<status>`` for each criterion not met or unknown.
+    Reasons list every matching flag as ``flag:<id>`` in rule order. When no flag rule
+    matches, the routine rule does, and its reasons are ``criterion:<id>:<status>`` for
+    each criterion not met or unknown (the contract's §6 example: a ``high`` submission
+    lists only its flags even with a criterion unknown).
     """
     matched = []
     for flag in flags:
@@ -74,13 +76,16 @@ def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
         if position != _NO_RULE:
             matched.append((position, flag.id))
     matched.sort(key=itemgetter(0))  # stable: flags keep their order within a rule
-    priority = ROUTING_RULES[matched[0][0]].priority if matched else _ROUTINE
-    reasons = ["flag:" + flag_id for _, flag_id in matched]
+    if matched:
+        return Routing(
+            ROUTING_RULES[matched[0][0]].priority, tuple("flag:" + i for _, i in matched)
+        )
+    reasons = []
     for criterion in criteria:
         if criterion.status is not _MET:
             # Status is a StrEnum: concatenation yields its plain value ("not_met").
             reasons.append("criterion:" + criterion.id + ":" + criterion.status)
-    return Routing(priority, tuple(reasons))
+    return Routing(_ROUTINE, tuple(reasons))
 
 
 def safety(flags: Iterable[Flag], settings: ClinicSettings) -> Safety:

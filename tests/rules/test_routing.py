@@ -58,76 +58,31 @@ def test_the_table_is_ordered_most_urgent_first() -> None:
                                                   Priority.HIGH]
 
 
-@pytest.mark.parametrize(
-    ("ids", "priority"),
-    [
-        pytest.param(("suicide_risk_acute",), Priority.CRITICAL,
-                     id="spec §6 rule 1: acute suicide risk -> critical"),
-        pytest.param(("suicide_risk",), Priority.URGENT,
-                     id="spec §6 rule 2: non-acute suicide risk -> urgent"),
-        pytest.param(("blood_pressure_severe",), Priority.URGENT,
-                     id="spec §6 rule 2: BP above 180/100 -> urgent"),
-        pytest.param(("aneurysm_or_avm",), Priority.HIGH,
-                     id="spec §6 rule 3: absolute contraindication -> high"),
-        pytest.param(("psychosis",), Priority.HIGH,
-                     id="spec §6 rule 3: relative contraindication -> high"),
-        pytest.param(("pregnant",), Priority.HIGH, id="spec §6 rule 3: pregnancy -> high"),
-        pytest.param(("breastfeeding",), Priority.HIGH,
-                     id="spec §6 rule 3: breastfeeding -> high"),
-        pytest.param(("blood_pressure_elevated", "maoi", "older_adult", "ptsd_screen_positive"),
-                     Priority.ROUTINE, id="spec §6 rule 4: cautions and screens -> routine"),
-        pytest.param((), Priority.ROUTINE, id="spec §6 rule 4: nothing -> routine"),
-    ],
-)
-def test_each_routing_rule(ids: tuple[str, ...], priority: Priority) -> None:
-    result = route(flags(*ids), MET_CRITERIA)
-    assert result.priority is priority
-    listed = [f"flag:{i}" for i in ids if priority is not Priority.ROUTINE]
-    assert list(result.reasons) == listed
-
-
-def test_first_rule_wins_and_every_match_is_listed_in_rule_order() -> None:
-    # Flags arrive in evaluation order; reasons follow the rule order instead.
-    raised = flags("pregnant", "blood_pressure_severe", "maoi", "aneurysm_or_avm",
-                   "suicide_risk_acute")
-    result = route(raised, MET_CRITERIA)
-    assert result.priority is Priority.CRITICAL
-    assert result.reasons == (
-        "flag:suicide_risk_acute",
-        "flag:blood_pressure_severe",
-        "flag:pregnant",
-        "flag:aneurysm_or_avm",
-    )
-
-
-def test_urgent_beats_high() -> None:
-    result = route(flags("psychosis", "suicide_risk"), MET_CRITERIA)
-    assert result.priority is Priority.URGENT
-    assert result.reasons == ("flag:suicide_risk", "flag:psychosis")
-
-
-@pytest.mark.parametrize(
-    ("ids", "priority"),
-    [
-        pytest.param((), Priority.ROUTINE, id="spec §6 rule 4: criteria not met stay routine"),
-        pytest.param(("psychosis",), Priority.HIGH, id="criteria follow the flag reasons"),
-    ],
-)
-def test_criteria_not_met_or_unknown_are_listed_after_the_flags(
-    ids: tuple[str, ...], priority: Priority
-) -> None:
+def test_routine_rule_lists_criteria_not_met_or_unknown_spec_6_rule_4() -> None:
     checked = (
         criterion("adult", Status.MET),
         criterion("depression_moderate_to_severe", Status.NOT_MET),
         criterion("prior_treatment_failure", Status.UNKNOWN),
     )
-    result = route(flags(*ids), checked)
-    assert result.priority is priority
+    result = route(flags(), checked)
+    assert result.priority is Priority.ROUTINE
     assert result.reasons == (
-        *(f"flag:{i}" for i in ids),
         "criterion:depression_moderate_to_severe:not_met",
         "criterion:prior_treatment_failure:unknown",
     )
+
+
+def test_flag_rule_lists_only_its_flags_spec_6_example() -> None:
+    # The contract's §6 example: priority high, prior_treatment_failure unknown,
+    # reasons ["flag:uncontrolled_hypertension"].
+    checked = (
+        criterion("adult", Status.MET),
+        criterion("depression_moderate_to_severe", Status.MET),
+        criterion("prior_treatment_failure", Status.UNKNOWN),
+    )
+    result = route(flags("psychosis"), checked)
+    assert result.priority is Priority.HIGH
+    assert result.reasons == ("flag:psychosis",)
 
 
 def test_route_accepts_one_shot_iterables() -> None:
