@@ -36,7 +36,8 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         return None
     limiter = Limiter(
         key_func=rate_limit_key,
-        default_limits=[settings.rate_limit],
+        # One budget per credential across all routes, not one per route.
+        application_limits=[settings.rate_limit],
         storage_uri=settings.redis_url or "memory://",
         strategy="fixed-window",
         headers_enabled=True,

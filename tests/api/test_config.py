@@ -1,0 +1,94 @@
+"""Settings from the environment (spec §2 table): defaults, overrides, fail-fast errors
+that name the variable but never its value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from screening import create_app
+from screening.config import ConfigError, Settings, settings_from_environment
+from screening.db import app_state
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, tmp_path / "instance")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'instance' / 'screening.db'}"
+    assert (tmp_path / "instance").is_dir()
+    assert settings.rate_limit == "120/minute"
+    assert settings.claim_lease_minutes == 15
+    assert settings.redis_url is None
+    assert settings.log_level == "INFO"
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://app:pw@db.internal:5432/screening",
+            "RATE_LIMIT": "10/second",
+            "CLAIM_LEASE_MINUTES": "30",
+            "REDIS_URL": "redis://cache:6379/0",
+            "LOG_LEVEL": "debug",
+        },
+        tmp_path,
+    )
+    assert settings.database_url == "postgresql+psycopg://app:pw@db.internal:5432/screening"
+    assert settings.rate_limit == "10/second"
+    assert settings.claim_lease_minutes == 30
+    assert settings.redis_url == "redis://cache:6379/0"
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", " off "])
+def test_rate_limit_off(tmp_path: Path, value: str) -> None:
+    assert Settings.from_env({"RATE_LIMIT": value}, tmp_path).rate_limit is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "mysql://root:hunter2@db/x"),
+        ("DATABASE_URL", "not a url at all hunter2"),
+        ("DATABASE_URL", "sqlite://"),
+        ("RATE_LIMIT", "lots-hunter2"),
+        ("CLAIM_LEASE_MINUTES", "0"),
+        ("CLAIM_LEASE_MINUTES", "fifteen"),
+        ("REDIS_URL", "http://hunter2@cache"),
+        ("LOG_LEVEL", "chatty"),
+    ],
+)
+def test_bad_values_fail_naming_the_variable_not_the_value(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({variable: value}, tmp_path)
+    assert variable in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_create_app_fails_fast_on_bad_configuration() -> None:
+    with pytest.raises(ConfigError, match="CLAIM_LEASE_MINUTES"):
+        create_app({"CLAIM_LEASE_MINUTES": "-1"})
+
+
+def test_environment_is_read_and_the_mapping_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAIM_LEASE_MINUTES", "20")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    settings = settings_from_environment({"LOG_LEVEL": "ERROR"}, tmp_path)
+    assert (settings.claim_lease_minutes, settings.log_level) == (20, "ERROR")
+
+
+def test_app_keeps_settings_and_database_and_flask_config(database_url: str) -> None:
+    app = create_app({"DATABASE_URL": database_url, "RATE_LIMIT": "off", "TESTING": True})
+    try:
+        state = app_state(app)
+        assert state.settings.database_url == database_url
+        assert state.db.url == database_url
+        assert app.config["TESTING"] is True
+        assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+        assert "DATABASE_URL" not in app.config
+    finally:
+        app_state(app).db.dispose()

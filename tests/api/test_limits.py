@@ -1,0 +1,95 @@
+"""Rate limits per credential (RATE_LIMIT, REDIS_URL): 429 problem with Retry-After."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Blueprint, Flask
+
+from screening.auth import public
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+probe = Blueprint("limitprobe", __name__, url_prefix="/limitprobe")
+
+
+@probe.get("/any")
+def any_credential() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+@probe.get("/open")
+@public
+def open_to_all() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+@pytest.fixture
+def limited_app(make_app: Any) -> Flask:
+    return make_app(api_blueprints=[probe], RATE_LIMIT="2/minute")
+
+
+def statuses(client: Any, path: str, headers: dict[str, str], times: int) -> list[int]:
+    return [client.get(path, headers=headers).status_code for _ in range(times)]
+
+
+def test_third_request_in_a_minute_is_a_429_problem_with_retry_after(
+    limited_app: Flask, clinic: Any
+) -> None:
+    client = limited_app.test_client()
+    headers = clinic.headers("clinician")
+    assert statuses(client, "/api/v1/limitprobe/any", headers, 2) == [200, 200]
+    response = client.get("/api/v1/limitprobe/any", headers=headers)
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_each_credential_has_its_own_bucket(limited_app: Flask, clinic: Any) -> None:
+    client = limited_app.test_client()
+    path = "/api/v1/limitprobe/any"
+    assert statuses(client, path, clinic.headers("clinician"), 3) == [200, 200, 429]
+    assert statuses(client, path, clinic.headers("admin"), 2) == [200, 200]
+    assert statuses(client, path, clinic.headers("intake"), 2) == [200, 200]
+
+
+def test_anonymous_callers_are_limited_by_address(limited_app: Flask) -> None:
+    client = limited_app.test_client()
+    assert statuses(client, "/api/v1/limitprobe/open", {}, 3) == [200, 200, 429]
+    forged = {"Authorization": "Bearer ut_000000000000_" + "A" * 43}
+    # An invalid credential does not buy a fresh bucket.
+    assert statuses(client, "/api/v1/limitprobe/any", forged, 1) == [429]
+
+
+def test_rate_limit_off_disables_limiting(make_app: Any, clinic: Any) -> None:
+    client = make_app(api_blueprints=[probe], RATE_LIMIT="off").test_client()
+    headers = clinic.headers("clinician")
+    assert set(statuses(client, "/api/v1/limitprobe/any", headers, 10)) == {200}
+
+
+@pytest.fixture
+def redis_app(make_app: Any) -> Iterator[Flask]:
+    app: Flask = make_app(
+        api_blueprints=[probe], RATE_LIMIT="2/minute", REDIS_URL=REDIS_TEST_URL
+    )
+    limiter = next(iter(app.extensions["limiter"]))
+    limiter.reset()
+    yield app
+    limiter.reset()
+
+
+def test_redis_storage_is_shared_by_app_instances(
+    redis_app: Flask, make_app: Any, clinic: Any
+) -> None:
+    """Two app servers on one Redis share a credential's bucket."""
+    second: Flask = make_app(
+        api_blueprints=[probe], RATE_LIMIT="2/minute", REDIS_URL=REDIS_TEST_URL
+    )
+    headers = clinic.headers("clinician")
+    path = "/api/v1/limitprobe/any"
+    assert statuses(redis_app.test_client(), path, headers, 2) == [200, 200]
+    assert statuses(second.test_client(), path, headers, 1) == [429]
