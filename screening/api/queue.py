@@ -16,7 +16,8 @@ bp = Blueprint("queue", __name__)
 @bp.get("/queue")
 @require("clinician")
 def list_queue() -> Response:
-    """One page of open submissions: priority first, then oldest first."""
+    """One page of open submissions: priority first, then oldest first; ``claimed=me``
+    or ``claimed=unclaimed`` narrows it to the caller's live claims or to the claimable."""
     args = request.args
     page = queue.list_queue(
         get_session(),
@@ -25,5 +26,7 @@ def list_queue() -> Response:
         limit=parse_limit(args.get("limit")),
         cursor=args.get("cursor"),
         now=utcnow(),
+        claimed=parse_choice("claimed", args.get("claimed"), queue.CLAIMED_FILTERS),
+        user_id=g.principal.user_id,
     )
     return jsonify({"items": page.items, "next_cursor": page.next_cursor})
