@@ -4,6 +4,7 @@ in bulk, extra clinicians, lease expiry set in the database (no sleeping), audit
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.api.conftest import TenantCredentials, bearer
 QUEUE = "/api/v1/queue"
 NEXT = "/api/v1/queue/next"
 PROBLEM = "application/problem+json"
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def path(submission_id: str, action: str = "") -> str:
