@@ -201,3 +201,64 @@ def test_idempotent_replay_is_documented(app: Flask, clinic: TenantCredentials) 
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers.get("idempotent-replayed") == ["true"]
     assert again.json()["id"] == first.json()["id"]
+
+
+PROTECTED = [
+    (method, path) for method, path, operation in (
+        (m.upper(), p, o) for p, item in document()["paths"].items() for m, o in item.items()
+    ) if operation.get("security") != []
+]
+# A credential that is valid but lacks the right for the operation (shared spec §1).
+WRONG_ROLE_FOR = {
+    ("POST", "/api/v1/submissions"): "clinician",
+    ("GET", "/api/v1/audit"): "clinician",
+}
+
+
+def minimal_case(method: str, path: str, headers: dict[str, str]) -> schemathesis.Case:
+    """A well-formed request to one operation, with the given headers."""
+    operation = schema[path][method]
+    kwargs: dict[str, Any] = {"headers": headers}
+    if "{id}" in path:
+        kwargs["path_parameters"] = {"id": "00000000-0000-4000-8000-000000000000"}
+    if method == "POST":
+        kwargs |= {"body": example_body(), "media_type": "application/json"}
+    return operation.Case(**kwargs)
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+def test_denials_are_documented_problems(
+    method: str, path: str, app: Flask, clinic: TenantCredentials
+) -> None:
+    wrong_role = WRONG_ROLE_FOR.get((method, path), "intake")
+    for headers, status in (
+        ({}, 401),
+        ({"Authorization": "Bearer ut_000000000000_not-a-token"}, 401),
+        (clinic.headers(wrong_role), 403),
+    ):
+        response = minimal_case(method, path, headers).call_and_validate(app=app, checks=CHECKS)
+        assert response.status_code == status
+
+
+def test_another_clinics_submission_is_a_documented_404(
+    app: Flask, seeded: list[str], other_clinic: TenantCredentials
+) -> None:
+    case = READ.Case(path_parameters={"id": seeded[0]}, headers=other_clinic.headers("clinician"))
+    assert case.call_and_validate(app=app, checks=CHECKS).status_code == 404
+
+
+def test_oversized_body_is_a_documented_413(app: Flask, clinic: TenantCredentials) -> None:
+    body = example_body()
+    body["respondent"]["given_name"] = "x" * (64 * 1024)
+    case = CREATE.Case(body=body, headers=clinic.headers("intake"), media_type="application/json")
+    assert case.call_and_validate(app=app, checks=CHECKS).status_code == 413
+
+
+def test_rate_limit_is_a_documented_429(make_app: Any, clinic: TenantCredentials) -> None:
+    limited = make_app(RATE_LIMIT="2/minute")
+    statuses = [
+        minimal_case("GET", "/api/v1/queue", clinic.headers("clinician"))
+        .call_and_validate(app=limited, checks=CHECKS).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
