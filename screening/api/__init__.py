@@ -3,7 +3,8 @@
 Deny by default: ``auth.authenticate_request`` runs before every view of the parent
 blueprint *and of every child blueprint registered on it*; a view opts out with
 ``@public`` (``from screening.auth import public``). Routes outside ``/api/v1`` (health,
-``/openapi.yaml``) are registered directly on the application in ``register``.
+``/openapi.yaml``, the FHIR endpoints under ``/fhir``, which authenticate the same way) are
+registered directly on the application in ``register``.
 
 To add endpoints under ``/api/v1``:
 
@@ -32,9 +33,9 @@ URL_PREFIX = "/api/v1"
 def _child_blueprints() -> list[Blueprint]:
     """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
     before the application is assembled."""
-    from screening.api import audit, questionnaires, queue, submissions
+    from screening.api import audit, fhir, questionnaires, queue, submissions
 
-    return [submissions.bp, queue.bp, audit.bp, questionnaires.bp]
+    return [submissions.bp, queue.bp, audit.bp, questionnaires.bp, fhir.export_bp]
 
 
 def create_blueprint() -> Blueprint:
@@ -48,8 +49,9 @@ def create_blueprint() -> Blueprint:
 
 def register(app: Flask) -> None:
     """Registers the api blueprint and the public routes outside it on ``app``."""
-    from screening.api import health, openapi
+    from screening.api import fhir, health, openapi
 
     app.register_blueprint(create_blueprint())
+    app.register_blueprint(fhir.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

@@ -22,6 +22,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROBLEM = "application/problem+json"
+FHIR = "application/fhir+json"  # errors under /fhir are OperationOutcomes
 # Shared spec §3: the only operations anyone may call without a credential.
 PUBLIC_OPERATIONS = {
     ("GET", "/health"),
@@ -29,6 +30,10 @@ PUBLIC_OPERATIONS = {
     ("GET", "/openapi.yaml"),
     ("GET", "/api/v1/questionnaires"),
     ("GET", "/api/v1/questionnaires/{id}"),
+    # FHIR servers publish their CapabilityStatement and (here) Questionnaires openly.
+    ("GET", "/fhir/metadata"),
+    ("GET", "/fhir/Questionnaire"),
+    ("GET", "/fhir/Questionnaire/{id}"),
 }
 # Health probes are never rate limited (load balancers poll them).
 NOT_RATE_LIMITED = {("GET", "/health"), ("GET", "/health/ready")}
@@ -173,9 +178,11 @@ def test_every_error_is_a_problem_and_every_response_has_a_request_id(
         response = resolve(reference)
         assert "X-Request-ID" in response.get("headers", {}), status
         if status[0] in "45":
-            assert set(response["content"]) == {PROBLEM}, status
-            assert response["content"][PROBLEM]["schema"] == {
-                "$ref": "#/components/schemas/Problem"
+            media, schema = (FHIR, "OperationOutcome") if path.startswith("/fhir/") else (
+                PROBLEM, "Problem")
+            assert set(response["content"]) == {media}, status
+            assert response["content"][media]["schema"] == {
+                "$ref": f"#/components/schemas/{schema}"
             }
         if status == "401":
             assert "WWW-Authenticate" in response["headers"]
