@@ -33,9 +33,9 @@ URL_PREFIX = "/api/v1"
 def _child_blueprints() -> list[Blueprint]:
     """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
     before the application is assembled."""
-    from screening.api import audit, fhir, questionnaires, queue, submissions
+    from screening.api import audit, fhir, questionnaires, queue, review, submissions
 
-    return [submissions.bp, queue.bp, audit.bp, questionnaires.bp, fhir.export_bp]
+    return [submissions.bp, queue.bp, review.bp, audit.bp, questionnaires.bp, fhir.export_bp]
 
 
 def create_blueprint() -> Blueprint:
