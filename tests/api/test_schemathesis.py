@@ -44,6 +44,7 @@ MAX_EXAMPLES = 40
 # The role whose credential each protected operation is called with; "clinician" otherwise.
 ROLE_FOR = {
     ("POST", "/api/v1/submissions"): "intake",
+    ("POST", "/fhir/QuestionnaireResponse"): "intake",
     ("GET", "/api/v1/audit"): "admin",
 }
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -211,6 +212,7 @@ PROTECTED = [
 # A credential that is valid but lacks the right for the operation (shared spec §1).
 WRONG_ROLE_FOR = {
     ("POST", "/api/v1/submissions"): "clinician",
+    ("POST", "/fhir/QuestionnaireResponse"): "clinician",
     ("GET", "/api/v1/audit"): "clinician",
 }
 
