@@ -36,6 +36,7 @@ NAMING_CONVENTION = {
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 5  # readiness checks must answer, not hang on a dead host
 
 
 class Base(DeclarativeBase):
@@ -76,7 +77,13 @@ def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True)
     """An engine for ``url``. On SQLite, ``immediate`` makes every transaction begin with
     ``BEGIN IMMEDIATE``; ``foreign_keys`` is switched off only for migrations."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        )
     engine = create_engine(url, connect_args={"check_same_thread": False})
     _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys)
     return engine

@@ -42,6 +42,8 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         strategy="fixed-window",
         headers_enabled=True,
         key_prefix=KEY_PREFIX,
+        # A Redis outage degrades to per-worker counters instead of failing requests.
+        in_memory_fallback_enabled=settings.redis_url is not None,
     )
     limiter.request_filter(_is_health_check)
     limiter.init_app(app)

@@ -93,3 +93,12 @@ def test_redis_storage_is_shared_by_app_instances(
     path = "/api/v1/limitprobe/any"
     assert statuses(redis_app.test_client(), path, headers, 2) == [200, 200]
     assert statuses(second.test_client(), path, headers, 1) == [429]
+
+
+def test_unreachable_redis_degrades_to_memory_counters(make_app: Any, clinic: Any) -> None:
+    app: Flask = make_app(
+        api_blueprints=[probe], RATE_LIMIT="2/minute", REDIS_URL="redis://127.0.0.1:1/0"
+    )
+    client = app.test_client()
+    headers = clinic.headers("clinician")
+    assert statuses(client, "/api/v1/limitprobe/any", headers, 3) == [200, 200, 429]
