@@ -13,7 +13,7 @@ OperationOutcomes too.
 from __future__ import annotations
 
 import json
-from importlib import metadata
+from importlib import metadata as package_metadata
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -64,11 +64,11 @@ def _under_fhir() -> bool:
 
 @bp.get("/metadata")
 @public
-def metadata_() -> Response:
+def read_metadata() -> Response:
     """The CapabilityStatement."""
     try:
-        version = metadata.version("ketamine-intake-screening")
-    except metadata.PackageNotFoundError:
+        version = package_metadata.version("ketamine-intake-screening")
+    except package_metadata.PackageNotFoundError:
         version = "unknown"
     return fhir_response(capability_statement(request.host_url + "fhir", version))
 
@@ -120,16 +120,8 @@ def create_questionnaire_response() -> Response:
     if not request.is_json:
         raise UnsupportedMediaType("The request body must be application/fhir+json.")
     resource = json_body()
-    catalogue = default_catalogue()
-    parsed = response.parse(resource, catalogue)
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    try:
-        loaded = catalogue.load(parsed.body)
-    except ValidationError as error:
-        messages: dict[str, list[str]] = error.messages  # type: ignore[assignment]
-        issues = [parsed.locate(path, found) for path, found in messages.items()]
-        raise UnprocessableResource(
-            issues, "The QuestionnaireResponse cannot be accepted.") from None
+    loaded = _load(resource)
     principal = g.principal
     session = get_session(write=True)
     clinic = session.get_one(Clinic, principal.clinic_id)
@@ -148,6 +140,20 @@ def create_questionnaire_response() -> Response:
     if created.replayed:
         answer.headers["Idempotent-Replayed"] = "true"
     return answer
+
+
+def _load(resource: Any) -> dict[str, Any]:
+    """The validated native body of a posted resource, as ``POST /api/v1/submissions``
+    validates it; the schema's errors are located in the response."""
+    catalogue = default_catalogue()
+    parsed = response.parse(resource, catalogue)
+    try:
+        return catalogue.load(parsed.body)
+    except ValidationError as error:
+        messages: dict[str, list[str]] = error.messages  # type: ignore[assignment]
+        issues = [parsed.locate(path, found) for path, found in messages.items()]
+        raise UnprocessableResource(
+            issues, "The QuestionnaireResponse cannot be accepted.") from None
 
 
 def _created_body(created: submissions.Created, clinic_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from screening.errors import ScreeningError
 
@@ -98,10 +98,14 @@ class UnprocessableResource(_ResourceError):
 
 
 def raise_for(issues: Sequence[Issue]) -> None:
+    """Refuses the resource (``refuse``) when there is any issue."""
+    if issues:
+        refuse(issues)
+
+
+def refuse(issues: Sequence[Issue]) -> NoReturn:
     """Raises ``InvalidResource`` when any issue is structural, else
-    ``UnprocessableResource``; does nothing without issues."""
-    if not issues:
-        return
+    ``UnprocessableResource``."""
     if any(issue.code == "structure" for issue in issues):
         raise InvalidResource(issues, "The request body is not a valid QuestionnaireResponse.")
     raise UnprocessableResource(issues, "The QuestionnaireResponse cannot be accepted.")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.questionnaire_model import Item, ItemKind, Questionnaire
-from screening.fhir.outcome import REQUIRED_MESSAGE, Issue, raise_for
+from screening.fhir.outcome import REQUIRED_MESSAGE, Issue, raise_for, refuse
 from screening.fhir.questionnaire import canonical_url, list_element_link_id, option_for
 from screening.schemas import Catalogue
 
@@ -48,7 +48,9 @@ class Parsed:
         while where and where not in self.locations:
             where = where.rpartition(".")[0]
         code = "required" if REQUIRED_MESSAGE in messages else "invalid"
-        return Issue(code, " ".join(messages), expression=self.locations.get(where, ROOT),
+        # Enable-when messages name native paths ("answers.asq.q1"); here they are linkIds.
+        text = " ".join(messages).replace("answers.", "")
+        return Issue(code, text, expression=self.locations.get(where, ROOT),
                      target=link_id(self.questionnaire, native_path))
 
 
@@ -76,10 +78,11 @@ def link_id(questionnaire: Questionnaire, native_path: str) -> str:
 def parse(resource: Any, catalogue: Catalogue) -> Parsed:
     """The native body of a QuestionnaireResponse; raises ``InvalidResource`` (400) or
     ``UnprocessableResource`` (422) with every issue found."""
-    if not isinstance(resource, Mapping) or resource.get("resourceType") != ROOT:
-        raise_for([Issue("structure", "The body must be a QuestionnaireResponse resource.",
-                         expression="resourceType" if isinstance(resource, Mapping) else None)])
-    assert isinstance(resource, Mapping)
+    if not isinstance(resource, Mapping):
+        refuse([Issue("structure", "The body must be a QuestionnaireResponse resource.")])
+    if resource.get("resourceType") != ROOT:
+        refuse([Issue("structure", "The body must be a QuestionnaireResponse resource.",
+                      expression="resourceType")])
     raise_for(_status_issues(resource.get("status")))
     questionnaire = resolve(resource.get("questionnaire"), catalogue)
     reader = _Reader(questionnaire)
@@ -103,21 +106,20 @@ def resolve(reference: Any, catalogue: Catalogue) -> Questionnaire:
     """The published questionnaire a ``questionnaire`` canonical names; 422 otherwise."""
     where = f"{ROOT}.questionnaire"
     if not isinstance(reference, str) or not reference:
-        raise_for([Issue("required", "questionnaire must name the Questionnaire answered.",
-                         expression=where)])
+        refuse([Issue("required", "questionnaire must name the Questionnaire answered.",
+                      expression=where)])
     url, _, version = reference.partition("|")
     for current in catalogue.current():
         if canonical_url(current) == url:
             found = catalogue.find(current.id, version or None)
             if found is not None:
                 return found
-            raise_for([Issue("not-found", f"Unknown version of {url}; see GET "
-                             f"/fhir/Questionnaire?url={url}.", expression=where)])
+            refuse([Issue("not-found", f"Unknown version of {url}; see GET "
+                          f"/fhir/Questionnaire?url={url}.", expression=where)])
     published = ", ".join(canonical_url(q) for q in catalogue.current())
-    raise_for([Issue("not-found", "Unknown Questionnaire: this service accepts only responses "
-                     f"to its own Questionnaires ({published}), with their linkIds.",
-                     expression=where)])
-    raise AssertionError("unreachable")
+    refuse([Issue("not-found", "Unknown Questionnaire: this service accepts only responses "
+                  f"to its own Questionnaires ({published}), with their linkIds.",
+                  expression=where)])
 
 
 class _Reader:

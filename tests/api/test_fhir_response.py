@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from marshmallow import ValidationError
 
 import rules
 from rules.questionnaire import KETAMINE_INTAKE
@@ -290,3 +291,18 @@ def test_mdq_rows_must_all_be_answered_once_one_is() -> None:
 ])
 def test_native_error_paths_map_to_link_ids(native: str, expected: str) -> None:
     assert link_id(KETAMINE_INTAKE, native) == expected
+
+
+def test_native_errors_are_located_in_the_response_and_name_link_ids() -> None:
+    body = example()
+    body["answers"]["asq"]["q5"] = "no"  # not enabled: every screening answer is "no"
+    body["answers"]["treatment_history"]["antidepressant_trials"][0]["weeks"] = -1
+    parsed = parse(response_to(body), default_catalogue())
+    with pytest.raises(ValidationError) as refused:
+        default_catalogue().load(parsed.body)
+    issues = {i.target: i for i in (parsed.locate(path, messages)
+                                    for path, messages in refused.value.messages.items())}
+    assert issues["asq.q5"].expression == "QuestionnaireResponse.item[2].item[4]"
+    assert "asq.q1 is" in issues["asq.q5"].message and "answers." not in issues["asq.q5"].message
+    weeks = issues["treatment_history.antidepressant_trials.weeks"]
+    assert weeks.expression == "QuestionnaireResponse.item[4].item[0].item[1]"
