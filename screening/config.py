@@ -7,13 +7,17 @@
 | `CLAIM_LEASE_MINUTES` | `15` (integer >= 1)                        |
 | `REDIS_URL`           | unset: rate-limit counters kept in memory  |
 | `LOG_LEVEL`           | `INFO`                                     |
+| `SECRET_KEY`          | unset: generated once into `<instance folder>/secret_key` (0600) |
+| `CONSOLE_IDLE_MINUTES` | `15`: the review console signs out after this idle time |
+| `CONSOLE_LOGIN_LIMIT` | `10/minute` console sign-in attempts per address and e-mail |
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from limits import parse_many
@@ -25,7 +29,21 @@ from screening.errors import ScreeningError
 DEFAULT_RATE_LIMIT = "120/minute"
 DEFAULT_CLAIM_LEASE_MINUTES = 15
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-ENV_VARS = ("DATABASE_URL", "RATE_LIMIT", "CLAIM_LEASE_MINUTES", "REDIS_URL", "LOG_LEVEL")
+ENV_VARS = (
+    "DATABASE_URL",
+    "RATE_LIMIT",
+    "CLAIM_LEASE_MINUTES",
+    "REDIS_URL",
+    "LOG_LEVEL",
+    "SECRET_KEY",
+    "CONSOLE_IDLE_MINUTES",
+    "CONSOLE_LOGIN_LIMIT",
+)
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_CHARS = 32
+DEFAULT_CONSOLE_IDLE_MINUTES = 15.0
+MAX_CONSOLE_IDLE_MINUTES = 24 * 60
+DEFAULT_CONSOLE_LOGIN_LIMIT = "10/minute"
 
 
 class ConfigError(ScreeningError):
@@ -42,6 +60,9 @@ class Settings:
     claim_lease_minutes: int
     redis_url: str | None
     log_level: str
+    secret_key: str = field(default="", repr=False)
+    console_idle_minutes: float = DEFAULT_CONSOLE_IDLE_MINUTES
+    console_login_limit: str = DEFAULT_CONSOLE_LOGIN_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object], instance_path: str | Path) -> Settings:
@@ -52,6 +73,9 @@ class Settings:
             claim_lease_minutes=_claim_lease(environ.get("CLAIM_LEASE_MINUTES")),
             redis_url=_redis_url(environ.get("REDIS_URL")),
             log_level=_log_level(environ.get("LOG_LEVEL")),
+            secret_key=_secret_key(environ.get("SECRET_KEY"), Path(instance_path)),
+            console_idle_minutes=_idle_minutes(environ.get("CONSOLE_IDLE_MINUTES")),
+            console_login_limit=_login_limit(environ.get("CONSOLE_LOGIN_LIMIT")),
         )
 
     @property
@@ -142,3 +166,65 @@ def _log_level(value: object) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _secret_key(value: object, instance_path: Path) -> str:
+    """The key that signs console session cookies: ``SECRET_KEY``, else one generated once
+    and kept in the instance folder so restarts (and every worker) keep the sessions."""
+    text = _text(value)
+    if text is not None:
+        if len(text) < MIN_SECRET_KEY_CHARS:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters")
+        return text
+    try:
+        return _instance_secret_key(instance_path)
+    except OSError:
+        raise ConfigError(
+            "SECRET_KEY is unset and the instance folder cannot hold a generated one"
+        ) from None
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    path = instance_path / SECRET_KEY_FILE
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # Written to a private temporary file, then linked: concurrent workers starting at
+        # once either create the file whole or find the other's, never a half-written one.
+        temporary = instance_path / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(f"the instance folder's {SECRET_KEY_FILE} file is too short")
+    return key
+
+
+def _idle_minutes(value: object) -> float:
+    text = _text(value)
+    if text is None:
+        return DEFAULT_CONSOLE_IDLE_MINUTES
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise ConfigError("CONSOLE_IDLE_MINUTES must be a number of minutes") from None
+    if not 0 < minutes <= MAX_CONSOLE_IDLE_MINUTES:
+        raise ConfigError(
+            f"CONSOLE_IDLE_MINUTES must be above 0 and at most {MAX_CONSOLE_IDLE_MINUTES}"
+        )
+    return minutes
+
+
+def _login_limit(value: object) -> str:
+    text = _text(value) or DEFAULT_CONSOLE_LOGIN_LIMIT
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigError("CONSOLE_LOGIN_LIMIT must be a limit such as '10/minute'") from None
+    return text
