@@ -102,6 +102,14 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Review console sign-in (screening.console): an argon2 hash, a TOTP secret confirmed
+    # by a first valid code, the last accepted TOTP time step (a code is never accepted
+    # twice), and a generation that signing out bumps so every earlier cookie is dead.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
