@@ -40,6 +40,10 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
+# Headers a view may send itself, e.g. the review console's policy that allows its own
+# stylesheet and script; every other security header is always the one above.
+VIEW_MAY_SET = frozenset({"Content-Security-Policy"})
+
 access_log = logging.getLogger("screening.access")
 
 
@@ -108,6 +112,8 @@ def _finish_request(response: Response) -> Response:
     request_id = g.get("request_id") or incoming_request_id(None)
     response.headers[REQUEST_ID_HEADER] = request_id
     for name, value in SECURITY_HEADERS.items():
+        if name in VIEW_MAY_SET and name in response.headers:
+            continue
         response.headers[name] = value
     principal = g.get("principal")
     started = g.get("request_started", time.perf_counter())
