@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from screening.api import require
 from screening.api._json import json_body
 from screening.db import app_state, get_session, utcnow
-from screening.errors import Unprocessable
+from screening.errors import Forbidden, Unprocessable
 from screening.models import DECISION_OUTCOMES, Submission
 from screening.schemas import flatten_errors
 from screening.services import review, shapes
@@ -77,6 +77,8 @@ def _load(schema: Schema) -> dict[str, Any]:
 
 def _reviewer() -> review.Reviewer:
     principal = g.principal
+    if principal.user_id is None:  # unreachable behind @require("clinician"): users only
+        raise Forbidden("Only clinicians review submissions.")
     return review.Reviewer(
         user_id=principal.user_id, clinic_id=principal.clinic_id, request_id=g.get("request_id")
     )

@@ -23,9 +23,9 @@ the current time and the lease length (``CLAIM_LEASE_MINUTES``) and commits once
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
@@ -39,10 +39,29 @@ from screening.errors import (
     Unprocessable,
 )
 from screening.models import OPEN_STATUSES, Decision, Note, Submission
+from screening.services.decision_rules import (
+    RATIONALE_MAX_CHARS,
+    DecisionRequest,
+    decision_errors,
+)
 from screening.services.shapes import etag
 
+__all__ = [
+    "NOTE_MAX_CHARS",
+    "RATIONALE_MAX_CHARS",
+    "DecisionRequest",
+    "Denied",
+    "Reviewer",
+    "add_note",
+    "claim",
+    "claim_next",
+    "decide",
+    "decision_errors",
+    "holds_live_lease",
+    "release",
+]
+
 OBJECT_TYPE = "submission"
-RATIONALE_MAX_CHARS = 4000
 NOTE_MAX_CHARS = 4000
 # Literal values, not bound parameters: only then can the SQLite and PostgreSQL planners
 # prove the predicate of the partial index ``ix_submissions_open_queue`` and walk it.
@@ -58,15 +77,6 @@ class Reviewer:
     user_id: str
     clinic_id: str
     request_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRequest:
-    """A decision whose shape (types, enum, lengths) the caller has already checked."""
-
-    outcome: str
-    rationale: str | None
-    acknowledged_flags: tuple[str, ...]
 
 
 class Denied(Conflict):
@@ -233,50 +243,6 @@ def _store_decision(
     submission.claimed_by = None
     submission.claim_expires_at = None
     submission.version += 1
-
-
-def decision_errors(
-    evaluation: Mapping[str, Any], request: DecisionRequest
-) -> dict[str, list[str]]:
-    """The 422 ``errors`` of a decision on ``evaluation`` (empty when it may be recorded).
-
-    Every flag of the stored evaluation must be acknowledged, and only those (shared spec
-    §7). A rationale is required for ``not_suitable``, and for ``proceed_to_consultation``
-    when an absolute contraindication was flagged. Unknown ids are named by their position
-    in the request, never repeated.
-    """
-    flags = evaluation.get("flags") or []
-    raised = [flag["id"] for flag in flags]
-    errors: dict[str, list[str]] = {}
-    for index, flag_id in enumerate(request.acknowledged_flags):
-        if flag_id not in raised:
-            errors[f"acknowledged_flags.{index}"] = [
-                "Not a flag of this submission's evaluation."
-            ]
-    missing = [flag_id for flag_id in raised if flag_id not in request.acknowledged_flags]
-    if missing:
-        errors["acknowledged_flags"] = [
-            f"Every flag must be acknowledged; not acknowledged: {', '.join(missing)}."
-        ]
-    if _rationale_required(request.outcome, flags) and not (request.rationale or "").strip():
-        errors["rationale"] = [_RATIONALE_REQUIRED[request.outcome]]
-    return errors
-
-
-_RATIONALE_REQUIRED = {
-    "not_suitable": "Required when the outcome is not_suitable.",
-    "proceed_to_consultation": (
-        "Required for proceed_to_consultation when an absolute contraindication was flagged."
-    ),
-}
-
-
-def _rationale_required(outcome: str, flags: list[dict[str, Any]]) -> bool:
-    if outcome == "not_suitable":
-        return True
-    return outcome == "proceed_to_consultation" and any(
-        flag.get("kind") == "absolute_contraindication" for flag in flags
-    )
 
 
 def add_note(
