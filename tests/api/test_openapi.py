@@ -8,6 +8,7 @@ the contract (shared spec §3 public operations, §8 problem responses).
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from functools import cache
 from importlib.resources import files
@@ -101,6 +102,13 @@ def test_document_validation_rejects_a_parameter_in_an_unknown_place() -> None:
 def test_root_document_is_the_packaged_document() -> None:
     packaged = files("screening").joinpath("openapi.yaml").read_bytes()
     assert packaged == DOCUMENT_PATH.read_bytes()
+
+
+def test_wheels_ship_the_document_as_package_data() -> None:
+    pyproject = tomllib.loads((DOCUMENT_PATH.parent / "pyproject.toml").read_text("utf-8"))
+    assert "openapi.yaml" in pyproject["tool"]["setuptools"]["package-data"]["screening"]
+    # The root document is the package's file itself, so the two cannot drift apart.
+    assert DOCUMENT_PATH.resolve() == DOCUMENT_PATH.parent / "screening" / "openapi.yaml"
 
 
 def test_get_openapi_yaml_serves_the_document(client: Any) -> None:
