@@ -18,12 +18,14 @@ schema cannot drift apart. Mapping, item by item:
 - Integer bounds use the ``minValue``/``maxValue`` extensions; text length ``maxLength``.
 - Items whose wording is licensed (C-SSRS, MDQ, DAST-10) are shown numbered: "Item 3".
 
-``required`` is the native contract's, with one exception: FHIR cannot tell an answered
-empty list from an unanswered item, so a repeating group (antidepressant trials, which may
-be an empty list) and a group that holds nothing else required are optional in FHIR; a
-response without trials records an empty list (``screening.fhir.response``). Inside an
-optional group nothing is marked required either: the MDQ q1 rows must all be answered once
-one is, which the server checks, but a renderer would otherwise insist on them.
+``required`` marks the questions the native contract requires (date of birth, PHQ-9 items
+1-9, ASQ q1-q4, and q5 while enabled). Groups are never marked: a group holding a required
+question must be there anyway, and LHC-Forms treats a required group as a question that
+lacks a value. FHIR cannot tell an answered empty list from an unanswered item, so the
+antidepressant trials (which may be an empty list) are optional; a response without trials
+records an empty list (``screening.fhir.response``). Inside an optional group nothing is
+marked required either (a trial's medication, the MDQ q1 rows): renderers would insist on
+them even where the group is left out; the server checks them when the group is answered.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def _item(questionnaire: Questionnaire, item: Item, *, optional_parent: bool) ->
                              for c in item.enable_when]
         if len(item.enable_when) > 1:  # que-12: only with more than one condition
             out["enableBehavior"] = item.enable_behavior
-    if required:
+    if required and item.kind is not ItemKind.GROUP:
         out["required"] = True
     if item.repeats:
         out["repeats"] = True
