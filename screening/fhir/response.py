@@ -178,20 +178,29 @@ class _Reader:
         elif item.kind is ItemKind.GROUP:
             if "answer" in raw:
                 self._issue("structure", "A group item has no answer.", f"{at}.answer", item)
-            group: dict[str, Any] = {}
-            if item.repeats:
-                occurrences = into.setdefault(item.name, [])
-                native = f"{native}.{len(occurrences)}"
-                occurrences.append(group)
-            else:
-                into[item.name] = group
-            self.locations[native] = at
-            self._items(raw.get("item"), item.children, at, group, native)
+            self._group(raw, item, at, into, native)
         else:
             found, value = self._answer(raw, item, at)
             if found:
                 self.locations[native] = at
                 into[item.name] = value
+
+    def _group(self, raw: Mapping[str, Any], item: Item, at: str, into: dict[str, Any],
+               native: str) -> None:
+        """A group with at least one answer inside; an empty one (renderers send them for
+        sections left blank) is no answer at all, as in the native form."""
+        group: dict[str, Any] = {}
+        occurrences = into.setdefault(item.name, []) if item.repeats else None
+        if occurrences is not None:
+            native = f"{native}.{len(occurrences)}"
+        self.locations[native] = at
+        self._items(raw.get("item"), item.children, at, group, native)
+        if not group:
+            del self.locations[native]
+        elif occurrences is not None:
+            occurrences.append(group)
+        else:
+            into[item.name] = group
 
     def _answer(self, raw: Mapping[str, Any], item: Item, at: str) -> tuple[bool, Any]:
         if "item" in raw:

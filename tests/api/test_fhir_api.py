@@ -243,3 +243,17 @@ def test_capability_statement_is_valid_r4_and_lists_exactly_the_served_interacti
               if rule.rule.startswith("/fhir/") and rule.rule != "/fhir/metadata"
               for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
     assert served == {(method, path) for *_, method, path in INTERACTIONS}
+
+
+def test_unexpected_errors_under_fhir_are_fatal_outcomes_without_internals(
+        make_app: Any) -> None:
+    app = make_app()
+
+    def failing_view() -> Any:
+        raise RuntimeError("internal detail")
+
+    app.add_url_rule("/fhir/failing", "fhir_failing", failing_view)
+    response = app.test_client().get("/fhir/failing")
+    issues = assert_outcome(response, 500)
+    assert (issues[0]["severity"], issues[0]["code"]) == ("fatal", "exception")
+    assert b"internal detail" not in response.data

@@ -306,3 +306,25 @@ def test_native_errors_are_located_in_the_response_and_name_link_ids() -> None:
     assert "asq.q1 is" in issues["asq.q5"].message and "answers." not in issues["asq.q5"].message
     weeks = issues["treatment_history.antidepressant_trials.weeks"]
     assert weeks.expression == "QuestionnaireResponse.item[4].item[0].item[1]"
+
+
+def test_groups_left_blank_are_no_answer() -> None:
+    """Renderers may send a section or a trial row left blank as an empty group."""
+    resource = response_to(example())
+    resource["item"].append({"linkId": "pcl5", "item": []})
+    item_at(resource, "treatment_history")["item"].append(
+        {"linkId": "treatment_history.antidepressant_trials",
+         "item": [{"linkId": "treatment_history.antidepressant_trials.weeks", "answer": []}]})
+    assert parse(resource, default_catalogue()).body == example()
+
+
+def test_a_blank_required_section_is_named_by_its_link_id() -> None:
+    body = example()
+    resource = response_to(body)
+    item_at(resource, "phq9")["item"] = []
+    parsed = parse(resource, default_catalogue())
+    with pytest.raises(ValidationError) as refused:
+        default_catalogue().load(parsed.body)
+    issue, = (parsed.locate(p, m) for p, m in refused.value.messages.items())
+    assert (issue.target, issue.code, issue.expression) == ("phq9", "required",
+                                                           "QuestionnaireResponse")
