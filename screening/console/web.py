@@ -1,0 +1,161 @@
+"""The console blueprint and what every console request goes through.
+
+Before a view: a POST must carry the session's CSRF token (400 otherwise); every view
+but the sign-in pages and static files needs a live signed-in session (else a redirect to
+the sign-in page, saying why when a session just ended). After it: a Content-Security-
+Policy that allows the console's own stylesheet and script and nothing else (no inline
+script), on top of the headers every response gets (``screening.observability``).
+Errors render as HTML pages, never as problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from screening.console import guard, presenters
+from screening.db import rollback_request_sessions
+from screening.errors import ScreeningError
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("screening.console")
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+)
+
+
+def public(view: F) -> F:
+    """Marks a console view that needs no signed-in session (the sign-in steps)."""
+    view.__dict__["console_public"] = True
+    return view
+
+
+def admin_only(view: F) -> F:
+    """403 page unless the signed-in user is an admin."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user().is_admin:
+            return error_page(403, "Only an admin may open this page.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def current_user() -> guard.ConsoleUser:
+    """The signed-in user of this request (set before every non-public view)."""
+    user: guard.ConsoleUser = g.console_user
+    return user
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    if request.method == "POST":
+        guard.check_csrf(request.form.get(guard.CSRF_FIELD))
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint == "console.static" or getattr(view, "console_public", False):
+        return None
+    user = guard.signed_in_user()
+    if user is None:
+        if g.get("console_session_ended"):
+            flash("Your session has ended; please sign in again.", "info")
+        return redirect(url_for("console.login"), 303)  # type: ignore[return-value]
+    g.console_user = user
+    g.principal = guard.principal_of(user)
+    return None
+
+
+@bp.after_request
+def _policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.app_template_global()
+def csrf_token() -> str:
+    """The hidden field value every console form sends."""
+    return guard.csrf_token()
+
+
+@bp.context_processor
+def _page_context() -> dict[str, Any]:
+    return {
+        "console_user": g.get("console_user"),
+        "idle_seconds": int(guard.idle_seconds()),
+        "csrf_field": guard.CSRF_FIELD,
+        "labels": presenters,
+    }
+
+
+def error_page(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """An HTML error page with ``status``."""
+    title = HTTP_STATUS_CODES.get(status, "Error")
+    body = render_template("console/error.html", status=status, title=title, detail=detail)
+    response = Response(body, status=status, mimetype="text/html")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+_HTTP_DETAILS = {
+    400: "The form was not accepted: it was missing its security token or had expired. "
+         "Go back, reload the page and try again.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that kind of request.",
+    413: "What was sent is larger than the limit.",
+    429: "Too many attempts. Wait a minute, then try again.",
+}
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    original = error.get_response()
+    status = original.status_code
+    kept = {k: v for k, v in original.headers.items()
+            if k.lower() not in {"content-type", "content-length"}}
+    return error_page(status, _HTTP_DETAILS.get(status, "The request could not be served."),
+                      kept)
+
+
+@bp.errorhandler(ScreeningError)
+def _screening_error(error: ScreeningError) -> Response:
+    if error.status >= 500:
+        rollback_request_sessions()
+    return error_page(error.status, error.detail, error.headers)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    """500 without internals; logged by class and stack only (messages may quote data)."""
+    rollback_request_sessions()
+    log.error("unhandled exception", extra={
+        "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
+        "stack": "".join(traceback.format_tb(error.__traceback__)),
+    })
+    return error_page(500, "Something went wrong on our side. Nothing was changed.")
