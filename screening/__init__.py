@@ -2,7 +2,8 @@
 
 ``create_app`` assembles the application: settings from the environment (a mapping given
 by the caller wins), database, error handlers, request ids and logs, rate limits and the
-blueprints. ``app.extensions["screening"]`` holds an ``AppState`` (settings, database).
+blueprints (the JSON API and the clinician review console under ``/console``).
+``app.extensions["screening"]`` holds an ``AppState`` (settings, database).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` may hold the environment variables of ``screening.config`` (e.g.
     ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
     """
-    from screening import auth, db, errors, limits, observability
+    from screening import auth, console, db, errors, limits, observability
     from screening.api import register
     from screening.config import ENV_VARS, settings_from_environment
 
@@ -40,4 +41,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     limits.init_app(app, settings)
     register(app)
+    console.init_app(app)
     return app

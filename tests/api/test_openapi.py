@@ -74,10 +74,13 @@ def resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def served_operations(app: Flask) -> set[tuple[str, str]]:
-    """(METHOD, OpenAPI path) of every route of the app, without HEAD/OPTIONS and static."""
+    """(METHOD, OpenAPI path) of every route of the app, without HEAD/OPTIONS, static
+    files and the review console (HTML pages for people, not part of the API contract)."""
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        if rule.endpoint.startswith("console."):
             continue
         path = _FLASK_PARAMETER.sub(r"{\1}", rule.rule)
         served |= {(m, path) for m in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
