@@ -19,7 +19,7 @@ from screening.fhir import FHIR_JSON
 from screening.fhir.questionnaire import ORDINAL_VALUE, canonical_url, to_resource
 from tests.api.fhir_r4 import assert_valid_r4
 
-FIXTURES = Path("/work/shared/fixtures/fhir")
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"  # beside the repo
 CANONICAL = "https://screening.example/fhir/Questionnaire/ketamine-intake"
 
 

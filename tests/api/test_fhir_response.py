@@ -27,7 +27,9 @@ from tests.api.fhir_answering import answer
 
 RECEIVED = dt.date(2026, 11, 21)
 PUBLISHED = to_resource(KETAMINE_INTAKE)
-UWCIRG_PHQ9 = Path("/work/shared/fixtures/fhir/uwcirg-Questionnaire-PHQ9.json")
+# shared/ lies beside the repository.
+UWCIRG_PHQ9 = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"
+               / "uwcirg-Questionnaire-PHQ9.json")
 
 
 def evaluate(body: dict[str, Any]) -> dict[str, Any]:
