@@ -146,16 +146,36 @@ def users() -> None:
 @click.argument("slug")
 @click.argument("email")
 @click.option("--role", type=click.Choice(["clinician", "admin"]), required=True)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read a review console password from standard input (one line).",
+)
 @_user_errors
-def users_create(slug: str, email: str, role: str) -> None:
+def users_create(slug: str, email: str, role: str, password_stdin: bool) -> None:
     """Create a user of clinic SLUG; the last line is their API token (shown once)."""
+    from screening.console import signin
     from screening.services import accounts
 
+    password = _password_from_stdin() if password_stdin else None
     with _session() as session:
         clinic = accounts.get_clinic(session, slug)
         issued = accounts.create_user(session, clinic, email=email, role=role)
+        if password is not None:
+            signin.set_password(session, issued.owner_id, password)
+    if password is not None:
+        click.echo("console password set; a TOTP code is set up at the first console sign-in")
     click.echo(f"{role} {issued.owner_id} of clinic {slug}; API token (shown once):")
     click.echo(issued.token)
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input without its line ending (never echoed)."""
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.ClickException("--password-stdin: standard input held no password")
+    return password
 
 
 @users.command("revoke-token")
@@ -187,9 +207,12 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when any clinic exists.")
 @_user_errors
 def demo(if_empty: bool) -> None:
-    """Seed the demo clinic 'demo' and print its intake key and user tokens."""
+    """Seed the demo clinic 'demo' and print its intake key, user tokens and a review
+    console sign-in for its clinician."""
+    from screening.console import signin
     from screening.services import accounts
 
+    console_password = _demo_password()
     with _session() as session:
         if if_empty and accounts.clinic_count(session) > 0:
             click.echo("clinics exist already; demo data not added")
@@ -200,10 +223,24 @@ def demo(if_empty: bool) -> None:
             session, clinic, email="clinician@demo.example", role="clinician"
         )
         admin = accounts.create_user(session, clinic, email="admin@demo.example", role="admin")
+        signin.set_password(session, clinician.owner_id, console_password)
     click.echo("demo clinic 'demo' created; these secrets are shown once:")
     click.echo(f"  intake key       {key.token}")
     click.echo(f"  clinician token  {clinician.token}  (clinician@demo.example)")
     click.echo(f"  admin token      {admin.token}  (admin@demo.example)")
+    click.echo("  review console   /console/login  (http://127.0.0.1:8000 with `make run`)")
+    click.echo(f"  console sign-in  clinician@demo.example  password {console_password}")
+    click.echo("                   (a TOTP authenticator is set up at the first sign-in)")
+
+
+def _demo_password() -> str:
+    """A random console password of letters and digits in groups (easy to type)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_lowercase + string.digits
+    groups = ("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
+    return "-".join(groups)
 
 
 @main.group()

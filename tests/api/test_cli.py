@@ -131,7 +131,7 @@ def test_audit_verify_passes_then_detects_an_edited_event(cli: Any, app: Flask) 
     cli("demo")
     ok = cli("audit", "verify")
     assert ok.exit_code == 0, ok.output
-    assert ok.stdout.strip() == "audit chain OK (6 events)"
+    assert ok.stdout.strip() == "audit chain OK (7 events)"  # demo sets a console password too
     with session_scope(app) as session:
         session.execute(text("UPDATE audit_events SET outcome = 'denied' WHERE seq = 3"))
     broken = cli("audit", "verify")

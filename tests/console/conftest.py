@@ -1,0 +1,57 @@
+"""Fixtures for the console's HTTP tests: the API test fixtures (``tests.api.conftest``:
+a migrated database, ``make_app``, clinics) plus console users with a password, and a
+client that signs in through the real pages (password, then TOTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.api.conftest import (
+    _clean_tables,
+    _push_request_context,
+    app,
+    cleaning_engine,
+    clinic,
+    database_url,
+    make_app,
+    make_clinic,
+    other_clinic,
+    tables_to_clean,
+)
+from tests.console.signing_in import SECRET_KEY, ConsoleLogin, add_console_user
+
+# The API tests' fixtures, made visible to the tests of this directory.
+__all__ = [
+    "_clean_tables",
+    "_push_request_context",
+    "app",
+    "cleaning_engine",
+    "clinic",
+    "database_url",
+    "make_app",
+    "make_clinic",
+    "other_clinic",
+    "tables_to_clean",
+]
+
+
+@pytest.fixture
+def console_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app with a fixed secret key and a sign-in limit no test reaches by accident."""
+    return make_app(SECRET_KEY=SECRET_KEY, CONSOLE_LOGIN_LIMIT="1000/minute")
+
+
+@pytest.fixture
+def console_client(console_app: Flask) -> FlaskClient:
+    """A browser-like client of ``console_app`` (keeps cookies)."""
+    return console_app.test_client()
+
+
+@pytest.fixture
+def clinician_login(console_app: Flask, clinic: object) -> ConsoleLogin:
+    """The clinic "alpha"'s clinician with a console password (no TOTP yet)."""
+    return add_console_user(console_app, "alpha", "reviewer@alpha.example", "clinician")
