@@ -8,7 +8,8 @@ PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), so the chain 
 forks. ``verify`` recomputes the chain and reports every edited, inserted or deleted event.
 
 Like every service, ``record`` flushes but never commits: the caller's transaction holds
-the event together with the change it describes.
+the event together with the change it describes. ``append_events`` is its Core twin for
+``screening.group_commit``: several events, one head lock, one ``executemany``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from screening.db import utcnow
@@ -80,6 +81,29 @@ def record(
     head.last_seq, head.last_hash = event.seq, event.hash
     session.flush()
     return event
+
+
+def append_events(connection: Connection, events: list[dict[str, Any]]) -> list[int]:
+    """Appends events (each the keyword arguments of ``record``) to the chain in
+    ``connection``'s transaction, in order; returns their ``seq``. Locks the head."""
+    head = AuditChainHead.__table__
+    seq, prev_hash = connection.execute(
+        select(head.c.last_seq, head.c.last_hash).where(head.c.id == 1).with_for_update()
+    ).one()
+    rows: list[dict[str, Any]] = []
+    for fields in events:
+        seq += 1
+        row = {"seq": seq, "occurred_at": utcnow(), "object_type": None, "object_id": None,
+               "outcome": "success", "request_id": None, **fields, "prev_hash": prev_hash}
+        fields_to_hash = {name: row[name] for name in _HASHED_FIELDS}
+        fields_to_hash["occurred_at"] = iso_utc(row["occurred_at"])
+        row["hash"] = prev_hash = chain_hash(prev_hash, fields_to_hash)
+        rows.append(row)
+    connection.execute(AuditEvent.__table__.insert(), rows)
+    connection.execute(
+        head.update().where(head.c.id == 1).values(last_seq=seq, last_hash=prev_hash)
+    )
+    return [row["seq"] for row in rows]
 
 
 def _locked_head(session: Session) -> AuditChainHead:

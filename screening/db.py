@@ -8,6 +8,9 @@ SQLite gets two engines on the same file: reads begin a deferred transaction, wr
 ``BEGIN IMMEDIATE`` so concurrent writers wait for the lock (``busy_timeout``) instead of
 failing with "database is locked" half-way through. PostgreSQL uses one pooled engine for
 both.
+
+Writes of the ingest path go through ``Database.committer`` (``screening.group_commit``),
+which lets concurrent requests of a worker share one transaction and one fsync.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, text
@@ -25,6 +28,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from screening.config import Settings
+
+if TYPE_CHECKING:
+    from screening.group_commit import GroupCommitter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -117,6 +123,7 @@ class Database:
     write_engine: Engine
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
+    committer: GroupCommitter
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -129,10 +136,14 @@ class Database:
             if read_engine is not write_engine
             else write_sessions
         )
-        return cls(url, read_engine, write_engine, read_sessions, write_sessions)
+        from screening.group_commit import GroupCommitter
+
+        return cls(url, read_engine, write_engine, read_sessions, write_sessions,
+                   GroupCommitter(write_engine))
 
     def dispose(self) -> None:
         """Closes every pooled connection."""
+        self.committer.close()
         self.write_engine.dispose()
         self.read_engine.dispose()
 

@@ -10,9 +10,9 @@ from marshmallow import ValidationError
 
 from screening.api import require
 from screening.api._json import json_body
-from screening.db import get_session, utcnow
+from screening.db import app_state, get_session, utcnow
 from screening.errors import Unprocessable
-from screening.models import PRIORITIES, SUBMISSION_STATUSES, Clinic
+from screening.models import PRIORITIES, SUBMISSION_STATUSES
 from screening.schemas import default_catalogue
 from screening.services import idempotency, shapes, submissions
 from screening.services.paging import parse_choice, parse_limit
@@ -35,14 +35,12 @@ def create_submission() -> Response:
     except ValidationError as error:
         raise Unprocessable(error.messages) from None  # type: ignore[arg-type]
     principal = g.principal
-    session = get_session(write=True)
-    clinic = session.get_one(Clinic, principal.clinic_id)
-    created = submissions.create_submission(
-        session, clinic, principal, loaded, key,
+    created = submissions.ingest(
+        app_state().db.committer, get_session(write=key is not None),
+        principal.clinic_id, principal, loaded, key,
         idempotency.fingerprint(body) if key is not None else None,
         utcnow(), g.get("request_id"),
     )
-    session.commit()
     response = jsonify(created.body)
     response.status_code = created.status
     if created.submission_id is not None:

@@ -1,7 +1,11 @@
 """Submissions: create (evaluated, audited, idempotent), read one in full, list.
 
-The caller (the view) owns the transaction and commits once; the only commits here are
-those of the idempotency protocol (``screening.services.idempotency``).
+``create_submission`` works in the caller's session: the caller (the view) owns the
+transaction and commits once; the only commits here are those of the idempotency protocol
+(``screening.services.idempotency``). ``ingest`` is the fast path of the same operation:
+everything is evaluated before any lock is taken, and the rows are written and committed
+by the group committer (``screening.group_commit``) together with those of concurrent
+requests.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session, defer
 
 import rules
 from screening import audit
 from screening.errors import NotFound
+from screening.group_commit import GroupCommitter, WriteBatch
 from screening.models import (
     PRIORITIES,
     SUBMISSION_STATUSES,
@@ -87,29 +92,104 @@ def create_submission(
     return Created(201, body, submission.id)
 
 
-def _store(session: Session, clinic: Clinic, body: dict[str, Any], key: str | None,
-           received_at: dt.datetime) -> tuple[Submission, dict[str, Any]]:
-    settings = rules.ClinicSettings(crisis_message=clinic.crisis_message)
+def ingest(
+    committer: GroupCommitter,
+    session: Session,
+    clinic_id: str,
+    principal: Actor,
+    body_loaded: dict[str, Any],
+    idempotency_key: str | None,
+    fingerprint: str | None,
+    received_at: dt.datetime,
+    request_id: str | None,
+) -> Created:
+    """``create_submission`` through the group committer: the same rows, audit event,
+    idempotency protocol and answer. ``session`` reads the clinic and runs the idempotency
+    protocol (a write session when a key is given); it is left without a transaction
+    before the committer writes, so it never holds a lock the committer waits for."""
+    crisis_message = session.execute(
+        select(Clinic.crisis_message).where(Clinic.id == clinic_id)
+    ).scalar_one()
+    record: IdempotencyRecord | None = None
+    if idempotency_key is not None:
+        owned = idempotency.begin(session, clinic_id, idempotency_key, fingerprint or "",
+                                  received_at)
+        if isinstance(owned, idempotency.Replay):
+            return Created(owned.status, owned.body, owned.submission_id, replayed=True)
+        record = owned
+    try:
+        created = _ingest_new(committer, session, clinic_id, crisis_message, principal,
+                              body_loaded, idempotency_key, received_at, request_id,
+                              record.id if record is not None else None)
+    except Exception:
+        if record is not None:
+            idempotency.release(session, record)
+        raise
+    return created
+
+
+def _ingest_new(committer: GroupCommitter, session: Session, clinic_id: str,
+                crisis_message: str | None, principal: Actor, body_loaded: dict[str, Any],
+                key: str | None, received_at: dt.datetime, request_id: str | None,
+                record_id: str | None) -> Created:
+    row, safety = _evaluated_row(clinic_id, crisis_message, body_loaded, key, received_at)
+    body = {"id": row["id"], "status": row["status"],
+            "received_at": shapes.json_time(received_at), "safety": safety}
+    session.commit()
+
+    def build(batch: WriteBatch) -> None:
+        batch.insert(Submission.__table__, row)  # type: ignore[arg-type]
+        if record_id is not None:
+            batch.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == record_id)
+                .values(status="completed", response_status=201, response_body=body,
+                        submission_id=row["id"])
+                .execution_options(synchronize_session=False)
+            )
+        batch.audit(clinic_id=clinic_id, actor_type=principal.kind,
+                    actor_id=principal.actor_id, action="submission.create",
+                    object_type=OBJECT_TYPE, object_id=row["id"], request_id=request_id)
+
+    committer.submit(build)
+    return Created(201, body, row["id"])
+
+
+def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, Any],
+                   key: str | None, received_at: dt.datetime
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``submissions`` row of a validated body, and its ``safety`` answer."""
+    settings = rules.ClinicSettings(crisis_message=crisis_message)
     evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(), settings)
     priority = evaluation.routing.priority
-    submission = Submission(
-        id=new_id(),
-        clinic_id=clinic.id,
-        questionnaire_id=body["questionnaire"],
-        questionnaire_version=body["questionnaire_version"],
-        respondent=body["respondent"],
-        answers=body["answers"],
-        evaluation=evaluation.to_dict(),
-        ruleset_version=evaluation.ruleset_version,
-        status="pending_review",
-        priority=priority.value,
-        priority_rank=priority.rank,
-        received_at=received_at,
-        version=1,
-        idempotency_key=key,
-    )
+    row = {
+        "id": new_id(),
+        "clinic_id": clinic_id,
+        "questionnaire_id": body["questionnaire"],
+        "questionnaire_version": body["questionnaire_version"],
+        "respondent": body["respondent"],
+        "answers": body["answers"],
+        "evaluation": evaluation.to_dict(),
+        "ruleset_version": evaluation.ruleset_version,
+        "status": "pending_review",
+        "priority": priority.value,
+        "priority_rank": priority.rank,
+        "received_at": received_at,
+        "version": 1,
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "decided_at": None,
+        "idempotency_key": key,
+    }
+    return row, evaluation.safety.to_dict()
+
+
+def _store(session: Session, clinic: Clinic, body: dict[str, Any], key: str | None,
+           received_at: dt.datetime) -> tuple[Submission, dict[str, Any]]:
+    row, safety = _evaluated_row(clinic.id, clinic.crisis_message, body, key, received_at)
+    submission = Submission(**row)
     session.add(submission)
-    return submission, evaluation.safety.to_dict()
+    return submission, safety
 
 
 def get_submission(session: Session, clinic_id: str, submission_id: str) -> Submission:
@@ -163,6 +243,7 @@ __all__ = [
     "Created",
     "create_submission",
     "get_submission",
+    "ingest",
     "list_submissions",
     "read_submission",
 ]

@@ -1,0 +1,136 @@
+"""Ingest throughput: ``POST /api/v1/submissions`` against a bare Flask ceiling.
+
+For each database (SQLite with ``synchronous=FULL`` in a temporary directory, and the
+PostgreSQL database ``bench``), starts the service under gunicorn (``screening serve``) and,
+in the same run, a bare Flask app that parses the same JSON body and answers 201 under the
+same gunicorn settings; drives both with wrk at the same concurrency and prints requests/s,
+p50, p99, errors and the ratio service/bare. Rate limiting is off.
+
+Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
+[--connections 16] [--workers 2] [--idempotency] [--memory N]``.
+
+``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
+``--memory N`` instead sends at least N requests to a single worker and prints its
+resident memory (``VmRSS``) before and after. Needs ``wrk`` (``apt-get install wrk``).
+Goals: service >= 0.5 x bare, no errors, p99 < 50 ms at concurrency 16; RSS < 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.harness import (  # noqa: E402
+    LoadResult,
+    bare_command,
+    bench_database,
+    create_clinic,
+    free_port,
+    machine,
+    require_wrk,
+    rss_kib,
+    run_wrk,
+    serve,
+    service_command,
+    write_json,
+)
+from tests.api.bodies import example  # noqa: E402
+
+PATH = "/api/v1/submissions"
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 50.0
+GOAL_RSS_MIB = 150.0
+
+
+def describe(name: str, result: LoadResult) -> str:
+    """One result line."""
+    return (f"  {name:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  {result.requests:7d} requests  "
+            f"{result.errors} errors")
+
+
+def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
+    """Measures the service and the bare app on one database; True when goals are met."""
+    with bench_database(kind) as database:
+        credentials = create_clinic(database)
+        authorization = f"Bearer {credentials.intake_key}"
+        load = {"connections": args.connections, "seconds": args.seconds}
+        port = free_port()
+        with serve(bare_command(port, args.workers), database.env(), port) as bare:
+            run_wrk(bare.url + PATH, body=body, authorization=None,
+                    connections=args.connections, seconds=2)  # warm-up
+            ceiling = run_wrk(bare.url + PATH, body=body, authorization=None, **load)
+        port = free_port()
+        with serve(service_command(port, args.workers), database.env(), port) as service:
+            run_wrk(service.url + PATH, body=body, authorization=authorization,
+                    connections=args.connections, seconds=2)  # warm-up
+            measured = run_wrk(service.url + PATH, body=body, authorization=authorization,
+                               **load)
+            keyed = (run_wrk(service.url + PATH, body=body, authorization=authorization,
+                             unique_keys=True, **load) if args.idempotency else None)
+    ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
+    print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
+          f"{args.seconds} s per run")
+    print(describe("bare Flask (ceiling)", ceiling))
+    print(describe("service", measured))
+    if keyed is not None:
+        print(describe("service + Idem.-Key", keyed))
+    ok = ratio >= GOAL_RATIO and measured.errors == 0 and measured.p99_ms < GOAL_P99_MS
+    print(f"  ratio service/bare {ratio:.2f} (goal >= {GOAL_RATIO}); "
+          f"p99 goal < {GOAL_P99_MS:.0f} ms; {'OK' if ok else 'GOAL MISSED'}")
+    return ok
+
+
+def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
+    """Sends at least ``args.memory`` requests to one worker; prints its RSS before/after."""
+    with bench_database(kind) as database:
+        credentials = create_clinic(database)
+        authorization = f"Bearer {credentials.intake_key}"
+        port = free_port()
+        with serve(service_command(port, 1), database.env(), port) as service:
+            (worker,) = service.worker_pids()
+            run_wrk(service.url + PATH, body=body, authorization=authorization,
+                    connections=args.connections, seconds=1)
+            before = rss_kib(worker)
+            sent, errors = 0, 0
+            while sent < args.memory:
+                result = run_wrk(service.url + PATH, body=body, authorization=authorization,
+                                 connections=args.connections, seconds=args.seconds)
+                sent, errors = sent + result.requests, errors + result.errors
+            after = rss_kib(worker)
+    after_mib = after / 1024
+    ok = after_mib < GOAL_RSS_MIB and errors == 0
+    print(f"{kind}: one worker, RSS {before / 1024:.1f} MiB after warm-up, "
+          f"{after_mib:.1f} MiB after {sent} more requests ({errors} errors); "
+          f"goal < {GOAL_RSS_MIB:.0f} MB; {'OK' if ok else 'GOAL MISSED'}")
+    return ok
+
+
+def main() -> None:
+    """Runs the chosen measurements and exits 1 when a goal is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--seconds", type=int, default=12, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
+    parser.add_argument("--idempotency", action="store_true",
+                        help="also measure with a unique Idempotency-Key per request")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="instead: N requests to one worker, RSS before and after")
+    args = parser.parse_args()
+    require_wrk()
+    kinds = ("sqlite", "postgres") if args.database == "both" else (args.database,)
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
+        body = write_json(Path(folder) / "body.json", copy.deepcopy(example()))
+        results = [(memory if args.memory else ingest)(kind, args, body) for kind in kinds]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
