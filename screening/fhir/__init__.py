@@ -4,7 +4,8 @@ API (``rules.questionnaire``), never written twice.
 - ``questionnaire``: the definition as an SDC-renderable R4 Questionnaire (linkIds are the
   native paths) and the answer codings both directions share.
 - ``response``: a QuestionnaireResponse to a native submission body, every problem located
-  by linkId and element path.
+  by linkId and element path; ``items`` reads its items, by our linkIds or by the LOINC
+  codes a third-party form's linkIds name (``loinc``).
 - ``bundle``: a stored submission as a Bundle (QuestionnaireResponse, Patient, score
   Observations, review Task).
 - ``outcome``: OperationOutcome bodies, including problems rendered as outcomes.

@@ -41,7 +41,8 @@ _STATUS_CODES = {
 class Issue:
     """One issue: an issue-type ``code``, a value-free ``message``, where it is (a simple
     FHIRPath ``expression``) and what it is about (``target``: an item's linkId, or the name
-    of a header or parameter), which ``diagnostics`` starts with."""
+    of a header or parameter), which ``diagnostics`` starts with; a ``hint`` on what to
+    send instead ends ``diagnostics``."""
 
     code: str
     message: str
@@ -49,6 +50,7 @@ class Issue:
     target: str | None = None
     severity: str = "error"
     detail_coding: Mapping[str, str] | None = None
+    hint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``OperationOutcome.issue`` element."""
@@ -56,8 +58,10 @@ class Issue:
         if self.detail_coding is not None:
             details = {"coding": [dict(self.detail_coding)], **details}
         out: dict[str, Any] = {"severity": self.severity, "code": self.code, "details": details}
-        if self.target is not None:
-            out["diagnostics"] = f"{self.target}: {self.message}"
+        about = f"{self.target}: {self.message}" if self.target is not None else None
+        diagnostics = " ".join(part for part in (about, self.hint) if part)
+        if diagnostics:
+            out["diagnostics"] = diagnostics
         if self.expression is not None:
             out["expression"] = [self.expression]
         return out

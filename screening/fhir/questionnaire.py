@@ -180,13 +180,16 @@ def _enable_when(questionnaire: Questionnaire, path: str, equals: int | str) -> 
 
 def option_for(item: Item, coding: Mapping[str, Any]) -> Option | None:
     """The option a response's Coding picks: by code (and system, when the coding names
-    one), else by its ``ordinalValue`` extension. Display text is never read."""
+    one), else by its ``ordinalValue`` extension, as publishers code the same answer
+    differently (GAD-7 68509-9 "More days than not" LA18938-3 or LA6570-1, both 2; clinical
+    reference §3.3). A code whose ordinalValue says another option picks none. Display text
+    is never read."""
     code, system = coding.get("code"), coding.get("system")
+    ordinal = _ordinal(coding)
     for option in item.options:
         published = answer_coding(option)
         if code == published["code"] and system in (None, published.get("system")):
-            return option
-    ordinal = _ordinal(coding)
+            return option if ordinal is None or ordinal == option.ordinal else None
     if ordinal is None:
         return None
     return next((o for o in item.options if o.ordinal is not None and o.ordinal == ordinal),
