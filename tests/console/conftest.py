@@ -22,7 +22,7 @@ from tests.api.conftest import (
     other_clinic,
     tables_to_clean,
 )
-from tests.console.signing_in import SECRET_KEY, ConsoleLogin, add_console_user
+from tests.console.signing_in import SECRET_KEY, ConsoleLogin, add_console_user, sign_in
 
 # The API tests' fixtures, made visible to the tests of this directory.
 __all__ = [
@@ -55,3 +55,11 @@ def console_client(console_app: Flask) -> FlaskClient:
 def clinician_login(console_app: Flask, clinic: object) -> ConsoleLogin:
     """The clinic "alpha"'s clinician with a console password (no TOTP yet)."""
     return add_console_user(console_app, "alpha", "reviewer@alpha.example", "clinician")
+
+
+@pytest.fixture
+def reviewer(console_app: Flask, clinician_login: ConsoleLogin) -> FlaskClient:
+    """A client signed in as ``clinician_login`` (TOTP enrolled on the way)."""
+    client = console_app.test_client()
+    sign_in(client, clinician_login)
+    return client
