@@ -53,6 +53,8 @@ def login() -> Response:
     """The sign-in form (straight to the queue when already signed in)."""
     if guard.signed_in_user() is not None:
         return pages.see_other("console.queue_page")
+    if g.get("console_session_ended"):
+        flash("Your session has ended; please sign in again.", "info")
     return pages.page("console/login.html")
 
 
