@@ -28,7 +28,9 @@ _DOCUMENTATION = {
                      "native API; linkIds are the native field paths. Public.",
     "QuestionnaireResponse": "A completed or amended response to a published Questionnaire "
                              "is validated, evaluated and queued for clinician review exactly "
-                             "as a native submission. Needs an intake key. Answers 201 with "
+                             "as a native submission; items carrying a LOINC code may be "
+                             "answered under linkIds naming that code (/44250-9). Needs an "
+                             "intake key. Answers 201 with "
                              "Location /api/v1/submissions/{id} and an OperationOutcome "
                              "carrying the crisis message when one applies; "
                              "Prefer: return=representation answers the stored response. "
