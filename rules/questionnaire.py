@@ -22,6 +22,7 @@ Item wording and codes, by source (shared clinical reference §3 and §4):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from rules.questionnaire_model import EnableWhen, Item, ItemKind, Option, Questionnaire
@@ -51,8 +52,9 @@ def _choice(path: str, text: str | None, options: tuple[Option, ...], *,
 
 
 def _group(path: str, text: str, children: tuple[Item, ...], *, required: bool = False,
-           loinc: str | None = None) -> Item:
-    return Item(path, ItemKind.GROUP, text, required=required, children=children, loinc=loinc)
+           loinc: str | None = None, total_loinc: str | None = None) -> Item:
+    return Item(path, ItemKind.GROUP, text, required=required, children=children, loinc=loinc,
+                total_loinc=total_loinc)
 
 
 def _numbered(section: str, count: int, options: tuple[Option, ...]) -> tuple[Item, ...]:
@@ -113,9 +115,13 @@ _GAD7_ITEMS = (
 # LOINC 68509-9 carries an answer list whose value 2 is LA18938-3 "More days than not" (the
 # LOINC GAD-7 form keeps it) where the paper GAD-7 and every other item say LA6570-1 "More
 # than half the days". Both score 2: scoring reads the ordinal, never the answer code.
-_GAD7_WORRY_CONTROL = _scale(
-    (_FREQUENCY[0], _FREQUENCY[1], "More days than not", _FREQUENCY[3]),
-    (_FREQUENCY_LOINC[0], _FREQUENCY_LOINC[1], "LA18938-3", _FREQUENCY_LOINC[3]),
+# Forms that code it LA6570-1 are read as 2 too (``loinc_aliases``).
+_GAD7_WORRY_CONTROL = tuple(
+    replace(option, loinc_aliases=(_FREQUENCY_LOINC[2],)) if option.value == 2 else option
+    for option in _scale(
+        (_FREQUENCY[0], _FREQUENCY[1], "More days than not", _FREQUENCY[3]),
+        (_FREQUENCY_LOINC[0], _FREQUENCY_LOINC[1], "LA18938-3", _FREQUENCY_LOINC[3]),
+    )
 )
 
 _ASQ_TEXTS = (
@@ -247,7 +253,7 @@ def _phq9() -> Item:
     )
     return _group("phq9", "Over the last 2 weeks, how often have you been bothered by any of "
                   "the following problems?", (*items, difficulty), required=True,
-                  loinc="44249-1")
+                  loinc="44249-1", total_loinc="44261-6")
 
 
 def _gad7() -> Item:
@@ -256,7 +262,7 @@ def _gad7() -> Item:
                 _GAD7_WORRY_CONTROL if code == "68509-9" else _PHQ_FREQUENCY, loinc=code)
         for n, (code, text) in enumerate(_GAD7_ITEMS, start=1)
     )
-    return _group("gad7", "Anxiety (GAD-7)", items, loinc="69737-5")
+    return _group("gad7", "Anxiety (GAD-7)", items, loinc="69737-5", total_loinc="70274-6")
 
 
 def _asq() -> Item:

@@ -33,13 +33,15 @@ class Option:
     ``value`` is the native JSON value (``2`` for a PHQ-9 item, ``"yes"`` for ASQ);
     ``code`` is its string form, used as the FHIR ``valueCoding.code``; ``ordinal`` is the
     numeric score where the instrument has one; ``loinc`` is the LOINC answer code (LA…)
-    where LOINC has one.
+    where LOINC has one. ``loinc_aliases`` are other LOINC answer codes that publishers use
+    for the very same answer: accepted when reading responses, never published.
     """
 
     value: int | str
     display: str
     ordinal: int | None = None
     loinc: str | None = None
+    loinc_aliases: tuple[str, ...] = ()
 
     @property
     def code(self) -> str:
@@ -62,6 +64,8 @@ class Item:
     ``enable_when`` conditions combine with ``enable_behavior`` (``any`` or ``all``); an
     item whose conditions are false must not be answered. ``text`` is None where the
     instrument's wording is licensed (C-SSRS, MDQ, DAST-10): those items are numbered only.
+    ``total_loinc`` (on an instrument's group) is the LOINC code of the instrument's total
+    score, which the service computes itself and never reads from a response.
     """
 
     path: str
@@ -78,6 +82,7 @@ class Item:
     enable_when: tuple[EnableWhen, ...] = ()
     enable_behavior: str = "any"
     loinc: str | None = None
+    total_loinc: str | None = None
 
     @property
     def name(self) -> str:
@@ -136,7 +141,7 @@ def _describe_item(item: Item) -> dict[str, Any]:
                                ("ordinal", o.ordinal), ("loinc", o.loinc)) if v is not None}
             for o in item.options
         ]
-    for key in ("minimum", "maximum", "max_length", "length", "loinc"):
+    for key in ("minimum", "maximum", "max_length", "length", "loinc", "total_loinc"):
         value = getattr(item, key)
         if value is not None:
             out[key] = value

@@ -26,10 +26,10 @@ from screening.fhir.questionnaire import (
 
 SURVEY = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
           "code": "survey", "display": "Survey"}
-# LOINC codes of the scores (shared clinical reference §3.1, §3.3), with our own label as
-# CodeableConcept.text (LOINC's display strings are not reproduced from memory).
-PHQ9_TOTAL = ("44261-6", "PHQ-9 total score")
-GAD7_TOTAL = ("70274-6", "GAD-7 total score")
+# Score labels for CodeableConcept.text (LOINC's display strings are not reproduced from
+# memory); the LOINC codes come from the definition's ``total_loinc``.
+PHQ9_TOTAL_LABEL = "PHQ-9 total score"
+GAD7_TOTAL_LABEL = "GAD-7 total score"
 PHQ9_ITEM9_PATH = "phq9.q9"  # LOINC 44260-8, coded by the definition's answer list
 
 # Our priorities and FHIR's request-priority (routine < urgent < asap < stat) are both four
@@ -172,13 +172,15 @@ def observations(questionnaire: Questionnaire, submission: StoredSubmission, sub
     phq9, gad7 = scores.get("phq9") or {}, scores.get("gad7") or {}
     found: list[dict[str, Any]] = []
     if phq9.get("total") is not None:
-        found.append(_score(PHQ9_TOTAL, {"valueInteger": phq9["total"]}, phq9.get("severity")))
+        code = (questionnaire.item("phq9").total_loinc or "", PHQ9_TOTAL_LABEL)
+        found.append(_score(code, {"valueInteger": phq9["total"]}, phq9.get("severity")))
     if phq9.get("item9") is not None:
         item = questionnaire.item(PHQ9_ITEM9_PATH)
         value = {"valueCodeableConcept": {"coding": [_answer(item, phq9["item9"])["valueCoding"]]}}
         found.append(_score((item.loinc or "", item_text(item)), value, None))
     if gad7.get("total") is not None:
-        found.append(_score(GAD7_TOTAL, {"valueInteger": gad7["total"]}, gad7.get("severity")))
+        code = (questionnaire.item("gad7").total_loinc or "", GAD7_TOTAL_LABEL)
+        found.append(_score(code, {"valueInteger": gad7["total"]}, gad7.get("severity")))
     effective = instant(submission.received_at)
     return [{**o, "subject": {"reference": subject}, "effectiveDateTime": effective,
              "derivedFrom": [{"reference": response}]} for o in found]

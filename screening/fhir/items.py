@@ -39,6 +39,10 @@ class ItemReader:
         self.locations: dict[str, str] = {}
         # Native path -> the linkId it was first read from (ours or a LOINC code's).
         self.read_from: dict[str, str] = {}
+        # Totals that LOINC forms compute themselves (PHQ-9 44261-6, GAD-7 70274-6): the
+        # service scores from the item answers and never reads a sender's total.
+        self.sender_totals = frozenset(
+            item.total_loinc for item in questionnaire.walk() if item.total_loinc)
 
     def read(self, items: Any) -> dict[str, Any]:
         """The native body of the response's top-level ``item`` list; problems are left in
@@ -85,6 +89,8 @@ class ItemReader:
         """An item whose linkId names a LOINC code: read as our item of that code, wherever
         below ``children`` it is (groups on the way are made, and dropped if left empty)."""
         code = loinc.code_of(link)
+        if code in self.sender_totals:
+            return
         if code is None:
             self._issue("invalid", "No item with this linkId belongs here in the "
                         "Questionnaire.", at)

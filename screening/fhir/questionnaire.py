@@ -188,7 +188,8 @@ def option_for(item: Item, coding: Mapping[str, Any]) -> Option | None:
     ordinal = _ordinal(coding)
     for option in item.options:
         published = answer_coding(option)
-        if code == published["code"] and system in (None, published.get("system")):
+        same_code = code == published["code"] or code in option.loinc_aliases
+        if same_code and system in (None, published.get("system")):
             return option if ordinal is None or ordinal == option.ordinal else None
     if ordinal is None:
         return None

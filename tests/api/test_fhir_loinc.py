@@ -262,8 +262,21 @@ def test_uwcirg_gad7_68509_9_another_code_is_read_by_its_ordinal_value() -> None
 
 @pytest.mark.parametrize("coding", [
     {"code": "LA6570-1"},
+    {"system": "http://loinc.org", "code": "LA6570-1"},
+    {"code": "LA18938-3"},
+], ids=["paper GAD-7 LA6570-1 without ordinalValue", "LA6570-1 with the LOINC system",
+        "LOINC form LA18938-3"])
+def test_gad7_68509_9_value_2_is_read_under_either_loinc_code_clinical_3_3(
+        coding: dict[str, Any]) -> None:
+    """Clinical reference §3.3: LOINC's answer list for 68509-9 codes value 2 LA18938-3,
+    the paper GAD-7 (and most forms) LA6570-1; both mean 2, with or without an ordinal."""
+    assert parsed_answers(phq9_response(valueCoding=coding))["gad7"] == {"q2": 2}
+
+
+@pytest.mark.parametrize("coding", [
+    {"code": "LA6572-7"},
     {"code": "LA18938-3", "extension": [{"url": ORDINAL_VALUE, "valueDecimal": 3}]},
-], ids=["unlisted code without ordinalValue", "code and ordinalValue disagree"])
+], ids=["a code of another answer list", "code and ordinalValue disagree"])
 def test_uwcirg_gad7_68509_9_an_answer_that_is_not_certain_is_refused_not_guessed(
         coding: dict[str, Any]) -> None:
     issue, = refused(phq9_response(valueCoding=coding)).issues
@@ -338,10 +351,23 @@ def test_the_same_item_under_our_link_id_and_its_loinc_code_is_refused_naming_bo
     assert_echoes_nothing_submitted(response)
 
 
+@pytest.mark.parametrize("link", ["/44261-6", "/44249-1/44261-6", "/70274-6"],
+                         ids=["uwcirg PHQ-9 total 44261-6", "PHQ-9 total in its panel",
+                              "uwcirg GAD-7 total 70274-6"])
+def test_a_form_s_own_total_score_is_ignored_the_service_scores_the_items(link: str) -> None:
+    """Kroenke 2001 / Spitzer 2006: the total is the sum of the items; a sender's total
+    (a calculated item of the LOINC forms) is neither read nor trusted."""
+    resource = response_with(their_items(UWCIRG_PHQ9, [1] * 9 + [None]))
+    resource["item"].append({"linkId": link, "answer": [{"valueInteger": 27}]})
+    answers = parsed_answers(resource)
+    assert answers["phq9"] == {f"q{n}": 1 for n in range(1, 10)}
+    assert "gad7" not in answers
+
+
 @pytest.mark.parametrize(("link", "where"), [
-    ("/44261-6", "top"),
+    ("/44250-8", "top"),
     ("/69725-0", "/44249-1"),
-], ids=["uwcirg PHQ-9 total score 44261-6: not an item of ours",
+], ids=["44250-8: a LOINC code of no item of ours",
         "GAD-7 69725-0 inside the PHQ-9 panel 44249-1"])
 def test_a_loinc_code_with_no_item_here_is_refused_naming_it(
         client: FlaskClient, clinic: TenantCredentials, link: str, where: str) -> None:

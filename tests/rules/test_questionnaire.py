@@ -377,3 +377,20 @@ def test_nothing_exported_is_mutable() -> None:
         KETAMINE_INTAKE.item("phq9.q1").required = False  # type: ignore[misc]
     for item in KETAMINE_INTAKE.walk():
         assert isinstance(item.children, tuple) and isinstance(item.options, tuple)
+
+
+def test_total_score_loinc_codes_clinical_3_1_and_3_3() -> None:
+    """Clinical reference §3.1 (PHQ-9 total 44261-6) and §3.3 (GAD-7 total 70274-6)."""
+    assert KETAMINE_INTAKE.item("phq9").total_loinc == "44261-6"
+    assert KETAMINE_INTAKE.item("gad7").total_loinc == "70274-6"
+    assert KETAMINE_INTAKE.describe()["items"][1]["total_loinc"] == "44261-6"
+
+
+def test_gad7_68509_9_value_2_also_read_as_la6570_1_clinical_3_3() -> None:
+    """Clinical reference §3.3: LOINC's LA18938-3 is published, the paper GAD-7's LA6570-1
+    accepted; no other option has an alias."""
+    options = KETAMINE_INTAKE.item("gad7.q2").options
+    assert [(o.loinc, o.loinc_aliases) for o in options if o.loinc_aliases] == [
+        ("LA18938-3", ("LA6570-1",))]
+    others = [o for i in KETAMINE_INTAKE.walk() if i.path != "gad7.q2" for o in i.options]
+    assert all(o.loinc_aliases == () for o in others)
