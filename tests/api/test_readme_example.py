@@ -1,21 +1,12 @@
-"""The README's walk-through works as written: ``examples/submission.json`` is the contract
-example, posts with 201, and a clinician can claim it from the queue."""
+"""The README's walk-through works as written: ``examples/submission.json`` (the contract
+example) posts with 201, and a clinician can claim it from the queue."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from flask.testing import FlaskClient
 
-from tests.api.bodies import SPEC_EXAMPLE
 from tests.api.conftest import TenantCredentials
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "submission.json"
-
-
-def test_example_file_is_the_contract_example_spec_4() -> None:
-    assert json.loads(EXAMPLE.read_text()) == SPEC_EXAMPLE
+from tests.spec_example import EXAMPLE_FILE
 
 
 def test_readme_walkthrough_posts_then_claims(
@@ -23,7 +14,7 @@ def test_readme_walkthrough_posts_then_claims(
 ) -> None:
     created = client.post(
         "/api/v1/submissions",
-        data=EXAMPLE.read_bytes(),
+        data=EXAMPLE_FILE.read_bytes(),
         headers={
             **clinic.headers("intake"),
             "Content-Type": "application/json",

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from rules.questionnaire import KETAMINE_INTAKE
 from rules.questionnaire_model import EnableWhen, Item, ItemKind, Option, Questionnaire
 from screening.schemas import MAX_REPEATS, Catalogue, default_catalogue, flatten_errors
+from tests.spec_example import spec_example_body
 
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 SCALE = tuple(Option(v, str(v), ordinal=v) for v in range(4))
@@ -383,32 +384,7 @@ def test_mixed_option_types_are_a_definition_error() -> None:
 
 # The published definition, through the default catalogue.
 
-SPEC_EXAMPLE: dict[str, Any] = {
-    "questionnaire": "ketamine-intake",
-    "questionnaire_version": "1",
-    "respondent": {
-        "given_name": "Ada", "family_name": "Byron", "date_of_birth": "1990-04-12",
-        "sex_at_birth": "female", "email": "ada@example.org", "phone": "+1 555 0100",
-        "external_id": "form-4711",
-    },
-    "answers": {
-        "phq9": {"q1": 2, "q2": 3, "q3": 2, "q4": 2, "q5": 1, "q6": 2, "q7": 1, "q8": 1,
-                 "q9": 0, "difficulty": 2},
-        "asq": {"q1": "no", "q2": "no", "q3": "no", "q4": "no"},
-        "gad7": {"q1": 2, "q2": 2, "q3": 1, "q4": 2, "q5": 1, "q6": 1, "q7": 0},
-        "treatment_history": {"antidepressant_trials": [
-            {"medication": "sertraline", "weeks": 10, "adequate_dose": "yes",
-             "taken_as_prescribed": "yes", "response": "none"},
-            {"medication": "bupropion", "weeks": 8, "adequate_dose": "yes",
-             "taken_as_prescribed": "yes", "response": "partial"},
-        ]},
-        "medical_history": {"psychosis": "no", "aneurysm_or_avm": "no",
-                            "uncontrolled_hypertension": "unsure"},
-        "medications": {"benzodiazepine": "no", "maoi": "no"},
-        "reproductive": {"pregnant": "not_applicable", "breastfeeding": "not_applicable"},
-        "vitals": {"systolic_bp": 128, "diastolic_bp": 82},
-    },
-}
+SPEC_EXAMPLE: dict[str, Any] = spec_example_body()
 
 
 def test_spec_section_4_example_is_valid_and_loads_unchanged() -> None:
