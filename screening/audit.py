@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from screening.db import utcnow
@@ -39,6 +39,15 @@ _HASHED_FIELDS = (
     "outcome",
     "request_id",
 )
+
+_head = AuditChainHead.__table__.c
+_LOCK_HEAD = select(_head.last_seq, _head.last_hash).where(_head.id == 1).with_for_update()
+_MOVE_HEAD = (
+    AuditChainHead.__table__.update()
+    .where(_head.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+_INSERT_EVENTS = AuditEvent.__table__.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +95,7 @@ def record(
 def append_events(connection: Connection, events: list[dict[str, Any]]) -> list[int]:
     """Appends events (each the keyword arguments of ``record``) to the chain in
     ``connection``'s transaction, in order; returns their ``seq``. Locks the head."""
-    head = AuditChainHead.__table__
-    seq, prev_hash = connection.execute(
-        select(head.c.last_seq, head.c.last_hash).where(head.c.id == 1).with_for_update()
-    ).one()
+    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
     rows: list[dict[str, Any]] = []
     for fields in events:
         seq += 1
@@ -99,10 +105,8 @@ def append_events(connection: Connection, events: list[dict[str, Any]]) -> list[
         fields_to_hash["occurred_at"] = iso_utc(row["occurred_at"])
         row["hash"] = prev_hash = chain_hash(prev_hash, fields_to_hash)
         rows.append(row)
-    connection.execute(AuditEvent.__table__.insert(), rows)
-    connection.execute(
-        head.update().where(head.c.id == 1).values(last_seq=seq, last_hash=prev_hash)
-    )
+    connection.execute(_INSERT_EVENTS, rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [row["seq"] for row in rows]
 
 

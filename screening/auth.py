@@ -15,7 +15,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from screening import audit, secrets
@@ -25,6 +25,19 @@ from screening.models import ApiToken, IntakeKey, User
 
 ROLES = ("intake", "clinician", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Built once: constructing a statement costs more than running it (plain Core on the
+# table columns, so no ORM loading either).
+_keys, _tokens, _users = IntakeKey.__table__.c, ApiToken.__table__.c, User.__table__.c
+_INTAKE_KEY = select(_keys.id, _keys.clinic_id, _keys.secret_hash, _keys.revoked_at).where(
+    _keys.public_id == bindparam("public_id")
+)
+_USER_TOKEN = (
+    select(_tokens.id, _tokens.secret_hash, _tokens.revoked_at, _users.id.label("user_id"),
+           _users.clinic_id, _users.role, _users.disabled_at)
+    .join_from(ApiToken.__table__, User.__table__, _users.id == _tokens.user_id)
+    .where(_tokens.public_id == bindparam("public_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +114,7 @@ def resolve_principal(session: Session, authorization: str | None) -> Principal 
 
 
 def _resolve_intake_key(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
-    key = session.scalar(select(IntakeKey).where(IntakeKey.public_id == parsed.public_id))
+    key = session.connection().execute(_INTAKE_KEY, {"public_id": parsed.public_id}).first()
     matched = secrets.matches(parsed.secret, key.secret_hash if key else None)
     if key is None:
         return _Failure("invalid")
@@ -113,21 +126,16 @@ def _resolve_intake_key(session: Session, parsed: secrets.ParsedToken) -> Princi
 
 
 def _resolve_user_token(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
-    row = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.public_id == parsed.public_id)
-    ).first()
-    token, user = (row[0], row[1]) if row else (None, None)
-    matched = secrets.matches(parsed.secret, token.secret_hash if token else None)
-    if token is None or user is None:
+    row = session.connection().execute(_USER_TOKEN, {"public_id": parsed.public_id}).first()
+    matched = secrets.matches(parsed.secret, row.secret_hash if row else None)
+    if row is None:
         return _Failure("invalid")
     if not matched:
-        return _Failure("invalid", user.clinic_id, user.id)
-    if token.revoked_at is not None or user.disabled_at is not None:
-        return _Failure("revoked", user.clinic_id, user.id)
+        return _Failure("invalid", row.clinic_id, row.user_id)
+    if row.revoked_at is not None or row.disabled_at is not None:
+        return _Failure("revoked", row.clinic_id, row.user_id)
     return Principal(
-        kind="user", id=token.id, clinic_id=user.clinic_id, role=user.role, user_id=user.id
+        kind="user", id=row.id, clinic_id=row.clinic_id, role=row.role, user_id=row.user_id
     )
 
 

@@ -16,14 +16,17 @@ which lets concurrent requests of a worker share one transaction and one fsync.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -43,6 +46,7 @@ NAMING_CONVENTION = {
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5  # readiness checks must answer, not hang on a dead host
+PING_AFTER_IDLE_S = 10.0
 
 
 class Base(DeclarativeBase):
@@ -79,20 +83,50 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson (several times faster than ``json``); the
+    audit chain's canonical JSON is not, it keeps its own fixed encoding."""
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True) -> Engine:
     """An engine for ``url``. On SQLite, ``immediate`` makes every transaction begin with
     ``BEGIN IMMEDIATE``; ``foreign_keys`` is switched off only for migrations."""
     if not url.startswith("sqlite"):
-        return create_engine(
+        engine = create_engine(
             url,
-            pool_pre_ping=True,
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
             pool_size=5,
             max_overflow=10,
             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
         )
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+        _ping_idle_connections(engine)
+        return engine
+    engine = create_engine(url, json_serializer=json_dumps, json_deserializer=orjson.loads,
+                           connect_args={"check_same_thread": False})
     _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys)
     return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections idle ``PING_AFTER_IDLE_S`` or more: a
+    ping is a round trip, and a connection returned moments ago is alive. A dead one is
+    replaced before use (``DisconnectionError`` makes the pool reconnect)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("connection found dead after idling") from error
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool) -> None:

@@ -22,6 +22,7 @@ wake the moment the lock is free, instead of in SQLite's sleep-and-retry busy ha
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Table
+from sqlalchemy import Connection, Engine, Executable, Insert, Table
 from sqlalchemy.engine import make_url
 
 from screening import audit
@@ -43,16 +44,16 @@ class WriteBatch:
 
     def __init__(self) -> None:
         self._inserts: dict[Table, list[dict[str, Any]]] = {}
-        self._statements: list[Executable] = []
+        self._statements: list[tuple[Executable, dict[str, Any] | None]] = []
         self._events: list[dict[str, Any]] = []
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
         """Queues one row for ``table`` (all rows of a table share one ``executemany``)."""
         self._inserts.setdefault(table, []).append(row)
 
-    def execute(self, statement: Executable) -> None:
-        """Queues a statement, run after the inserts."""
-        self._statements.append(statement)
+    def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> None:
+        """Queues a statement (with its bound parameters), run after the inserts."""
+        self._statements.append((statement, parameters))
 
     def audit(self, **fields: Any) -> None:
         """Queues one audit event (the keyword arguments of ``audit.record``)."""
@@ -61,9 +62,9 @@ class WriteBatch:
     def write(self, connection: Connection) -> None:
         """Runs everything queued on ``connection`` (inside the caller's transaction)."""
         for table, rows in self._inserts.items():
-            connection.execute(table.insert(), rows)
-        for statement in self._statements:
-            connection.execute(statement)
+            connection.execute(_insert(table), rows)
+        for statement, parameters in self._statements:
+            connection.execute(statement, parameters)
         if self._events:
             audit.append_events(connection, self._events)
 
@@ -154,6 +155,12 @@ class GroupCommitter:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """The (built once) INSERT of ``table``."""
+    return table.insert()
 
 
 def _sqlite_lock_path(engine: Engine) -> str | None:

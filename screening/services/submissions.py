@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 import rules
@@ -33,6 +33,14 @@ from screening.services import idempotency, shapes
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
 
 OBJECT_TYPE = "submission"
+_clinics = Clinic.__table__.c
+_CRISIS_MESSAGE = select(_clinics.crisis_message).where(_clinics.id == bindparam("clinic_id"))
+_COMPLETE_RECORD = (
+    IdempotencyRecord.__table__.update()
+    .where(IdempotencyRecord.__table__.c.id == bindparam("record_id"))
+    .values(status="completed", response_status=bindparam("response_status"),
+            response_body=bindparam("response_body"), submission_id=bindparam("submission_id"))
+)
 
 
 class Actor(Protocol):
@@ -107,9 +115,8 @@ def ingest(
     idempotency protocol and answer. ``session`` reads the clinic and runs the idempotency
     protocol (a write session when a key is given); it is left without a transaction
     before the committer writes, so it never holds a lock the committer waits for."""
-    crisis_message = session.execute(
-        select(Clinic.crisis_message).where(Clinic.id == clinic_id)
-    ).scalar_one()
+    crisis_message = session.connection().execute(
+        _CRISIS_MESSAGE, {"clinic_id": clinic_id}).scalar_one()
     record: IdempotencyRecord | None = None
     if idempotency_key is not None:
         owned = idempotency.begin(session, clinic_id, idempotency_key, fingerprint or "",
@@ -140,13 +147,8 @@ def _ingest_new(committer: GroupCommitter, session: Session, clinic_id: str,
     def build(batch: WriteBatch) -> None:
         batch.insert(Submission.__table__, row)  # type: ignore[arg-type]
         if record_id is not None:
-            batch.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record_id)
-                .values(status="completed", response_status=201, response_body=body,
-                        submission_id=row["id"])
-                .execution_options(synchronize_session=False)
-            )
+            batch.execute(_COMPLETE_RECORD, {"record_id": record_id, "response_status": 201,
+                                             "response_body": body, "submission_id": row["id"]})
         batch.audit(clinic_id=clinic_id, actor_type=principal.kind,
                     actor_id=principal.actor_id, action="submission.create",
                     object_type=OBJECT_TYPE, object_id=row["id"], request_id=request_id)
