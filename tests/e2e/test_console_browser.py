@@ -160,10 +160,10 @@ def test_a_form_without_its_csrf_token_is_refused(
 def test_an_idle_session_is_refused_and_the_page_leaves_patient_data(
     page: Any, scene: Callable[..., tuple[LiveServer, dict[str, str]]]
 ) -> None:
-    server, ids = scene(CONSOLE_IDLE_MINUTES="0.02")  # 1.2 seconds
+    server, ids = scene(CONSOLE_IDLE_MINUTES="0.05")  # 3 seconds
     login = reviewer(server)
     sign_in_first_time(page, server, login)
-    page.wait_for_timeout(1600)
+    page.wait_for_timeout(3500)
     page.get_by_role("button", name="Claim next").click()
     page.wait_for_url("**/console/login")
     expect(page.get_by_text("Your session has ended")).to_be_visible()
@@ -171,5 +171,5 @@ def test_an_idle_session_is_refused_and_the_page_leaves_patient_data(
 
     sign_in_again(page, server, login)
     # Idle past the limit, the page's script leaves for the sign-in page by itself.
-    page.wait_for_url("**/console/login", timeout=10_000)
+    page.wait_for_url("**/console/login", timeout=15_000)
     expect(page.get_by_text("Your session has ended")).to_be_visible()
