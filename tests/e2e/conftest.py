@@ -61,7 +61,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TABLET = {"width": 768, "height": 1024}
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
+    """Fails under CI (where `make test` installs chromium), else skips with the reason."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"browser tests cannot run in CI: {reason}")
     pytest.skip(reason)
@@ -72,11 +73,11 @@ def browser() -> Iterator[Any]:
     """Debian's chromium, headless, once per test run; Playwright starts it with a fresh
     temporary profile (user data dir) and removes it afterwards."""
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing (make browser installs it)")
+        unavailable(f"{CHROMIUM} is missing (make browser installs it)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed")
+        unavailable("the playwright package is not installed")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -20,7 +20,7 @@ from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import events, stored, submit
 from tests.console.signing_in import ConsoleLogin, add_console_user, next_code
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, unavailable
 
 SECRET_KEY = "e2e-console-" + "k" * 40
 
@@ -173,3 +173,14 @@ def test_an_idle_session_is_refused_and_the_page_leaves_patient_data(
     # Idle past the limit, the page's script leaves for the sign-in page by itself.
     page.wait_for_url("**/console/login", timeout=15_000)
     expect(page.get_by_text("Your session has ended")).to_be_visible()
+
+
+def test_without_chromium_ci_fails_and_a_developer_is_told_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI: no chromium"):
+        unavailable("no chromium")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no chromium"):
+        unavailable("no chromium")
