@@ -71,10 +71,9 @@ def login_password() -> Response:
     session = get_session(write=True)
     result = signin.check_password(session, email, password, clinic)
     if not isinstance(result, signin.Account):
-        signin.record_login(session, clinic_id=None, user_id=None, success=False,
-                            request_id=g.get("request_id"))
+        signin.record_refusal(session, result, g.get("request_id"))
         session.commit()
-        ambiguous = result is signin.Refusal.AMBIGUOUS
+        ambiguous = result.reason is signin.Refusal.AMBIGUOUS
         return pages.page("console/login.html", 403, ambiguous=ambiguous, email=email,
                      error=("This e-mail address belongs to several clinics: enter the clinic "
                             "code too." if ambiguous else

@@ -5,7 +5,8 @@ password. Like every service these flush and never commit.
 Sign-in is two steps: an e-mail and password (``check_password``), then a TOTP code
 (``confirm_enrolment`` the first time, ``verify_code`` after). Every refusal and the final
 success are audited as ``console.login`` (``denied`` / ``success``); the e-mail typed is
-never recorded, only the user id when one is known.
+never recorded: a refused password names the accounts it was tried on (by id, in their
+clinics' logs) with an anonymous actor, a refused code names its user as the actor.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ class Refusal(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A refused password step: why, and the accounts the e-mail names as
+    (clinic id, user id), so each clinic's audit log shows the attempt on its user."""
+
+    reason: Refusal
+    accounts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """A user whose password matched: the second factor comes next."""
 
@@ -55,7 +65,7 @@ def _candidates(session: Session, email: str, clinic_slug: str | None) -> list[U
 
 def check_password(
     session: Session, email: str, password: str, clinic_slug: str | None = None
-) -> Account | Refusal:
+) -> Account | Refused:
     """The account ``email`` + ``password`` open, or why not.
 
     An e-mail may be a user of several clinics; every candidate's hash is checked (at
@@ -66,10 +76,9 @@ def check_password(
     matched = [user for user in candidates if passwords.verify(user.password_hash, password)]
     if not candidates:
         passwords.verify(None, password)
-    if len(matched) > 1:
-        return Refusal.AMBIGUOUS
-    if not matched:
-        return Refusal.INVALID
+    if len(matched) != 1:
+        named = tuple((user.clinic_id, user.id) for user in candidates)
+        return Refused(Refusal.AMBIGUOUS if matched else Refusal.INVALID, named)
     user = matched[0]
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -127,11 +136,20 @@ def sign_out_everywhere(session: Session, user: User, request_id: str | None) ->
     _audit(session, user.clinic_id, user.id, LOGOUT_ACTION, "success", request_id)
 
 
-def record_login(session: Session, *, clinic_id: str | None, user_id: str | None,
-                 success: bool, request_id: str | None) -> None:
-    """Audits one sign-in outcome; ``user_id`` only when the account is known."""
+def record_login(session: Session, *, clinic_id: str, user_id: str, success: bool,
+                 request_id: str | None) -> None:
+    """Audits one sign-in outcome of ``user_id`` (who passed the password step)."""
     _audit(session, clinic_id, user_id, LOGIN_ACTION, "success" if success else "denied",
            request_id)
+
+
+def record_refusal(session: Session, refused: Refused, request_id: str | None) -> None:
+    """Audits a refused password step: one ``denied`` event by an anonymous actor about
+    each account the e-mail names (one without clinic or object when it names none)."""
+    for clinic_id, user_id in refused.accounts or ((None, None),):
+        audit.record(session, clinic_id=clinic_id, actor_type="anonymous", actor_id=None,
+                     action=LOGIN_ACTION, object_type="user" if user_id else None,
+                     object_id=user_id, outcome="denied", request_id=request_id)
 
 
 def set_password(session: Session, user_id: str, password: str) -> None:
@@ -150,16 +168,8 @@ def set_password(session: Session, user_id: str, password: str) -> None:
                  action="user.password_set", object_type="user", object_id=user.id)
 
 
-def _audit(session: Session, clinic_id: str | None, user_id: str | None, action: str,
-           outcome: str, request_id: str | None) -> None:
-    audit.record(
-        session,
-        clinic_id=clinic_id,
-        actor_type="user" if user_id else "anonymous",
-        actor_id=user_id,
-        action=action,
-        object_type="user" if user_id else None,
-        object_id=user_id,
-        outcome=outcome,
-        request_id=request_id,
-    )
+def _audit(session: Session, clinic_id: str, user_id: str, action: str, outcome: str,
+           request_id: str | None) -> None:
+    audit.record(session, clinic_id=clinic_id, actor_type="user", actor_id=user_id,
+                 action=action, object_type="user", object_id=user_id, outcome=outcome,
+                 request_id=request_id)

@@ -88,9 +88,21 @@ def test_wrong_password_is_refused_and_audited_without_the_email(
     body = response.get_data(as_text=True)
     assert "not right" in body and "not the password at all" not in body
     [event] = login_events(console_app)
-    assert (event.action, event.outcome, event.actor_type) == ("console.login", "denied",
-                                                              "anonymous")
-    assert event.actor_id is None and event.object_id is None
+    assert (event.action, event.outcome, event.actor_type, event.actor_id) == (
+        "console.login", "denied", "anonymous", None)
+    assert (event.clinic_id, event.object_type, event.object_id) == (
+        clinician_login.clinic_id, "user", clinician_login.user_id)
+
+
+def test_an_unknown_email_is_refused_alike_and_audited_without_clinic(
+    console_app: Flask, console_client: FlaskClient, clinic: object
+) -> None:
+    login = ConsoleLogin("", "", "nobody@alpha.example", "some password here")
+    response = post_password(console_client, login)
+    assert response.status_code == 403 and "not right" in response.get_data(as_text=True)
+    [event] = login_events(console_app)
+    assert (event.outcome, event.clinic_id, event.actor_id, event.object_id) == (
+        "denied", None, None, None)
 
 
 def test_wrong_totp_code_is_refused_and_audited_then_the_right_one_signs_in(
