@@ -22,15 +22,13 @@ from flask import (
     current_app,
     flash,
     g,
-    redirect,
     render_template,
     request,
-    url_for,
 )
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from screening.console import guard, presenters
+from screening.console import guard, pages, presenters
 from screening.db import rollback_request_sessions
 from screening.errors import ScreeningError
 
@@ -85,7 +83,7 @@ def _guard() -> Response | None:
     if user is None:
         if g.get("console_session_ended"):
             flash("Your session has ended; please sign in again.", "info")
-        return redirect(url_for("console.login"), 303)  # type: ignore[return-value]
+        return pages.see_other("console.login")
     g.console_user = user
     g.principal = guard.principal_of(user)
     return None
