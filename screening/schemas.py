@@ -7,7 +7,9 @@ becomes a nested schema and a repeating group a list of them. Unknown members ar
 at every level. Enable-when conditions may refer to other groups, so the root schema checks
 them (``screening.enable_when``) against the request as sent.
 
-Schemas are built once per questionnaire version by ``Catalogue``. Errors are collected all
+Schemas are built once per questionnaire version by ``Catalogue``, each with a compiled
+fast path for valid bodies (``screening.schema_fastpath``; errors always come from
+marshmallow). Errors are collected all
 at once and flattened to dotted paths (``answers.phq9.q1``,
 ``answers.treatment_history.antidepressant_trials.0.weeks``). No message repeats the
 submitted value: the built-in messages used here never interpolate the input, and the
@@ -26,6 +28,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from rules.questionnaire_model import Item, ItemKind, Option, Questionnaire
 from screening.enable_when import RESPONDENT, Conditionals
+from screening.schema_fastpath import Fallback, Loader, compile_loader
 
 __all__ = [
     "Catalogue",
@@ -52,6 +55,7 @@ class IsoDate(fields.Field[str]):
     The loaded value stays the ISO string: the stored answers are the native JSON.
     """
 
+    fast_path_safe = True  # ``_deserialize`` is pure: screening.schema_fastpath may call it
     default_error_messages = {
         "invalid": "Not a valid date; expected YYYY-MM-DD.",
         "too_early": "Must not be before 1900-01-01.",
@@ -99,6 +103,9 @@ class _SubmissionSchema(_StrictSchema):
         errors = self.conditionals.errors(original_data)
         if errors:
             raise ValidationError(errors)
+
+
+_ROOT_HOOKS = frozenset({"_check_enable_when"})  # run by Catalogue._fast_load itself
 
 
 def _choice(options: tuple[Option, ...], **kwargs: Any) -> fields.Field[Any]:
@@ -182,10 +189,12 @@ class Catalogue:
         self._versions: dict[tuple[str, str], Questionnaire] = {}
         self._current: dict[str, Questionnaire] = {}
         self._schemas: dict[tuple[str, str], _SubmissionSchema] = {}
+        self._fast: dict[tuple[str, str], Loader | None] = {}
         for q in questionnaires:
             self._versions[(q.id, q.version)] = q
             self._current[q.id] = q
-            self._schemas[(q.id, q.version)] = submission_schema(q)
+            schema = self._schemas[(q.id, q.version)] = submission_schema(q)
+            self._fast[(q.id, q.version)] = compile_loader(schema, _ROOT_HOOKS)
         for qid, version in (current or {}).items():
             self._current[qid] = self._versions[(qid, version)]
 
@@ -211,12 +220,28 @@ class Catalogue:
         dotted path to its messages (``flatten_errors``).
         """
         questionnaire = self._questionnaire_of(body)
-        schema = self._schemas[(questionnaire.id, questionnaire.version)]
-        try:
-            loaded: dict[str, Any] = schema.load(body)
-        except ValidationError as error:
-            raise ValidationError(flatten_errors(error.messages)) from None
+        version = (questionnaire.id, questionnaire.version)
+        schema = self._schemas[version]
+        loaded = self._fast_load(version, body)
+        if loaded is None:
+            try:
+                loaded = schema.load(body)
+            except ValidationError as error:
+                raise ValidationError(flatten_errors(error.messages)) from None
         loaded["questionnaire_version"] = questionnaire.version
+        return loaded
+
+    def _fast_load(self, version: tuple[str, str], body: Any) -> dict[str, Any] | None:
+        """The compiled fast path (None: let marshmallow decide and explain)."""
+        fast = self._fast[version]
+        if fast is None:
+            return None
+        try:
+            loaded: dict[str, Any] = fast(body)
+        except Fallback:
+            return None
+        if self._schemas[version].conditionals.errors(body):
+            return None
         return loaded
 
     def _questionnaire_of(self, body: Any) -> Questionnaire:

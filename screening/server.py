@@ -13,6 +13,11 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 THREADS_PER_WORKER = 4
+# A gthread worker accepts every connection it can, and keep-alive connections stay with
+# it: without a cap, the first worker can end up holding all of a proxy's (or a load
+# generator's) persistent connections while the others idle. Twice its threads keeps the
+# load spread; a client beyond every worker's cap waits for a keep-alive slot to close.
+CONNECTIONS_PER_WORKER = 2 * THREADS_PER_WORKER
 
 
 class ScreeningServer(BaseApplication):  # type: ignore[misc]
@@ -39,6 +44,7 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "workers": workers,
         "worker_class": "gthread",
         "threads": THREADS_PER_WORKER,
+        "worker_connections": CONNECTIONS_PER_WORKER,
         "accesslog": None,
         "errorlog": "-",
         "graceful_timeout": 20,
