@@ -161,7 +161,7 @@ def serve(command: list[str], env: Mapping[str, str], port: int,
           ready_path: str = "/health") -> Iterator[Server]:
     """Starts ``command`` (a gunicorn on ``port``), waits until ``ready_path`` answers,
     and stops it (SIGTERM, then SIGKILL) when the block ends."""
-    log = tempfile.TemporaryFile()
+    log = open(os.environ["BENCH_LOG"], "wb") if os.environ.get("BENCH_LOG") else tempfile.TemporaryFile()
     process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=log,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -15,11 +15,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
 
 from screening import audit, secrets
-from screening.db import get_session, session_scope
+from screening.db import app_state, session_scope
 from screening.errors import Forbidden, Unauthorized
 from screening.models import ApiToken, IntakeKey, User
 
@@ -99,7 +98,8 @@ def require(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
-def resolve_principal(session: Session, authorization: str | None) -> Principal | _Failure:
+def resolve_principal(connection: Connection, authorization: str | None
+                      ) -> Principal | _Failure:
     """Checks an ``Authorization`` header value; never raises for a bad credential."""
     if not authorization:
         return _Failure("missing")
@@ -109,12 +109,13 @@ def resolve_principal(session: Session, authorization: str | None) -> Principal 
         secrets.matches("", None)  # same work as an unknown id
         return _Failure("malformed")
     if parsed.kind == secrets.INTAKE_KEY:
-        return _resolve_intake_key(session, parsed)
-    return _resolve_user_token(session, parsed)
+        return _resolve_intake_key(connection, parsed)
+    return _resolve_user_token(connection, parsed)
 
 
-def _resolve_intake_key(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
-    key = session.connection().execute(_INTAKE_KEY, {"public_id": parsed.public_id}).first()
+def _resolve_intake_key(connection: Connection, parsed: secrets.ParsedToken
+                        ) -> Principal | _Failure:
+    key = connection.execute(_INTAKE_KEY, {"public_id": parsed.public_id}).first()
     matched = secrets.matches(parsed.secret, key.secret_hash if key else None)
     if key is None:
         return _Failure("invalid")
@@ -125,8 +126,9 @@ def _resolve_intake_key(session: Session, parsed: secrets.ParsedToken) -> Princi
     return Principal(kind="intake_key", id=key.id, clinic_id=key.clinic_id)
 
 
-def _resolve_user_token(session: Session, parsed: secrets.ParsedToken) -> Principal | _Failure:
-    row = session.connection().execute(_USER_TOKEN, {"public_id": parsed.public_id}).first()
+def _resolve_user_token(connection: Connection, parsed: secrets.ParsedToken
+                        ) -> Principal | _Failure:
+    row = connection.execute(_USER_TOKEN, {"public_id": parsed.public_id}).first()
     matched = secrets.matches(parsed.secret, row.secret_hash if row else None)
     if row is None:
         return _Failure("invalid")
@@ -143,7 +145,8 @@ def current_credential() -> Principal | _Failure:
     """The request's credential check, done once and cached on ``g`` (the rate limiter
     keys on it before the api blueprint's own check runs)."""
     if "_credential" not in g:
-        g._credential = resolve_principal(get_session(), request.headers.get("Authorization"))
+        with app_state().db.single_read() as connection:
+            g._credential = resolve_principal(connection, request.headers.get("Authorization"))
     return g._credential
 
 

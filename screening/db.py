@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Flask, current_app, g, has_app_context
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -158,6 +167,7 @@ class Database:
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
     committer: GroupCommitter
+    autocommit_engine: Engine
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -172,8 +182,20 @@ class Database:
         )
         from screening.group_commit import GroupCommitter
 
+        # PostgreSQL: no BEGIN/COMMIT round trips around a single read.
+        autocommit_engine = (
+            read_engine if url.startswith("sqlite")
+            else read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         return cls(url, read_engine, write_engine, read_sessions, write_sessions,
-                   GroupCommitter(write_engine))
+                   GroupCommitter(write_engine), autocommit_engine)
+
+    @contextmanager
+    def single_read(self) -> Iterator[Connection]:
+        """A connection for one-statement reads that need no transaction of their own
+        (credential lookups): on PostgreSQL it runs in autocommit mode."""
+        with self.autocommit_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         """Closes every pooled connection."""

@@ -35,9 +35,12 @@ def create_submission() -> Response:
     except ValidationError as error:
         raise Unprocessable(error.messages) from None  # type: ignore[arg-type]
     principal = g.principal
+    database = app_state().db
+    with database.single_read() as connection:
+        crisis_message = submissions.crisis_message(connection, principal.clinic_id)
     created = submissions.ingest(
-        app_state().db.committer, get_session(write=key is not None),
-        principal.clinic_id, principal, loaded, key,
+        database.committer, get_session(write=True) if key is not None else None,
+        principal.clinic_id, crisis_message, principal, loaded, key,
         idempotency.fingerprint(body) if key is not None else None,
         utcnow(), g.get("request_id"),
     )

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import Connection, bindparam, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 import rules
@@ -100,10 +100,18 @@ def create_submission(
     return Created(201, body, submission.id)
 
 
+def crisis_message(connection: Connection, clinic_id: str) -> str | None:
+    """The clinic's crisis message (None when it has none)."""
+    message: str | None = connection.execute(
+        _CRISIS_MESSAGE, {"clinic_id": clinic_id}).scalar_one()
+    return message
+
+
 def ingest(
     committer: GroupCommitter,
-    session: Session,
+    session: Session | None,
     clinic_id: str,
+    clinic_crisis_message: str | None,
     principal: Actor,
     body_loaded: dict[str, Any],
     idempotency_key: str | None,
@@ -112,37 +120,35 @@ def ingest(
     request_id: str | None,
 ) -> Created:
     """``create_submission`` through the group committer: the same rows, audit event,
-    idempotency protocol and answer. ``session`` reads the clinic and runs the idempotency
-    protocol (a write session when a key is given); it is left without a transaction
+    idempotency protocol and answer. ``session`` (a write session, needed only with an
+    Idempotency-Key) runs the idempotency protocol; it is left without a transaction
     before the committer writes, so it never holds a lock the committer waits for."""
-    crisis_message = session.connection().execute(
-        _CRISIS_MESSAGE, {"clinic_id": clinic_id}).scalar_one()
     record: IdempotencyRecord | None = None
     if idempotency_key is not None:
+        assert session is not None, "an Idempotency-Key needs a session"
         owned = idempotency.begin(session, clinic_id, idempotency_key, fingerprint or "",
                                   received_at)
         if isinstance(owned, idempotency.Replay):
             return Created(owned.status, owned.body, owned.submission_id, replayed=True)
         record = owned
+        session.commit()
     try:
-        created = _ingest_new(committer, session, clinic_id, crisis_message, principal,
-                              body_loaded, idempotency_key, received_at, request_id,
-                              record.id if record is not None else None)
+        return _ingest_new(committer, clinic_id, clinic_crisis_message, principal,
+                           body_loaded, idempotency_key, received_at, request_id,
+                           record.id if record is not None else None)
     except Exception:
-        if record is not None:
+        if record is not None and session is not None:
             idempotency.release(session, record)
         raise
-    return created
 
 
-def _ingest_new(committer: GroupCommitter, session: Session, clinic_id: str,
+def _ingest_new(committer: GroupCommitter, clinic_id: str,
                 crisis_message: str | None, principal: Actor, body_loaded: dict[str, Any],
                 key: str | None, received_at: dt.datetime, request_id: str | None,
                 record_id: str | None) -> Created:
     row, safety = _evaluated_row(clinic_id, crisis_message, body_loaded, key, received_at)
     body = {"id": row["id"], "status": row["status"],
             "received_at": shapes.json_time(received_at), "safety": safety}
-    session.commit()
 
     def build(batch: WriteBatch) -> None:
         batch.insert(Submission.__table__, row)  # type: ignore[arg-type]
@@ -244,6 +250,7 @@ __all__ = [
     "Actor",
     "Created",
     "create_submission",
+    "crisis_message",
     "get_submission",
     "ingest",
     "list_submissions",
