@@ -161,7 +161,9 @@ def serve(command: list[str], env: Mapping[str, str], port: int,
           ready_path: str = "/health") -> Iterator[Server]:
     """Starts ``command`` (a gunicorn on ``port``), waits until ``ready_path`` answers,
     and stops it (SIGTERM, then SIGKILL) when the block ends."""
-    log = open(os.environ["BENCH_LOG"], "wb") if os.environ.get("BENCH_LOG") else tempfile.TemporaryFile()
+    # BENCH_LOG=<file> keeps the server's output (for debugging a run).
+    keep = os.environ.get("BENCH_LOG")
+    log = open(keep, "wb") if keep else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=log,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"

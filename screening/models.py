@@ -142,6 +142,8 @@ class Submission(Base):
             "id",
         ),
         Index("ix_submissions_listing", "clinic_id", "received_at", "id"),
+        # Listing filtered by status, newest first (migration 0004).
+        Index("ix_submissions_status_listing", "clinic_id", "status", "received_at", "id"),
         # Open submissions only, in review order: ``queue/next`` walks it from the front.
         Index(
             "ix_submissions_open_queue",
