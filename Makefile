@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench bench-memory wrk clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,19 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
-	$(BIN)/python bench/rules.py
+## bench: evaluate() timing, ingest against a bare Flask ceiling, queue latency at 10k/1M
+## (needs wrk: installed from Debian's packages when missing; PostgreSQL at 127.0.0.1)
+bench: $(STAMP) wrk
+	-$(BIN)/python bench/rules.py
+	-$(BIN)/python bench/ingest.py
+	-$(BIN)/python bench/queue.py
+
+## bench-memory: one gunicorn worker's resident memory before and after 100k submissions
+bench-memory: $(STAMP) wrk
+	$(BIN)/python bench/ingest.py --memory 100000
+
+wrk:
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov
