@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from rules.frozen import fast_init
+
 
 class Status(StrEnum):
     """Tri-state outcome of an intake criterion."""
@@ -52,6 +54,7 @@ _PRIORITY_RANK = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Criterion:
     """One intake criterion, evaluated to met / not_met / unknown with its evidence."""
@@ -75,6 +78,7 @@ class Criterion:
         return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Flag:
     """Something a clinician must acknowledge, with the answer or score that raised it."""
@@ -96,6 +100,7 @@ class Flag:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Routing:
     """Queue priority and every reason that matched, in rule order."""
@@ -108,6 +113,7 @@ class Routing:
         return {"priority": self.priority.value, "reasons": list(self.reasons)}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Safety:
     """What the intake form must show the respondent at once."""
@@ -127,6 +133,7 @@ DEFAULT_CRISIS_MESSAGE = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClinicSettings:
     """Per-clinic settings the rules read. Absent values fall back to the defaults."""
@@ -139,6 +146,7 @@ class ClinicSettings:
         return self.crisis_message or DEFAULT_CRISIS_MESSAGE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """The whole, frozen result of ``rules.evaluate``.

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
+
 SECTION = "asq"
 SOURCE = (
     "Horowitz LM, Bridge JA, Teach SJ, et al. Ask Suicide-Screening Questions (ASQ): a brief "
@@ -23,6 +25,7 @@ NON_ACUTE_POSITIVE = "non_acute_positive"
 ACUTE_POSITIVE = "acute_positive"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AsqScore:
     """A scored ASQ; ``result`` is None only when the screen cannot be decided."""

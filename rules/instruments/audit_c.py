@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
 from rules.instruments import answered_sum, at_least
 
 SECTION = "audit_c"
@@ -26,6 +27,7 @@ POSITIVE_AT_MALE = 4
 POSITIVE_AT_OTHERWISE = 3
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AuditCScore:
     """A scored AUDIT-C; ``threshold`` is the cut-off applied for the respondent."""

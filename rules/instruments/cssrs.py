@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
+
 SECTION = "cssrs"
 SOURCE = (
     "Posner K, Brown GK, Stanley B, et al. The Columbia-Suicide Severity Rating Scale: initial "
@@ -32,6 +34,7 @@ MODERATE = "moderate"
 HIGH = "high"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CssrsScore:
     """A triaged screener; ``risk`` is None only when no yes was given and an item that

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
 from rules.instruments import Band, band_of
 
 SECTION = "dast10"
@@ -37,6 +38,7 @@ BANDS: tuple[Band, ...] = (
 POSITIVE_AT = 3
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Dast10Score:
     """A scored DAST-10; ``total`` and ``band`` are None unless all ten items are given.

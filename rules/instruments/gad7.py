@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
 from rules.instruments import Band, answered_sum, band_of
 
 SECTION = "gad7"
@@ -29,6 +30,7 @@ SEVERITY_BANDS: tuple[Band, ...] = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Gad7Score:
     """A scored GAD-7; ``total`` and ``severity`` are None unless all seven items are given."""

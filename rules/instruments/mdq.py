@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
+
 SECTION = "mdq"
 SOURCE = (
     "Hirschfeld RMA, Williams JBW, Spitzer RL, et al. Development and validation of a "
@@ -25,6 +27,7 @@ POSITIVE_PROBLEM_LEVELS: tuple[str, ...] = ("moderate", "serious")
 NEGATIVE_PROBLEM_LEVELS: tuple[str, ...] = ("none", "minor")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MdqScore:
     """A scored MDQ: the yes count of q1 and whether the screen is positive (None when the

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
 from rules.instruments import answered_sum, at_least
 
 SECTION = "pcl5"
@@ -21,6 +22,7 @@ TOTAL_MAX = ITEM_MAX * len(ITEMS)
 POSITIVE_AT = 33
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Pcl5Score:
     """A scored PCL-5; ``total`` is None unless all twenty items are given, ``positive`` is

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.frozen import fast_init
 from rules.instruments import Band, answered_sum, band_of
 
 SECTION = "phq9"
@@ -34,6 +35,7 @@ SEVERITY_BANDS: tuple[Band, ...] = (
 SCREEN_POSITIVE_AT = 10
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Phq9Score:
     """A scored PHQ-9. ``total`` and ``severity`` are None unless all nine items are given;
