@@ -178,6 +178,41 @@ def _password_from_stdin() -> str:
     return password
 
 
+@users.command("set-password")
+@click.argument("slug")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the new console password from standard input (one line).")
+@_user_errors
+def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
+    """Set (or reset) the review console password of EMAIL in clinic SLUG; their console
+    sessions end."""
+    from screening.console import signin
+    from screening.services import accounts
+
+    password = _password_from_stdin()
+    with _session() as session:
+        user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
+        signin.set_password(session, user.id, password)
+    click.echo(f"console password set for user {user.id}")
+
+
+@users.command("reset-totp")
+@click.argument("slug")
+@click.argument("email")
+@_user_errors
+def users_reset_totp(slug: str, email: str) -> None:
+    """Forget the TOTP device of EMAIL in clinic SLUG (a lost phone): the next console
+    sign-in enrols a new one."""
+    from screening.console import signin
+    from screening.services import accounts
+
+    with _session() as session:
+        user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
+        signin.reset_totp(session, user.id)
+    click.echo(f"TOTP device forgotten for user {user.id}; enrol again at the next sign-in")
+
+
 @users.command("revoke-token")
 @click.argument("public_id")
 @_user_errors

@@ -168,6 +168,21 @@ def set_password(session: Session, user_id: str, password: str) -> None:
                  action="user.password_set", object_type="user", object_id=user.id)
 
 
+def reset_totp(session: Session, user_id: str) -> None:
+    """Forgets a user's TOTP device (lost or replaced phone): the next console sign-in
+    enrols a new one. Signs out their console sessions."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    user.session_generation += 1
+    session.flush()
+    audit.record(session, clinic_id=user.clinic_id, actor_type="system", actor_id=None,
+                 action="user.totp_reset", object_type="user", object_id=user.id)
+
+
 def _audit(session: Session, clinic_id: str, user_id: str, action: str, outcome: str,
            request_id: str | None) -> None:
     audit.record(session, clinic_id=clinic_id, actor_type="user", actor_id=user_id,

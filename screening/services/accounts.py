@@ -58,6 +58,14 @@ def get_clinic(session: Session, slug: str) -> Clinic:
     return clinic
 
 
+def get_user(session: Session, clinic: Clinic, email: str) -> User:
+    """The user of ``clinic`` with ``email``; 404 when there is none."""
+    user = session.scalar(select(User).where(User.clinic_id == clinic.id, User.email == email))
+    if user is None:
+        raise NotFound(f"No user with that e-mail in clinic '{clinic.slug}'.")
+    return user
+
+
 def clinic_count(session: Session) -> int:
     """How many clinics exist."""
     return session.scalar(select(func.count()).select_from(Clinic)) or 0

@@ -88,3 +88,52 @@ def test_demo_prints_a_console_sign_in_that_opens_the_clinicians_account(
     with session_scope(app) as session:
         account = signin.check_password(session, "clinician@demo.example", match.group(1))
     assert isinstance(account, signin.Account) and not account.enrolled
+
+
+def test_set_password_replaces_the_console_password_and_ends_sessions(
+    cli: Any, app: Flask
+) -> None:
+    cli("clinics", "create", "west", "--name", "West")
+    cli("users", "create", "west", "dr@west.example", "--role", "clinician",
+        "--password-stdin", stdin=PASSWORD + "\n")
+    before = user_by_email(app, "dr@west.example")
+    assert before is not None
+    result = cli("users", "set-password", "west", "dr@west.example", "--password-stdin",
+                 stdin="another long passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert "another long passphrase" not in result.output
+    after = user_by_email(app, "dr@west.example")
+    assert after is not None and after.password_hash is not None
+    assert passwords.verify(after.password_hash, "another long passphrase")
+    assert not passwords.verify(after.password_hash, PASSWORD)
+    assert after.session_generation == before.session_generation + 1
+
+
+def test_set_password_for_an_unknown_user_says_so_without_the_address(cli: Any) -> None:
+    cli("clinics", "create", "west", "--name", "West")
+    result = cli("users", "set-password", "west", "nobody@west.example", "--password-stdin",
+                 stdin=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert "No user with that e-mail" in result.stderr
+    assert "nobody@west.example" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_reset_totp_forgets_the_device_so_the_next_sign_in_enrols_again(
+    cli: Any, app: Flask
+) -> None:
+    cli("clinics", "create", "west", "--name", "West")
+    cli("users", "create", "west", "dr@west.example", "--role", "clinician",
+        "--password-stdin", stdin=PASSWORD + "\n")
+    with session_scope(app, write=True) as session:
+        user = session.scalar(select(User).where(User.email == "dr@west.example"))
+        assert user is not None
+        user.totp_secret = "JBSWY3DPEHPK3PXP"
+        user.totp_last_step = 1
+    result = cli("users", "reset-totp", "west", "dr@west.example")
+    assert result.exit_code == 0, result.output
+    with session_scope(app) as session:
+        account = signin.check_password(session, "dr@west.example", PASSWORD)
+        assert isinstance(account, signin.Account) and not account.enrolled
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+    assert actions[-1] == "user.totp_reset"
