@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -42,4 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app, settings)
     register(app)
     console.init_app(app)
+    if settings.trusted_proxies:
+        # Behind reverse proxies the client address (rate limits, sign-in throttling) and
+        # scheme come from their X-Forwarded-* headers; only as many hops as configured
+        # are believed, so a client cannot forge its own address.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app

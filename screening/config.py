@@ -10,6 +10,7 @@
 | `SECRET_KEY`          | unset: generated once into `<instance folder>/secret_key` (0600) |
 | `CONSOLE_IDLE_MINUTES` | `15`: the review console signs out after this idle time |
 | `CONSOLE_LOGIN_LIMIT` | `10/minute` console sign-in attempts per address and e-mail |
+| `TRUSTED_PROXIES`     | `0`: how many reverse proxies' `X-Forwarded-For`/`-Proto` to trust |
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ ENV_VARS = (
     "SECRET_KEY",
     "CONSOLE_IDLE_MINUTES",
     "CONSOLE_LOGIN_LIMIT",
+    "TRUSTED_PROXIES",
 )
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_CHARS = 32
 DEFAULT_CONSOLE_IDLE_MINUTES = 15.0
 MAX_CONSOLE_IDLE_MINUTES = 24 * 60
 DEFAULT_CONSOLE_LOGIN_LIMIT = "10/minute"
+MAX_TRUSTED_PROXIES = 5
 
 
 class ConfigError(ScreeningError):
@@ -63,6 +66,7 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     console_idle_minutes: float = DEFAULT_CONSOLE_IDLE_MINUTES
     console_login_limit: str = DEFAULT_CONSOLE_LOGIN_LIMIT
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object], instance_path: str | Path) -> Settings:
@@ -76,6 +80,7 @@ class Settings:
             secret_key=_secret_key(environ.get("SECRET_KEY"), Path(instance_path)),
             console_idle_minutes=_idle_minutes(environ.get("CONSOLE_IDLE_MINUTES")),
             console_login_limit=_login_limit(environ.get("CONSOLE_LOGIN_LIMIT")),
+            trusted_proxies=_trusted_proxies(environ.get("TRUSTED_PROXIES")),
         )
 
     @property
@@ -150,6 +155,17 @@ def _claim_lease(value: object) -> int:
     if minutes < 1:
         raise ConfigError("CLAIM_LEASE_MINUTES must be at least 1")
     return minutes
+
+
+def _trusted_proxies(value: object) -> int:
+    text = _text(value)
+    if text is None:
+        return 0
+    if not text.isdigit() or int(text) > MAX_TRUSTED_PROXIES:
+        raise ConfigError(
+            f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_TRUSTED_PROXIES}"
+        )
+    return int(text)
 
 
 def _redis_url(value: object) -> str | None:

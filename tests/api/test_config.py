@@ -4,6 +4,7 @@ that name the variable but never its value."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.claim_lease_minutes == 15
     assert settings.redis_url is None
     assert settings.log_level == "INFO"
+    assert settings.trusted_proxies == 0
 
 
 def test_values_are_read(tmp_path: Path) -> None:
@@ -56,6 +58,8 @@ def test_rate_limit_off(tmp_path: Path, value: str) -> None:
         ("CLAIM_LEASE_MINUTES", "fifteen"),
         ("REDIS_URL", "http://hunter2@cache"),
         ("LOG_LEVEL", "chatty"),
+        ("TRUSTED_PROXIES", "-1hunter2"),
+        ("TRUSTED_PROXIES", "6"),
     ],
 )
 def test_bad_values_fail_naming_the_variable_not_the_value(
@@ -92,3 +96,31 @@ def test_app_keeps_settings_and_database_and_flask_config(database_url: str) -> 
         assert "DATABASE_URL" not in app.config
     finally:
         app_state(app).db.dispose()
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [("0", ["unknown", "unknown"]),
+                                                    ("1", ["203.0.113.7", "198.51.100.9"])],
+                         ids=["no proxy: forwarded headers ignored",
+                              "one proxy: its X-Forwarded-For names the client"])
+def test_trusted_proxies_decide_whose_address_counts(
+    make_app: Any, trusted: str, expected: list[str]
+) -> None:
+    from flask import Blueprint, jsonify, request
+
+    from screening.auth import public
+
+    probe = Blueprint("probe", __name__)
+
+    @probe.get("/probe/address")
+    @public
+    def address() -> Any:
+        return jsonify(addr=request.remote_addr or "unknown")
+
+    app = make_app(TRUSTED_PROXIES=trusted, api_blueprints=[probe])
+    client = app.test_client()
+    seen = [
+        client.get("/api/v1/probe/address", environ_base={"REMOTE_ADDR": "unknown"},
+                   headers={"X-Forwarded-For": forwarded}).get_json()["addr"]
+        for forwarded in ("203.0.113.7", "192.0.2.1, 198.51.100.9")
+    ]
+    assert seen == expected
