@@ -157,10 +157,10 @@ class Server:
 
 
 @contextmanager
-def serve(command: list[str], env: Mapping[str, str], port: int,
+def serve(command: list[str], env: Mapping[str, str], port: int, workers: int,
           ready_path: str = "/health") -> Iterator[Server]:
-    """Starts ``command`` (a gunicorn on ``port``), waits until ``ready_path`` answers,
-    and stops it (SIGTERM, then SIGKILL) when the block ends."""
+    """Starts ``command`` (a gunicorn on ``port``), waits until ``ready_path`` answers and
+    all ``workers`` are up, and stops it (SIGTERM, then SIGKILL) when the block ends."""
     # BENCH_LOG=<file> keeps the server's output (for debugging a run).
     keep = os.environ.get("BENCH_LOG")
     log = open(keep, "wb") if keep else tempfile.TemporaryFile()  # noqa: SIM115
@@ -169,7 +169,9 @@ def serve(command: list[str], env: Mapping[str, str], port: int,
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(process, url + ready_path, log)
-        yield Server(url, process)
+        server = Server(url, process)
+        _wait_workers(server, workers)
+        yield server
     finally:
         _stop(process)
         log.close()
@@ -187,6 +189,17 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Any) -> None:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"server not ready: {url}")
+
+
+def _wait_workers(server: Server, workers: int) -> None:
+    """Until the master has forked every worker, then a moment for their applications to
+    load: connections made earlier would all stick to the first worker."""
+    deadline = time.monotonic() + 30
+    while len(server.worker_pids()) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError("workers did not start")
+        time.sleep(0.1)
+    time.sleep(2.0)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -246,6 +259,15 @@ def run_wrk(url: str, *, body: Path, authorization: str | None, connections: int
             return LoadResult(data["requests"], data["duration_us"] / 1e6, data["errors"],
                               data["p50_us"] / 1000, data["p99_us"] / 1000)
     raise RuntimeError(f"no result from wrk:\n{done.stdout}\n{done.stderr}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the processes ``pids`` so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

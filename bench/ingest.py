@@ -27,8 +27,10 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import (  # noqa: E402
     LoadResult,
+    Server,
     bare_command,
     bench_database,
+    cpu_seconds,
     create_clinic,
     free_port,
     machine,
@@ -39,7 +41,7 @@ from bench.harness import (  # noqa: E402
     service_command,
     write_json,
 )
-from screening.server import CONNECTIONS_PER_WORKER  # noqa: E402
+from screening import server as screening_server  # noqa: E402
 from tests.api.bodies import example  # noqa: E402
 
 PATH = "/api/v1/submissions"
@@ -48,11 +50,24 @@ GOAL_P99_MS = 50.0
 GOAL_RSS_MIB = 150.0
 
 
-def describe(name: str, result: LoadResult) -> str:
-    """One result line."""
+def describe(name: str, result: LoadResult, cpu_ms: float) -> str:
+    """One result line (``cpu_ms``: the workers' CPU time per request)."""
     return (f"  {name:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  {result.requests:7d} requests  "
-            f"{result.errors} errors")
+            f"{result.errors} errors  worker CPU {cpu_ms:.2f} ms/request")
+
+
+def measured_run(server: Server, body: Path, authorization: str | None,
+                 args: argparse.Namespace, unique_keys: bool = False
+                 ) -> tuple[LoadResult, float]:
+    """One wrk run and the workers' CPU milliseconds per request during it."""
+    pids = server.worker_pids()
+    before = cpu_seconds(pids)
+    result = run_wrk(server.url + PATH, body=body, authorization=authorization,
+                     connections=args.connections, seconds=args.seconds,
+                     unique_keys=unique_keys)
+    spent = cpu_seconds(pids) - before
+    return result, spent * 1000 / max(result.requests, 1)
 
 
 def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
@@ -60,27 +75,27 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
     with bench_database(kind) as database:
         credentials = create_clinic(database)
         authorization = f"Bearer {credentials.intake_key}"
-        load = {"connections": args.connections, "seconds": args.seconds}
         port = free_port()
-        with serve(bare_command(port, args.workers), database.env(), port) as bare:
+        with serve(bare_command(port, args.workers), database.env(), port,
+                   args.workers) as bare:
             run_wrk(bare.url + PATH, body=body, authorization=None,
                     connections=args.connections, seconds=2)  # warm-up
-            ceiling = run_wrk(bare.url + PATH, body=body, authorization=None, **load)
+            ceiling, ceiling_cpu = measured_run(bare, body, None, args)
         port = free_port()
-        with serve(service_command(port, args.workers), database.env(), port) as service:
+        with serve(service_command(port, args.workers), database.env(), port,
+                   args.workers) as service:
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=args.connections, seconds=2)  # warm-up
-            measured = run_wrk(service.url + PATH, body=body, authorization=authorization,
-                               **load)
-            keyed = (run_wrk(service.url + PATH, body=body, authorization=authorization,
-                             unique_keys=True, **load) if args.idempotency else None)
+            measured, measured_cpu = measured_run(service, body, authorization, args)
+            keyed = (measured_run(service, body, authorization, args, unique_keys=True)
+                     if args.idempotency else None)
     ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
     print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
           f"{args.seconds} s per run")
-    print(describe("bare Flask (ceiling)", ceiling))
-    print(describe("service", measured))
+    print(describe("bare Flask (ceiling)", ceiling, ceiling_cpu))
+    print(describe("service", measured, measured_cpu))
     if keyed is not None:
-        print(describe("service + Idem.-Key", keyed))
+        print(describe("service + Idem.-Key", *keyed))
     ok = ratio >= GOAL_RATIO and measured.errors == 0 and measured.p99_ms < GOAL_P99_MS
     print(f"  ratio service/bare {ratio:.2f} (goal >= {GOAL_RATIO}); "
           f"p99 goal < {GOAL_P99_MS:.0f} ms; {'OK' if ok else 'GOAL MISSED'}")
@@ -94,8 +109,9 @@ def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
         authorization = f"Bearer {credentials.intake_key}"
         port = free_port()
         # One worker holds at most CONNECTIONS_PER_WORKER connections; more would queue.
-        connections = min(args.connections, CONNECTIONS_PER_WORKER)
-        with serve(service_command(port, 1), database.env(), port) as service:
+        cap = getattr(screening_server, "CONNECTIONS_PER_WORKER", args.connections)
+        connections = min(args.connections, cap)
+        with serve(service_command(port, 1), database.env(), port, 1) as service:
             (worker,) = service.worker_pids()
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=connections, seconds=1)

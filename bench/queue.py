@@ -93,7 +93,7 @@ def time_requests(url: str, method: str, path: str, token: str, count: int) -> T
 def measure(database: BenchDatabase, token: str, count: int) -> dict[str, Timing]:
     """Every endpoint's latency on a freshly started service."""
     port = free_port()
-    with serve(service_command(port, 2), database.env(), port) as service:
+    with serve(service_command(port, 2), database.env(), port, 2) as service:
         return {f"{method} {path}": time_requests(service.url, method, path, token, count)
                 for method, path in ENDPOINTS}
 
