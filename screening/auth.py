@@ -15,10 +15,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 
 from screening import audit, secrets
-from screening.db import app_state, session_scope
+from screening.db import Database, app_state, session_scope
 from screening.errors import Forbidden, Unauthorized
 from screening.models import ApiToken, IntakeKey, User
 
@@ -98,7 +98,7 @@ def require(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
-def resolve_principal(connection: Connection, authorization: str | None
+def resolve_principal(database: Database, authorization: str | None
                       ) -> Principal | _Failure:
     """Checks an ``Authorization`` header value; never raises for a bad credential."""
     if not authorization:
@@ -109,44 +109,44 @@ def resolve_principal(connection: Connection, authorization: str | None
         secrets.matches("", None)  # same work as an unknown id
         return _Failure("malformed")
     if parsed.kind == secrets.INTAKE_KEY:
-        return _resolve_intake_key(connection, parsed)
-    return _resolve_user_token(connection, parsed)
+        return _resolve_intake_key(database, parsed)
+    return _resolve_user_token(database, parsed)
 
 
-def _resolve_intake_key(connection: Connection, parsed: secrets.ParsedToken
+def _resolve_intake_key(database: Database, parsed: secrets.ParsedToken
                         ) -> Principal | _Failure:
-    key = connection.execute(_INTAKE_KEY, {"public_id": parsed.public_id}).first()
-    matched = secrets.matches(parsed.secret, key.secret_hash if key else None)
-    if key is None:
+    row = database.fetch_one(_INTAKE_KEY, {"public_id": parsed.public_id})
+    key_id, clinic_id, secret_hash, revoked_at = row or (None, None, None, None)
+    matched = secrets.matches(parsed.secret, secret_hash)
+    if key_id is None:
         return _Failure("invalid")
     if not matched:
-        return _Failure("invalid", key.clinic_id, key.id)
-    if key.revoked_at is not None:
-        return _Failure("revoked", key.clinic_id, key.id)
-    return Principal(kind="intake_key", id=key.id, clinic_id=key.clinic_id)
+        return _Failure("invalid", clinic_id, key_id)
+    if revoked_at is not None:
+        return _Failure("revoked", clinic_id, key_id)
+    return Principal(kind="intake_key", id=key_id, clinic_id=clinic_id)
 
 
-def _resolve_user_token(connection: Connection, parsed: secrets.ParsedToken
+def _resolve_user_token(database: Database, parsed: secrets.ParsedToken
                         ) -> Principal | _Failure:
-    row = connection.execute(_USER_TOKEN, {"public_id": parsed.public_id}).first()
-    matched = secrets.matches(parsed.secret, row.secret_hash if row else None)
-    if row is None:
+    row = database.fetch_one(_USER_TOKEN, {"public_id": parsed.public_id})
+    token_id, secret_hash, revoked_at, user_id, clinic_id, role, disabled_at = (
+        row or (None,) * 7)
+    matched = secrets.matches(parsed.secret, secret_hash)
+    if token_id is None:
         return _Failure("invalid")
     if not matched:
-        return _Failure("invalid", row.clinic_id, row.user_id)
-    if row.revoked_at is not None or row.disabled_at is not None:
-        return _Failure("revoked", row.clinic_id, row.user_id)
-    return Principal(
-        kind="user", id=row.id, clinic_id=row.clinic_id, role=row.role, user_id=row.user_id
-    )
+        return _Failure("invalid", clinic_id, user_id)
+    if revoked_at is not None or disabled_at is not None:
+        return _Failure("revoked", clinic_id, user_id)
+    return Principal(kind="user", id=token_id, clinic_id=clinic_id, role=role, user_id=user_id)
 
 
 def current_credential() -> Principal | _Failure:
     """The request's credential check, done once and cached on ``g`` (the rate limiter
     keys on it before the api blueprint's own check runs)."""
     if "_credential" not in g:
-        with app_state().db.single_read() as connection:
-            g._credential = resolve_principal(connection, request.headers.get("Authorization"))
+        g._credential = resolve_principal(app_state().db, request.headers.get("Authorization"))
     return g._credential
 
 

@@ -16,8 +16,9 @@ which lets concurrent requests of a worker share one transaction and one fsync.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import (
-    Connection,
     DateTime,
     Dialect,
     Engine,
+    Executable,
     MetaData,
     create_engine,
     event,
@@ -167,7 +168,6 @@ class Database:
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
     committer: GroupCommitter
-    autocommit_engine: Engine
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -182,21 +182,38 @@ class Database:
         )
         from screening.group_commit import GroupCommitter
 
-        # PostgreSQL: no BEGIN/COMMIT round trips around a single read.
-        autocommit_engine = (
-            read_engine if url.startswith("sqlite")
-            else read_engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
         return cls(url, read_engine, write_engine, read_sessions, write_sessions,
-                   GroupCommitter(write_engine), autocommit_engine)
+                   GroupCommitter(write_engine))
 
-    @contextmanager
-    def single_read(self) -> Iterator[Connection]:
-        """A connection for one-statement reads that need no transaction of their own
-        (credential lookups): on PostgreSQL it runs in autocommit mode."""
-        with self.autocommit_engine.connect() as connection:
-            yield connection
+    def fetch_one(self, statement: Executable, parameters: Mapping[str, Any]
+                  ) -> tuple[Any, ...] | None:
+        """The first row of a one-statement read, or None; run straight on a pooled DBAPI
+        connection, outside any transaction (on PostgreSQL in autocommit: no BEGIN and
+        ROLLBACK round trips). For the per-request credential and clinic lookups, where
+        SQLAlchemy's execution machinery cost several times the query itself.
 
+        Values come as the driver returns them, without column types applied (SQLite
+        times stay text): select plain columns, and compare times only with None.
+        """
+        sql, order = _raw_sql(statement, self.read_engine.dialect)
+        bound: Any = tuple(parameters[name] for name in order) if order else dict(parameters)
+        connection = self.read_engine.raw_connection()
+        try:
+            driver = connection.driver_connection
+            postgres = self.read_engine.dialect.name == "postgresql"
+            if postgres:
+                driver.autocommit = True
+            try:
+                cursor = connection.cursor()
+                cursor.execute(sql, bound)
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                if postgres:
+                    driver.autocommit = False
+        finally:
+            connection.close()
+        return tuple(row) if row is not None else None
     def dispose(self) -> None:
         """Closes every pooled connection."""
         self.committer.close()
@@ -276,6 +293,14 @@ def init_app(app: Flask, settings: Settings) -> Database:
     app.teardown_request(_close_request_sessions)
     app.teardown_appcontext(_close_request_sessions)
     return database
+
+
+@functools.lru_cache(maxsize=64)
+def _raw_sql(statement: Executable, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """``statement`` compiled for ``dialect`` once: its SQL text and, for positional
+    parameter styles, the order of its parameter names."""
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def alembic_config(url: str) -> Any:

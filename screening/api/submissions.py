@@ -36,8 +36,7 @@ def create_submission() -> Response:
         raise Unprocessable(error.messages) from None  # type: ignore[arg-type]
     principal = g.principal
     database = app_state().db
-    with database.single_read() as connection:
-        crisis_message = submissions.crisis_message(connection, principal.clinic_id)
+    crisis_message = submissions.crisis_message(database, principal.clinic_id)
     created = submissions.ingest(
         database.committer, get_session(write=True) if key is not None else None,
         principal.clinic_id, crisis_message, principal, loaded, key,

@@ -14,11 +14,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 import rules
 from screening import audit
+from screening.db import Database
 from screening.errors import NotFound
 from screening.group_commit import GroupCommitter, WriteBatch
 from screening.models import (
@@ -100,10 +101,12 @@ def create_submission(
     return Created(201, body, submission.id)
 
 
-def crisis_message(connection: Connection, clinic_id: str) -> str | None:
+def crisis_message(database: Database, clinic_id: str) -> str | None:
     """The clinic's crisis message (None when it has none)."""
-    message: str | None = connection.execute(
-        _CRISIS_MESSAGE, {"clinic_id": clinic_id}).scalar_one()
+    row = database.fetch_one(_CRISIS_MESSAGE, {"clinic_id": clinic_id})
+    if row is None:
+        raise NotFound("No clinic with this id.")
+    message: str | None = row[0]
     return message
 
 

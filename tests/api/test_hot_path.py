@@ -1,0 +1,105 @@
+"""The ingest hot path: group commit, raw credential lookups, idle-only pool pings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from screening import audit
+from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, session_scope, utcnow
+from screening.group_commit import WriteBatch, _Item
+from screening.models import AuditEvent, Clinic, Submission
+from tests.api.bodies import SUBMISSIONS, example
+from tests.api.conftest import TenantCredentials
+
+
+def test_concurrent_submissions_share_commits_and_keep_the_chain(
+        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+    """Twenty threads post at once: every submission is stored, each with its
+    ``submission.create`` event, and the audit chain verifies."""
+    app = make_app()
+    statuses: list[int] = []
+
+    def post() -> None:
+        client = app.test_client()
+        response = client.post(SUBMISSIONS, json=example(), headers=clinic.headers("intake"))
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [201] * 20
+    with session_scope(app, write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 20
+        created = select(func.count()).where(AuditEvent.action == "submission.create")
+        assert session.scalar(created) == 20
+        assert audit.verify(session) == []
+
+
+def test_a_failing_item_fails_alone(app: Flask, clinic: TenantCredentials) -> None:
+    """A batch whose one item breaks a constraint is retried item by item: the others are
+    committed, the bad one raises."""
+    committer = app_state(app).db.committer
+    table = Clinic.__table__
+
+    def good(slug: str) -> Callable[[WriteBatch], str]:
+        def build(batch: WriteBatch) -> str:
+            batch.insert(table, {"id": slug, "slug": slug, "name": slug,  # type: ignore[arg-type]
+                                 "crisis_message": None, "created_at": utcnow()})
+            return slug
+        return build
+
+    def duplicate(batch: WriteBatch) -> None:
+        batch.insert(table, {"id": "dup", "slug": clinic.slug, "name": "x",  # type: ignore[arg-type]
+                             "crisis_message": None, "created_at": utcnow()})
+
+    items = [_Item(good("ok-one")), _Item(duplicate), _Item(good("ok-two"))]
+    committer._write(items)
+    assert [item.done for item in items] == [True, True, True]
+    assert [item.result for item in items] == ["ok-one", None, "ok-two"]
+    assert isinstance(items[1].error, IntegrityError)
+    with session_scope(app, write=False) as session:
+        slugs = set(session.scalars(select(Clinic.slug)))
+    assert {"ok-one", "ok-two"} <= slugs
+
+
+def test_unknown_and_revoked_credentials_are_refused(client: FlaskClient,
+                                                     clinic: TenantCredentials) -> None:
+    """The raw lookups keep the credential checks: unknown id and wrong secret are 401."""
+    token = clinic.intake_key
+    wrong_secret = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    unknown_id = token[:3] + "0" * 12 + token[15:]
+    for bad in (wrong_secret, unknown_id):
+        response = client.post(SUBMISSIONS, json=example(),
+                               headers={"Authorization": f"Bearer {bad}"})
+        assert response.status_code == 401
+
+
+def test_an_idle_dead_postgres_connection_is_replaced(app: Flask,
+                                                      clinic: TenantCredentials) -> None:
+    """A pooled connection idle past PING_AFTER_IDLE_S is pinged at checkout; one whose
+    server process is gone is replaced instead of failing the request."""
+    database = app_state(app).db
+    if database.read_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL pooling")
+    with database.read_engine.connect() as connection:
+        victim = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        record = connection.connection._connection_record
+        assert record is not None
+    record.info["idle_since"] -= PING_AFTER_IDLE_S + 1
+    outsider = make_engine(database.url)  # not the app's pool, which holds the victim
+    try:
+        with outsider.begin() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({victim})")
+    finally:
+        outsider.dispose()
+    with database.read_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != victim
