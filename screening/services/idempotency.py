@@ -9,6 +9,10 @@ is inserted, so parallel requests with one key cannot both win.
 2. The caller creates the submission and calls ``complete`` in the same transaction, so
    the submission and the stored response are committed together or not at all.
 
+``claim`` is step 1 through the group committer (``screening.group_commit``): the insert
+shares a commit with concurrent requests; losing it raises the same IntegrityError, and
+``answer_from_owner`` decides as above.
+
 A worker that dies between the two steps leaves an ``in_flight`` record; after
 ``ABANDONED_AFTER`` another request may take it over with a conditional UPDATE (only one
 can). A record past ``expires_at`` (at least 24 h) is reused the same way.
@@ -28,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from screening.errors import Conflict, Unprocessable
-from screening.models import IdempotencyRecord
+from screening.group_commit import GroupCommitter, WriteBatch
+from screening.models import IdempotencyRecord, new_id
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = dt.timedelta(hours=24)
@@ -80,6 +85,31 @@ def begin(session: Session, clinic_id: str, key: str, fingerprint: str,
         return record
     except IntegrityError:
         session.rollback()
+    return _answer_from_owner(session, clinic_id, key, fingerprint, now)
+
+
+def claim(committer: GroupCommitter, clinic_id: str, key: str, fingerprint: str,
+          now: dt.datetime) -> str | None:
+    """``begin``'s insert, committed by ``committer``: the new in-flight record's id, or
+    None when another request owns the key (then ask ``answer_from_owner``)."""
+    row = {"id": new_id(), "clinic_id": clinic_id, "key": key, "fingerprint": fingerprint,
+           "status": "in_flight", "response_status": None, "response_body": None,
+           "submission_id": None, "created_at": now, "expires_at": now + KEEP_FOR}
+
+    def build(batch: WriteBatch) -> None:
+        batch.insert(IdempotencyRecord.__table__, row)  # type: ignore[arg-type]
+
+    try:
+        committer.submit(build)
+    except IntegrityError:
+        return None
+    return str(row["id"])
+
+
+def answer_from_owner(session: Session, clinic_id: str, key: str, fingerprint: str,
+                      now: dt.datetime) -> IdempotencyRecord | Replay:
+    """The answer when another request owns ``key``: a replay, 422, 409, or the record
+    taken over (committed) when the owner abandoned it."""
     return _answer_from_owner(session, clinic_id, key, fingerprint, now)
 
 
@@ -138,10 +168,16 @@ def complete(session: Session, record: IdempotencyRecord, status: int, body: dic
 def release(session: Session, record: IdempotencyRecord) -> None:
     """Drops an in-flight record whose request failed, so a retry need not wait for
     ``ABANDONED_AFTER``. Commits."""
+    record_id = record.id
     session.rollback()
+    release_id(session, record_id)
+
+
+def release_id(session: Session, record_id: str) -> None:
+    """``release`` by the record's id. Commits."""
     session.execute(
         delete(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record.id, IdempotencyRecord.status == "in_flight")
+        .where(IdempotencyRecord.id == record_id, IdempotencyRecord.status == "in_flight")
         .execution_options(synchronize_session=False)
     )
     session.commit()

@@ -123,25 +123,29 @@ def ingest(
     request_id: str | None,
 ) -> Created:
     """``create_submission`` through the group committer: the same rows, audit event,
-    idempotency protocol and answer. ``session`` (a write session, needed only with an
-    Idempotency-Key) runs the idempotency protocol; it is left without a transaction
-    before the committer writes, so it never holds a lock the committer waits for."""
-    record: IdempotencyRecord | None = None
+    idempotency protocol and answer. With an Idempotency-Key the in-flight record is
+    claimed through the committer too; ``session`` (a write session) answers when another
+    request owns the key, and is left without a transaction before the committer writes,
+    so it never holds a lock the committer waits for."""
+    record_id: str | None = None
     if idempotency_key is not None:
         assert session is not None, "an Idempotency-Key needs a session"
-        owned = idempotency.begin(session, clinic_id, idempotency_key, fingerprint or "",
-                                  received_at)
-        if isinstance(owned, idempotency.Replay):
-            return Created(owned.status, owned.body, owned.submission_id, replayed=True)
-        record = owned
-        session.commit()
+        record_id = idempotency.claim(committer, clinic_id, idempotency_key, fingerprint or "",
+                                      received_at)
+        if record_id is None:
+            owned = idempotency.answer_from_owner(session, clinic_id, idempotency_key,
+                                                  fingerprint or "", received_at)
+            if isinstance(owned, idempotency.Replay):
+                return Created(owned.status, owned.body, owned.submission_id, replayed=True)
+            record_id = owned.id
+            session.commit()
     try:
         return _ingest_new(committer, clinic_id, clinic_crisis_message, principal,
-                           body_loaded, idempotency_key, received_at, request_id,
-                           record.id if record is not None else None)
+                           body_loaded, idempotency_key, received_at, request_id, record_id)
     except Exception:
-        if record is not None and session is not None:
-            idempotency.release(session, record)
+        if record_id is not None and session is not None:
+            session.rollback()
+            idempotency.release_id(session, record_id)
         raise
 
 
