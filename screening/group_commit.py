@@ -39,6 +39,10 @@ T = TypeVar("T")
 MAX_BATCH = 64  # bounds one transaction's duration and the head lock it holds
 
 
+class WriteInterrupted(RuntimeError):
+    """The request that was writing this item's batch was interrupted before it ended."""
+
+
 class WriteBatch:
     """What the items of one transaction want written (see the module docstring)."""
 
@@ -108,6 +112,9 @@ class GroupCommitter:
                 self._write(batch)
             finally:
                 with self._condition:
+                    for taken in batch:  # the leader was interrupted (BaseException)
+                        if not taken.done:
+                            taken.error, taken.done = WriteInterrupted(), True
                     self._writing = False
                     self._condition.notify_all()
         if item.error is not None:

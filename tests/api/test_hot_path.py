@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import audit
 from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, session_scope, utcnow
-from screening.group_commit import WriteBatch, _Item
+from screening.group_commit import WriteBatch, WriteInterrupted, _Item
 from screening.models import AuditEvent, Clinic, Submission
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
@@ -69,6 +69,20 @@ def test_a_failing_item_fails_alone(app: Flask, clinic: TenantCredentials) -> No
     with session_scope(app, write=False) as session:
         slugs = set(session.scalars(select(Clinic.slug)))
     assert {"ok-one", "ok-two"} <= slugs
+
+
+def test_an_interrupted_writer_fails_its_batch_and_frees_the_committer(app: Flask) -> None:
+    committer = app_state(app).db.committer
+
+    def interrupted(batch: WriteBatch) -> None:
+        raise KeyboardInterrupt
+
+    waiting = _Item(lambda batch: "never written")
+    committer._pending.append(waiting)  # as if queued by another request meanwhile
+    with pytest.raises(KeyboardInterrupt):
+        committer.submit(interrupted)
+    assert waiting.done and isinstance(waiting.error, WriteInterrupted)
+    assert committer.submit(lambda batch: "written") == "written"
 
 
 def test_unknown_and_revoked_credentials_are_refused(client: FlaskClient,
