@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 
 from screening.api import public, require
 from screening.api._json import json_body
+from screening.api.submissions import store_submission
 from screening.auth import authenticate_request
 from screening.db import get_session, utcnow
 from screening.errors import PROBLEM_MIMETYPE, NotFound, UnsupportedMediaType
@@ -28,7 +29,6 @@ from screening.fhir import CANONICAL_BASE, FHIR_JSON, bundle, outcome, response
 from screening.fhir.capability import capability_statement
 from screening.fhir.outcome import Issue, UnprocessableResource
 from screening.fhir.questionnaire import canonical_url, to_resource
-from screening.models import Clinic
 from screening.schemas import default_catalogue
 from screening.services import idempotency, submissions
 
@@ -121,16 +121,8 @@ def create_questionnaire_response() -> Response:
         raise UnsupportedMediaType("The request body must be application/fhir+json.")
     resource = json_body()
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    loaded = _load(resource)
+    created = store_submission(_load(resource), key, resource)
     principal = g.principal
-    session = get_session(write=True)
-    clinic = session.get_one(Clinic, principal.clinic_id)
-    created = submissions.create_submission(
-        session, clinic, principal, loaded, key,
-        idempotency.fingerprint(resource) if key is not None else None,
-        utcnow(), g.get("request_id"),
-    )
-    session.commit()
     if _prefer_return() == "minimal":
         answer = Response(status=created.status)
     else:

@@ -5,6 +5,8 @@ Views stay thin: parse, call one service, commit once, shape the response.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
 
@@ -34,15 +36,7 @@ def create_submission() -> Response:
         loaded = default_catalogue().load(body)
     except ValidationError as error:
         raise Unprocessable(error.messages) from None  # type: ignore[arg-type]
-    principal = g.principal
-    database = app_state().db
-    crisis_message = submissions.crisis_message(database, principal.clinic_id)
-    created = submissions.ingest(
-        database.committer, get_session(write=True) if key is not None else None,
-        principal.clinic_id, crisis_message, principal, loaded, key,
-        idempotency.fingerprint(body) if key is not None else None,
-        utcnow(), g.get("request_id"),
-    )
+    created = store_submission(loaded, key, body)
     response = jsonify(created.body)
     response.status_code = created.status
     if created.submission_id is not None:
@@ -50,6 +44,20 @@ def create_submission() -> Response:
     if created.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return response
+
+
+def store_submission(loaded: dict[str, Any], key: str | None, posted: Any) -> submissions.Created:
+    """Evaluates, stores and audits a validated body for the calling intake key, with the
+    Idempotency-Key protocol (``posted`` is what the client sent, fingerprinted for it).
+    The native and the FHIR create views both end here."""
+    principal = g.principal
+    database = app_state().db
+    return submissions.ingest(
+        database.committer, get_session(write=True) if key is not None else None,
+        principal.clinic_id, submissions.crisis_message(database, principal.clinic_id),
+        principal, loaded, key, idempotency.fingerprint(posted) if key is not None else None,
+        utcnow(), g.get("request_id"),
+    )
 
 
 @bp.get("/submissions")

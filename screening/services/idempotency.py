@@ -69,29 +69,12 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def begin(session: Session, clinic_id: str, key: str, fingerprint: str,
-          now: dt.datetime) -> IdempotencyRecord | Replay:
-    """Owns ``key`` for this request (returns the committed in-flight record) or answers
-    from the record that owns it (returns a ``Replay``, or raises 422/409).
-
-    Commits: the in-flight record must be visible to concurrent requests before the work
-    starts.
-    """
-    record = IdempotencyRecord(clinic_id=clinic_id, key=key, fingerprint=fingerprint,
-                               status="in_flight", created_at=now, expires_at=now + KEEP_FOR)
-    session.add(record)
-    try:
-        session.commit()
-        return record
-    except IntegrityError:
-        session.rollback()
-    return _answer_from_owner(session, clinic_id, key, fingerprint, now)
-
-
 def claim(committer: GroupCommitter, clinic_id: str, key: str, fingerprint: str,
           now: dt.datetime) -> str | None:
-    """``begin``'s insert, committed by ``committer``: the new in-flight record's id, or
-    None when another request owns the key (then ask ``answer_from_owner``)."""
+    """Inserts the key's in-flight record, committed by ``committer`` so concurrent
+    requests see it before the work starts: the record's id, or None when another request
+    owns the key (then ask ``answer_from_owner``). The UNIQUE (clinic_id, key) constraint
+    decides, never a check-then-insert."""
     row = {"id": new_id(), "clinic_id": clinic_id, "key": key, "fingerprint": fingerprint,
            "status": "in_flight", "response_status": None, "response_body": None,
            "submission_id": None, "created_at": now, "expires_at": now + KEEP_FOR}
@@ -110,11 +93,6 @@ def answer_from_owner(session: Session, clinic_id: str, key: str, fingerprint: s
                       now: dt.datetime) -> IdempotencyRecord | Replay:
     """The answer when another request owns ``key``: a replay, 422, 409, or the record
     taken over (committed) when the owner abandoned it."""
-    return _answer_from_owner(session, clinic_id, key, fingerprint, now)
-
-
-def _answer_from_owner(session: Session, clinic_id: str, key: str, fingerprint: str,
-                       now: dt.datetime) -> IdempotencyRecord | Replay:
     owner = session.scalars(
         select(IdempotencyRecord)
         .where(IdempotencyRecord.clinic_id == clinic_id, IdempotencyRecord.key == key)
@@ -156,25 +134,9 @@ def _take_over(session: Session, record_id: str, fingerprint: str, now: dt.datet
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def complete(session: Session, record: IdempotencyRecord, status: int, body: dict[str, Any],
-             submission_id: str) -> None:
-    """Stores the response in the caller's transaction (committed with the submission)."""
-    record.status = "completed"
-    record.response_status = status
-    record.response_body = body
-    record.submission_id = submission_id
-
-
-def release(session: Session, record: IdempotencyRecord) -> None:
+def release_id(session: Session, record_id: str) -> None:
     """Drops an in-flight record whose request failed, so a retry need not wait for
     ``ABANDONED_AFTER``. Commits."""
-    record_id = record.id
-    session.rollback()
-    release_id(session, record_id)
-
-
-def release_id(session: Session, record_id: str) -> None:
-    """``release`` by the record's id. Commits."""
     session.execute(
         delete(IdempotencyRecord)
         .where(IdempotencyRecord.id == record_id, IdempotencyRecord.status == "in_flight")

@@ -1,11 +1,9 @@
 """Submissions: create (evaluated, audited, idempotent), read one in full, list.
 
-``create_submission`` works in the caller's session: the caller (the view) owns the
-transaction and commits once; the only commits here are those of the idempotency protocol
-(``screening.services.idempotency``). ``ingest`` is the fast path of the same operation:
-everything is evaluated before any lock is taken, and the rows are written and committed
-by the group committer (``screening.group_commit``) together with those of concurrent
-requests.
+``ingest`` creates: everything is validated and evaluated before any lock is taken, and
+the rows (submission, audit event, the Idempotency-Key's stored answer) are written and
+committed by the group committer (``screening.group_commit``) together with those of
+concurrent requests. The native and the FHIR create views both call it.
 """
 
 from __future__ import annotations
@@ -65,42 +63,6 @@ class Created:
     replayed: bool = False
 
 
-def create_submission(
-    session: Session,
-    clinic: Clinic,
-    principal: Actor,
-    body_loaded: dict[str, Any],
-    idempotency_key: str | None,
-    fingerprint: str | None,
-    received_at: dt.datetime,
-    request_id: str | None,
-) -> Created:
-    """Evaluate and store a validated submission, audit ``submission.create`` and, with an
-    Idempotency-Key, store the response for replays (or replay an earlier one)."""
-    record: IdempotencyRecord | None = None
-    if idempotency_key is not None:
-        owned = idempotency.begin(session, clinic.id, idempotency_key, fingerprint or "",
-                                  received_at)
-        if isinstance(owned, idempotency.Replay):
-            return Created(owned.status, owned.body, owned.submission_id, replayed=True)
-        record = owned
-    try:
-        submission, safety = _store(session, clinic, body_loaded, idempotency_key, received_at)
-        body = {"id": submission.id, "status": submission.status,
-                "received_at": shapes.json_time(received_at), "safety": safety}
-        audit.record(session, clinic_id=clinic.id, actor_type=principal.kind,
-                     actor_id=principal.actor_id, action="submission.create",
-                     object_type=OBJECT_TYPE, object_id=submission.id, request_id=request_id)
-        if record is not None:
-            idempotency.complete(session, record, 201, body, submission.id)
-        session.flush()
-    except Exception:
-        if record is not None:
-            idempotency.release(session, record)
-        raise
-    return Created(201, body, submission.id)
-
-
 def crisis_message(database: Database, clinic_id: str) -> str | None:
     """The clinic's crisis message (None when it has none)."""
     row = database.fetch_one(_CRISIS_MESSAGE, {"clinic_id": clinic_id})
@@ -122,11 +84,11 @@ def ingest(
     received_at: dt.datetime,
     request_id: str | None,
 ) -> Created:
-    """``create_submission`` through the group committer: the same rows, audit event,
-    idempotency protocol and answer. With an Idempotency-Key the in-flight record is
-    claimed through the committer too; ``session`` (a write session) answers when another
-    request owns the key, and is left without a transaction before the committer writes,
-    so it never holds a lock the committer waits for."""
+    """Evaluates and stores a validated submission, audits ``submission.create`` and,
+    with an Idempotency-Key, stores the answer for replays (or replays an earlier one).
+    The key's in-flight record is claimed through the committer too; ``session`` (a write
+    session) answers when another request owns the key, and is left without a transaction
+    before the committer writes, so it never holds a lock the committer waits for."""
     record_id: str | None = None
     if idempotency_key is not None:
         assert session is not None, "an Idempotency-Key needs a session"
@@ -199,14 +161,6 @@ def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, A
     return row, evaluation.safety.to_dict()
 
 
-def _store(session: Session, clinic: Clinic, body: dict[str, Any], key: str | None,
-           received_at: dt.datetime) -> tuple[Submission, dict[str, Any]]:
-    row, safety = _evaluated_row(clinic.id, clinic.crisis_message, body, key, received_at)
-    submission = Submission(**row)
-    session.add(submission)
-    return submission, safety
-
-
 def get_submission(session: Session, clinic_id: str, submission_id: str) -> Submission:
     """The clinic's submission; ``NotFound`` when there is none *in this clinic*."""
     submission = session.get(Submission, submission_id)
@@ -256,7 +210,6 @@ __all__ = [
     "STATUSES",
     "Actor",
     "Created",
-    "create_submission",
     "crisis_message",
     "get_submission",
     "ingest",
