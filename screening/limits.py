@@ -8,7 +8,7 @@ are never limited. A breach answers a 429 problem with ``Retry-After``.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from screening.auth import Principal, current_credential
@@ -46,5 +46,15 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         in_memory_fallback_enabled=settings.redis_url is not None,
     )
     limiter.request_filter(_is_health_check)
+    # Registered before the limiter's own hook so it runs after it (Flask runs
+    # after_request hooks in reverse): the limiter adds Retry-After to every response,
+    # but on a success it would tell clients to wait for no reason.
+    app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
     return limiter
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
