@@ -16,9 +16,8 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from flask import Flask, jsonify, request  # noqa: E402
-from gunicorn.app.base import BaseApplication  # noqa: E402
 
-from screening.server import server_options  # noqa: E402
+from screening.server import GunicornApp, server_options  # noqa: E402
 
 
 def create_bare_app() -> Flask:
@@ -39,21 +38,6 @@ def create_bare_app() -> Flask:
     return app
 
 
-class BareServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn serving ``create_bare_app()`` with the given settings."""
-
-    def __init__(self, options: dict[str, Any]):
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create_bare_app()
-
-
 def main() -> None:
     """Serve the bare app until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,7 +45,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     options = server_options("127.0.0.1", args.port, args.workers)
-    BareServer({**options, "proc_name": "bench-bare"}).run()
+    GunicornApp({**options, "proc_name": "bench-bare"}, create_bare_app).run()
 
 
 if __name__ == "__main__":

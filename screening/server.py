@@ -7,6 +7,7 @@ its own application (no preloading), so no database connection crosses a fork.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -20,11 +21,12 @@ THREADS_PER_WORKER = 4
 CONNECTIONS_PER_WORKER = 2 * THREADS_PER_WORKER
 
 
-class ScreeningServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn application that serves ``screening.create_app()``."""
+class GunicornApp(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving the Flask app that ``factory`` builds (in each worker)."""
 
-    def __init__(self, options: dict[str, Any]):
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Flask]):
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -32,9 +34,7 @@ class ScreeningServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from screening import create_app
-
-        return create_app()
+        return self.factory()
 
 
 def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
@@ -56,4 +56,6 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
 
 def run(*, host: str, port: int, workers: int) -> None:
     """Serves until interrupted."""
-    ScreeningServer(server_options(host, port, workers)).run()
+    from screening import create_app
+
+    GunicornApp(server_options(host, port, workers), create_app).run()

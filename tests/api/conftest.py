@@ -42,6 +42,23 @@ from screening.services import accounts
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
+# The fixtures, for conftests of other test directories to re-export with
+# ``from tests.api.conftest import *``.
+__all__ = [
+    "_clean_tables",
+    "_push_request_context",
+    "app",
+    "bearer_fixture",
+    "cleaning_engine",
+    "clinic",
+    "database_url",
+    "db_session",
+    "make_app",
+    "make_clinic",
+    "other_clinic",
+    "tables_to_clean",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class TenantCredentials:

@@ -10,33 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.api.conftest import (
-    _clean_tables,
-    _push_request_context,
-    app,
-    cleaning_engine,
-    clinic,
-    database_url,
-    make_app,
-    make_clinic,
-    other_clinic,
-    tables_to_clean,
-)
+from tests.api.conftest import *  # noqa: F403  (the API tests' fixtures, here too)
 from tests.console.signing_in import SECRET_KEY, ConsoleLogin, add_console_user, sign_in
-
-# The API tests' fixtures, made visible to the tests of this directory.
-__all__ = [
-    "_clean_tables",
-    "_push_request_context",
-    "app",
-    "cleaning_engine",
-    "clinic",
-    "database_url",
-    "make_app",
-    "make_clinic",
-    "other_clinic",
-    "tables_to_clean",
-]
 
 
 @pytest.fixture

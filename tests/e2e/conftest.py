@@ -19,32 +19,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from tests.api.conftest import (
-    _clean_tables,
-    _push_request_context,
-    app,
-    cleaning_engine,
-    clinic,
-    database_url,
-    make_app,
-    make_clinic,
-    other_clinic,
-    tables_to_clean,
-)
-
-# The API tests' fixtures, made visible to the tests of this directory.
-__all__ = [
-    "_clean_tables",
-    "_push_request_context",
-    "app",
-    "cleaning_engine",
-    "clinic",
-    "database_url",
-    "make_app",
-    "make_clinic",
-    "other_clinic",
-    "tables_to_clean",
-]
+from tests.api.conftest import *  # noqa: F403  (the API tests' fixtures, here too)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
