@@ -21,7 +21,7 @@ from marshmallow import ValidationError
 
 from screening.api import public, require
 from screening.api._json import json_body
-from screening.api.submissions import store_submission
+from screening.api.submissions import audited_read, store_submission
 from screening.auth import authenticate_request
 from screening.db import get_session, utcnow
 from screening.errors import PROBLEM_MIMETYPE, NotFound, UnsupportedMediaType
@@ -185,11 +185,7 @@ def _prefer_return() -> str | None:
 @require("clinician")
 def export_submission(id: str) -> Response:
     """The audited full read of one submission as a FHIR Bundle."""
-    principal = g.principal
-    session = get_session(write=True)
-    submission = submissions.read_submission(
-        session, principal.clinic_id, principal, id, g.get("request_id"))
-    session.commit()
+    submission = audited_read(g.principal, id)
     questionnaire = default_catalogue().find(submission.questionnaire_id,
                                              submission.questionnaire_version)
     if questionnaire is None:

@@ -14,7 +14,7 @@ from screening.api import require
 from screening.api._json import json_body
 from screening.db import app_state, get_session, utcnow
 from screening.errors import Unprocessable
-from screening.models import PRIORITIES, SUBMISSION_STATUSES
+from screening.models import PRIORITIES, SUBMISSION_STATUSES, Submission
 from screening.schemas import default_catalogue
 from screening.services import idempotency, shapes, submissions
 from screening.services.paging import parse_choice, parse_limit
@@ -60,6 +60,17 @@ def store_submission(loaded: dict[str, Any], key: str | None, posted: Any) -> su
     )
 
 
+def audited_read(reader: Any, submission_id: str) -> Submission:
+    """The reader's clinic's submission, after its ``submission.read`` audit event is
+    committed: every view that shows a submission in full (JSON, FHIR, console) reads it
+    here, so none can show patient data that was not audited."""
+    session = get_session(write=True)
+    submission = submissions.read_submission(
+        session, reader.clinic_id, reader, submission_id, g.get("request_id"))
+    session.commit()
+    return submission
+
+
 @bp.get("/submissions")
 @require("clinician")
 def list_submissions() -> Response:
@@ -81,11 +92,7 @@ def list_submissions() -> Response:
 @require("clinician")
 def read_submission(id: str) -> Response:
     """The full, audited read of one submission of the clinic, with its ``ETag``."""
-    principal = g.principal
-    session = get_session(write=True)
-    submission = submissions.read_submission(
-        session, principal.clinic_id, principal, id, g.get("request_id"))
-    session.commit()
+    submission = audited_read(g.principal, id)
     response = jsonify(shapes.full_record(submission, utcnow()))
     response.headers["ETag"] = shapes.etag(submission)
     return response

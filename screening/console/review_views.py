@@ -16,13 +16,14 @@ from flask import Response, flash, g, request
 from marshmallow import ValidationError
 
 from screening.api.review import DecisionSchema, NoteSchema
+from screening.api.submissions import audited_read
 from screening.console import pages
 from screening.console.web import bp, current_user
 from screening.db import app_state, get_session, utcnow
 from screening.errors import PreconditionFailed, PreconditionRequired, Unprocessable
 from screening.models import PRIORITIES
 from screening.schemas import flatten_errors
-from screening.services import queue, review, submissions
+from screening.services import queue, review
 from screening.services.paging import parse_choice
 
 QUEUE_PAGE_SIZE = 25
@@ -76,11 +77,8 @@ def render_submission(submission_id: str, status: int = 200,
                       form: dict[str, Any] | None = None) -> Response:
     """The submission page; each rendering is an audited read."""
     user = current_user()
-    session = get_session(write=True)
-    submission = submissions.read_submission(
-        session, user.clinic_id, user, submission_id, g.get("request_id"))
-    session.commit()
-    context = pages.submission_context(session, submission, user, utcnow())
+    submission = audited_read(user, submission_id)
+    context = pages.submission_context(get_session(write=True), submission, user, utcnow())
     return pages.page("console/submission.html", status, errors=errors or {},
                       form=form or {}, **context)
 
