@@ -8,7 +8,7 @@ are never limited. A breach answers a 429 problem with ``Retry-After``.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 
 from screening.auth import Principal, current_credential
@@ -46,15 +46,26 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         in_memory_fallback_enabled=settings.redis_url is not None,
     )
     limiter.request_filter(_is_health_check)
-    # Registered before the limiter's own hook so it runs after it (Flask runs
-    # after_request hooks in reverse): the limiter adds Retry-After to every response,
-    # but on a success it would tell clients to wait for no reason.
-    app.after_request(_retry_after_only_when_refused)
+    # Flask runs after_request hooks in reverse order of registration: the limiter's own
+    # hook, which puts its window's Retry-After on every response (overwriting a view's),
+    # runs between these two. Only a 429 is the limiter's to time; any other response
+    # keeps the Retry-After its view set (the 409 of an Idempotency-Key in flight), or none.
+    app.after_request(_restore_own_retry_after)
     limiter.init_app(app)
+    app.after_request(_remember_own_retry_after)
     return limiter
 
 
-def _retry_after_only_when_refused(response: Response) -> Response:
-    if response.status_code not in (429, 503):
-        response.headers.pop("Retry-After", None)
+def _remember_own_retry_after(response: Response) -> Response:
+    g.own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _restore_own_retry_after(response: Response) -> Response:
+    if response.status_code != 429:
+        own = g.pop("own_retry_after", None)
+        if own is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = own
     return response

@@ -105,6 +105,16 @@ def test_while_the_first_is_in_flight_the_answer_is_409(
     assert count(app, Submission) == 0
 
 
+def test_in_flight_409_keeps_its_retry_after_with_rate_limits_on(
+        make_app: Any, clinic: TenantCredentials) -> None:
+    # The limiter's header hook must not strip an error's own Retry-After.
+    limited = make_app(RATE_LIMIT="100/minute")
+    put_record(limited, clinic, example())
+    response = post(limited.test_client(), clinic, example())
+    assert response.status_code == 409
+    assert response.headers["Retry-After"] == "1"
+
+
 def test_in_flight_with_a_different_body_is_422(app: Flask, client: FlaskClient,
                                                 clinic: TenantCredentials) -> None:
     put_record(app, clinic, routed("urgent"))
