@@ -1,4 +1,4 @@
-"""Answers to the real LOINC-coded uwcirg PHQ-9 and GAD-7 forms (shared fixtures, README:
+"""Answers to the real LOINC-coded uwcirg PHQ-9 and GAD-7 forms (tests/fixtures/fhir, README:
 "scored exactly as the native JSON form is"), embedded in a response to our Questionnaire:
 their items are read by the LOINC code their linkIds name, whatever the spelling, their
 answers by code or ordinalValue (GAD-7 68509-9 codes 2 as LA18938-3, clinical reference
@@ -12,8 +12,6 @@ order in which both instruments number their items (Kroenke 2001; Spitzer 2006).
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,24 +29,17 @@ from screening.fhir.questionnaire import to_resource
 from screening.fhir.response import parse
 from screening.models import Submission
 from screening.schemas import default_catalogue
+from tests import fixtures
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import ORDINAL_VALUE, answer
 from tests.api.fhir_r4 import assert_valid_r4
+from tests.fixtures import fhir_questionnaire
 
 RESPONSES = "/fhir/QuestionnaireResponse"
 PUBLISHED = to_resource(KETAMINE_INTAKE)
-# shared/ lies beside the repository.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"
-
-
-def _form(name: str) -> dict[str, Any]:
-    form: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-    return form
-
-
-UWCIRG_PHQ9 = _form("uwcirg-Questionnaire-PHQ9.json")
-UWCIRG_GAD7 = _form("uwcirg-Questionnaire-GAD7.json")
+UWCIRG_PHQ9 = fhir_questionnaire(fixtures.UWCIRG_PHQ9)
+UWCIRG_GAD7 = fhir_questionnaire(fixtures.UWCIRG_GAD7)
 # Native names of the instruments' items in their numbered order (PHQ-9 items 1-9, then the
 # difficulty question; GAD-7 items 1-7).
 PHQ9_NAMES = (*(f"q{n}" for n in range(1, 10)), "difficulty")

@@ -5,9 +5,7 @@ at ``/fhir/Questionnaire``."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,8 @@ from rules.questionnaire_model import ItemKind
 from screening.fhir import FHIR_JSON
 from screening.fhir.questionnaire import ORDINAL_VALUE, canonical_url, to_resource
 from tests.api.fhir_r4 import assert_valid_r4
+from tests.fixtures import fhir_questionnaire
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"  # beside the repo
 CANONICAL = "https://screening.example/fhir/Questionnaire/ketamine-intake"
 
 
@@ -37,9 +35,7 @@ def by_link_id(link_id: str) -> dict[str, Any]:
     return next(i for i in items(published()) if i["linkId"] == link_id)
 
 
-def fixture(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-    return loaded
+fixture = fhir_questionnaire
 
 
 def answer_codes(item: dict[str, Any]) -> list[tuple[str, float | None]]:

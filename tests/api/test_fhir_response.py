@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +23,10 @@ from screening.fhir.response import link_id, parse
 from screening.schemas import default_catalogue
 from tests.api.bodies import example, routed
 from tests.api.fhir_answering import answer
+from tests.fixtures import UWCIRG_PHQ9, fhir_questionnaire
 
 RECEIVED = dt.date(2026, 11, 21)
 PUBLISHED = to_resource(KETAMINE_INTAKE)
-# shared/ lies beside the repository.
-UWCIRG_PHQ9 = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"
-               / "uwcirg-Questionnaire-PHQ9.json")
 
 
 def evaluate(body: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +190,7 @@ def test_an_amended_response_is_accepted() -> None:
 
 def uwcirg_phq9_response() -> dict[str, Any]:
     """A response to the uwcirg LOINC PHQ-9 form: its url, its linkIds, LOINC answers."""
-    form = json.loads(UWCIRG_PHQ9.read_text(encoding="utf-8"))
+    form = fhir_questionnaire(UWCIRG_PHQ9)
     items = [{"linkId": i["linkId"], "answer": [{"valueCoding": i["answerOption"][1][
         "valueCoding"]}]} for i in form["item"] if i["type"] == "choice"]
     return {"resourceType": "QuestionnaireResponse", "questionnaire": form["url"],

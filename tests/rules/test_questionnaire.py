@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ import pytest
 from rules import questionnaire
 from rules.questionnaire import CURRENT_VERSION, KETAMINE_INTAKE, QUESTIONNAIRES, get
 from rules.questionnaire_model import EnableWhen, Item, ItemKind
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/fhir"
+from tests import fixtures
+from tests.fixtures import fhir_questionnaire
 
 YES_NO = ("yes", "no")
 YES_NO_UNSURE = ("yes", "no", "unsure")
@@ -158,7 +157,7 @@ def _fhir_items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _fixture(name: str) -> tuple[str, dict[str, dict[str, Any]]]:
     """The panel code and the choice items by LOINC item code (not by linkId)."""
-    doc = json.loads((FIXTURES / name).read_text())
+    doc = fhir_questionnaire(name)
     choices = {i["code"][0]["code"]: i for i in _fhir_items(doc["item"]) if i["type"] == "choice"}
     return doc["code"][0]["code"], choices
 
@@ -177,8 +176,8 @@ def _ours(item: Item) -> list[tuple[str | None, str, int | None]]:
     return [(o.loinc, o.display, o.ordinal) for o in item.options]
 
 
-PHQ9_PANEL, PHQ9_FORM = _fixture("uwcirg-Questionnaire-PHQ9.json")
-GAD7_PANEL, GAD7_FORM = _fixture("uwcirg-Questionnaire-GAD7.json")
+PHQ9_PANEL, PHQ9_FORM = _fixture(fixtures.UWCIRG_PHQ9)
+GAD7_PANEL, GAD7_FORM = _fixture(fixtures.UWCIRG_GAD7)
 
 
 @pytest.mark.parametrize(("section", "panel", "form"), [
