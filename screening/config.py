@@ -135,12 +135,15 @@ def _rate_limit(value: object) -> str | None:
     text = _text(value) or DEFAULT_RATE_LIMIT
     if text.lower() == "off":
         return None
+    return _limit(text, "RATE_LIMIT must be a limit such as '120/minute' (or 'off')")
+
+
+def _limit(text: str, problem: str) -> str:
+    """``text`` when it is a rate limit such as '10/minute'; else ``ConfigError(problem)``."""
     try:
         parse_many(text)
     except ValueError:
-        raise ConfigError(
-            "RATE_LIMIT must be a limit such as '120/minute' (or 'off')"
-        ) from None
+        raise ConfigError(problem) from None
     return text
 
 
@@ -238,9 +241,5 @@ def _idle_minutes(value: object) -> float:
 
 
 def _login_limit(value: object) -> str:
-    text = _text(value) or DEFAULT_CONSOLE_LOGIN_LIMIT
-    try:
-        parse_many(text)
-    except ValueError:
-        raise ConfigError("CONSOLE_LOGIN_LIMIT must be a limit such as '10/minute'") from None
-    return text
+    return _limit(_text(value) or DEFAULT_CONSOLE_LOGIN_LIMIT,
+                  "CONSOLE_LOGIN_LIMIT must be a limit such as '10/minute'")
