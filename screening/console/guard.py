@@ -19,13 +19,15 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from flask import Flask, abort, g, session
+from flask import Flask, Request, abort, g, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from screening.auth import Principal
 from screening.console import signin
 from screening.db import app_state, get_session
 
 COOKIE_NAME = "__Host-screening-console"
+CONSOLE_PATH = "/console"
 CSRF_FIELD = "csrf_token"
 PENDING_SECONDS = 5 * 60
 MAX_SESSION_HOURS = 12
@@ -52,9 +54,21 @@ class ConsoleUser:
         return self.role == "admin"
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """The session cookie belongs to the console: other paths (the bearer-only JSON API)
+    get a null session, so their requests skip the cookie's signature check and a view
+    that tried to use a session would fail loudly."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path != CONSOLE_PATH and not request.path.startswith(CONSOLE_PATH + "/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def configure_cookie(app: Flask) -> None:
     """Cookie flags of the session that only the console uses."""
     app.secret_key = app_state(app).settings.secret_key
+    app.session_interface = ConsoleSessions()
     app.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_SECURE=True,

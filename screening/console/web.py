@@ -42,7 +42,7 @@ log = logging.getLogger("screening.console")
 bp = Blueprint(
     "console",
     __name__,
-    url_prefix="/console",
+    url_prefix=guard.CONSOLE_PATH,
     template_folder="templates",
     static_folder="static",
 )

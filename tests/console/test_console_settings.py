@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from flask import Flask, request
 
 from screening.config import ConfigError, Settings
 
@@ -67,3 +68,16 @@ def test_an_unwritable_instance_folder_is_a_configuration_error(tmp_path: Path) 
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Settings.from_env({"DATABASE_URL": "sqlite:///x.db"}, blocker / "instance")
+
+
+@pytest.mark.parametrize(("path", "console"), [
+    ("/console", True), ("/console/queue", True), ("/console/static/console.css", True),
+    ("/api/v1/submissions", False), ("/health", False), ("/consoles", False),
+])
+def test_only_console_paths_open_the_session_cookie(app: Flask, path: str,
+                                                    console: bool) -> None:
+    """The JSON API is bearer-only: its requests get a null session."""
+    with app.test_request_context(path):
+        opened = app.session_interface.open_session(app, request)
+        assert opened is not None
+        assert app.session_interface.is_null_session(opened) is not console
