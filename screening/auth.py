@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select
 from screening import audit, secrets
 from screening.db import Database, app_state, session_scope
 from screening.errors import Forbidden, Unauthorized
-from screening.models import ApiToken, IntakeKey, User
+from screening.models import ApiToken, Clinic, IntakeKey, User
 
 ROLES = ("intake", "clinician", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,8 +28,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Built once: constructing a statement costs more than running it (plain Core on the
 # table columns, so no ORM loading either).
 _keys, _tokens, _users = IntakeKey.__table__.c, ApiToken.__table__.c, User.__table__.c
-_INTAKE_KEY = select(_keys.id, _keys.clinic_id, _keys.secret_hash, _keys.revoked_at).where(
-    _keys.public_id == bindparam("public_id")
+_clinics = Clinic.__table__.c
+# The key's clinic's crisis message comes with it: every submission's evaluation needs it,
+# and one query per request is cheaper than two.
+_INTAKE_KEY = (
+    select(_keys.id, _keys.clinic_id, _keys.secret_hash, _keys.revoked_at,
+           _clinics.crisis_message)
+    .join_from(IntakeKey.__table__, Clinic.__table__, _clinics.id == _keys.clinic_id)
+    .where(_keys.public_id == bindparam("public_id"))
 )
 _USER_TOKEN = (
     select(_tokens.id, _tokens.secret_hash, _tokens.revoked_at, _users.id.label("user_id"),
@@ -42,13 +48,15 @@ _USER_TOKEN = (
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling. ``id`` is the credential row's id (intake key or API token);
-    ``user_id`` and ``role`` are set for users only."""
+    ``user_id`` and ``role`` are set for users only; ``crisis_message`` (the clinic's, or
+    None when it has none) is loaded with an intake key, whose submissions need it."""
 
     kind: str  # "intake_key" | "user"
     id: str
     clinic_id: str
     role: str | None = None
     user_id: str | None = None
+    crisis_message: str | None = None
 
     @property
     def actor_id(self) -> str:
@@ -116,7 +124,7 @@ def resolve_principal(database: Database, authorization: str | None
 def _resolve_intake_key(database: Database, parsed: secrets.ParsedToken
                         ) -> Principal | _Failure:
     row = database.fetch_one(_INTAKE_KEY, {"public_id": parsed.public_id})
-    key_id, clinic_id, secret_hash, revoked_at = row or (None, None, None, None)
+    key_id, clinic_id, secret_hash, revoked_at, crisis_message = row or (None,) * 5
     matched = secrets.matches(parsed.secret, secret_hash)
     if key_id is None:
         return _Failure("invalid")
@@ -124,7 +132,8 @@ def _resolve_intake_key(database: Database, parsed: secrets.ParsedToken
         return _Failure("invalid", clinic_id, key_id)
     if revoked_at is not None:
         return _Failure("revoked", clinic_id, key_id)
-    return Principal(kind="intake_key", id=key_id, clinic_id=clinic_id)
+    return Principal(kind="intake_key", id=key_id, clinic_id=clinic_id,
+                     crisis_message=crisis_message)
 
 
 def _resolve_user_token(database: Database, parsed: secrets.ParsedToken

@@ -51,10 +51,9 @@ def store_submission(loaded: dict[str, Any], key: str | None, posted: Any) -> su
     Idempotency-Key protocol (``posted`` is what the client sent, fingerprinted for it).
     The native and the FHIR create views both end here."""
     principal = g.principal
-    database = app_state().db
     return submissions.ingest(
-        database.committer, get_session(write=True) if key is not None else None,
-        principal.clinic_id, submissions.crisis_message(database, principal.clinic_id),
+        app_state().db.committer, get_session(write=True) if key is not None else None,
+        principal.clinic_id, principal.crisis_message,
         principal, loaded, key, idempotency.fingerprint(posted) if key is not None else None,
         utcnow(), g.get("request_id"),
     )

@@ -17,13 +17,11 @@ from sqlalchemy.orm import Session, defer
 
 import rules
 from screening import audit
-from screening.db import Database
 from screening.errors import NotFound
 from screening.group_commit import GroupCommitter, WriteBatch
 from screening.models import (
     PRIORITIES,
     SUBMISSION_STATUSES,
-    Clinic,
     IdempotencyRecord,
     Submission,
     new_id,
@@ -32,8 +30,6 @@ from screening.services import idempotency, shapes
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
 
 OBJECT_TYPE = "submission"
-_clinics = Clinic.__table__.c
-_CRISIS_MESSAGE = select(_clinics.crisis_message).where(_clinics.id == bindparam("clinic_id"))
 _COMPLETE_RECORD = (
     IdempotencyRecord.__table__.update()
     .where(IdempotencyRecord.__table__.c.id == bindparam("record_id"))
@@ -61,15 +57,6 @@ class Created:
     body: dict[str, Any]
     submission_id: str | None
     replayed: bool = False
-
-
-def crisis_message(database: Database, clinic_id: str) -> str | None:
-    """The clinic's crisis message (None when it has none)."""
-    row = database.fetch_one(_CRISIS_MESSAGE, {"clinic_id": clinic_id})
-    if row is None:
-        raise NotFound("No clinic with this id.")
-    message: str | None = row[0]
-    return message
 
 
 def ingest(
@@ -210,7 +197,6 @@ __all__ = [
     "STATUSES",
     "Actor",
     "Created",
-    "crisis_message",
     "get_submission",
     "ingest",
     "list_submissions",
