@@ -8,8 +8,8 @@ PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), so the chain 
 forks. ``verify`` recomputes the chain and reports every edited, inserted or deleted event.
 
 Like every service, ``record`` flushes but never commits: the caller's transaction holds
-the event together with the change it describes. ``append_events`` is its Core twin for
-``screening.group_commit``: several events, one head lock, one ``executemany``.
+the event together with the change it describes. ``append_events`` is its driver-level
+twin for ``screening.group_commit``: several events, one head lock, one ``executemany``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from screening.db import utcnow
+from screening.driver import DriverTransaction
 from screening.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 _HASHED_FIELDS = (
@@ -47,7 +48,6 @@ _MOVE_HEAD = (
     .where(_head.id == 1)
     .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
 )
-_INSERT_EVENTS = AuditEvent.__table__.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +92,29 @@ def record(
     return event
 
 
-def append_events(connection: Connection, events: list[dict[str, Any]]) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The chain's last ``seq`` and ``hash``, read under the head lock."""
+
+    last_seq: int
+    last_hash: str
+
+
+def lock_head(transaction: DriverTransaction) -> ChainHead:
+    """Locks the chain head for the rest of ``transaction`` (``FOR UPDATE`` on
+    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already excludes other writers)."""
+    row = transaction.execute(_LOCK_HEAD).fetchone()
+    if row is None:
+        raise RuntimeError("the audit chain head row is missing")
+    return ChainHead(row[0], row[1])
+
+
+def append_events(transaction: DriverTransaction, head: ChainHead,
+                  events: list[dict[str, Any]]) -> list[int]:
     """Appends events (each the keyword arguments of ``record``) to the chain in
-    ``connection``'s transaction, in order; returns their ``seq``. Locks the head."""
-    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
+    ``transaction``, in order, after ``head`` (locked by ``lock_head`` in the same
+    transaction); returns their ``seq``."""
+    seq, prev_hash = head.last_seq, head.last_hash
     rows: list[dict[str, Any]] = []
     for fields in events:
         seq += 1
@@ -105,8 +124,8 @@ def append_events(connection: Connection, events: list[dict[str, Any]]) -> list[
         fields_to_hash["occurred_at"] = iso_utc(row["occurred_at"])
         row["hash"] = prev_hash = chain_hash(prev_hash, fields_to_hash)
         rows.append(row)
-    connection.execute(_INSERT_EVENTS, rows)
-    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    transaction.insert_many(AuditEvent.__table__, rows)  # type: ignore[arg-type]
+    transaction.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [row["seq"] for row in rows]
 
 

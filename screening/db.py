@@ -16,7 +16,6 @@ which lets concurrent requests of a worker share one transaction and one fsync.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from screening import driver
 from screening.config import Settings
 
 if TYPE_CHECKING:
@@ -187,33 +187,9 @@ class Database:
 
     def fetch_one(self, statement: Executable, parameters: Mapping[str, Any]
                   ) -> tuple[Any, ...] | None:
-        """The first row of a one-statement read, or None; run straight on a pooled DBAPI
-        connection, outside any transaction (on PostgreSQL in autocommit: no BEGIN and
-        ROLLBACK round trips). For the per-request credential and clinic lookups, where
-        SQLAlchemy's execution machinery cost several times the query itself.
+        """``driver.fetch_one`` on the read engine: the per-request credential lookup."""
+        return driver.fetch_one(self.read_engine, statement, parameters)
 
-        Values come as the driver returns them, without column types applied (SQLite
-        times stay text): select plain columns, and compare times only with None.
-        """
-        sql, order = _raw_sql(statement, self.read_engine.dialect)
-        bound: Any = tuple(parameters[name] for name in order) if order else dict(parameters)
-        connection = self.read_engine.raw_connection()
-        try:
-            driver = connection.driver_connection
-            postgres = self.read_engine.dialect.name == "postgresql"
-            if postgres:
-                driver.autocommit = True
-            try:
-                cursor = connection.cursor()
-                cursor.execute(sql, bound)
-                row = cursor.fetchone()
-                cursor.close()
-            finally:
-                if postgres:
-                    driver.autocommit = False
-        finally:
-            connection.close()
-        return tuple(row) if row is not None else None
     def dispose(self) -> None:
         """Closes every pooled connection."""
         self.committer.close()
@@ -293,14 +269,6 @@ def init_app(app: Flask, settings: Settings) -> Database:
     app.teardown_request(_close_request_sessions)
     app.teardown_appcontext(_close_request_sessions)
     return database
-
-
-@functools.lru_cache(maxsize=64)
-def _raw_sql(statement: Executable, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-    """``statement`` compiled for ``dialect`` once: its SQL text and, for positional
-    parameter styles, the order of its parameter names."""
-    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def alembic_config(url: str) -> Any:

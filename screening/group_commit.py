@@ -6,23 +6,27 @@ caps a server at a few hundred writes per second whatever its CPU. ``GroupCommit
 lets the requests of a process that arrive while a commit is in progress wait, then
 writes all of them in the next transaction (leader/follower: the first waiting request
 writes the batch; no extra thread). Each request still answers only after *its* rows are
-committed, so durability is unchanged; a batch that fails is retried item by item, so one
-bad item fails only its own request.
+committed, so durability is unchanged; a batch that one bad item breaks (a constraint, a
+value) is retried item by item, so it fails only its own request, while a batch whose
+commit may or may not have happened (connection lost) fails every request in it.
 
 An item is a function of a ``WriteBatch``: it queues rows (``insert``), statements
-(``execute``) and audit events (``audit``). The batch runs the inserts table by table
-(``executemany``), then the statements, then appends the audit events to the chain, which
-it locks last and holds only until the commit.
+(``execute``) and audit events (``audit``). The leader first takes the locks every writer
+of the database needs (see below), and only then takes the waiting items: requests that
+arrived while another process held the locks join this commit. The batch runs the inserts
+table by table (``executemany``), then the statements, then appends the audit events to
+the chain. Statements run on the DBAPI connection (``screening.driver``); on PostgreSQL
+everything after the head lock goes in one pipelined round trip with the commit.
 
-On SQLite the leader also takes an exclusive ``flock`` on ``<database>.writers`` before
-``BEGIN IMMEDIATE``: the leaders of other worker processes then wait in the kernel and
-wake the moment the lock is free, instead of in SQLite's sleep-and-retry busy handler.
+The locks: on SQLite an exclusive ``flock`` on ``<database>.writers`` before ``BEGIN
+IMMEDIATE`` (the leaders of other worker processes wait in the kernel and wake the moment
+it is free, instead of in SQLite's sleep-and-retry busy handler); on PostgreSQL the audit
+chain head row (``SELECT ... FOR UPDATE``), which serialises writers of all processes.
 """
 
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -30,10 +34,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Insert, Table
+from sqlalchemy import Engine, Executable, Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from screening import audit
+from screening import audit, driver
 
 T = TypeVar("T")
 MAX_BATCH = 64  # bounds one transaction's duration and the head lock it holds
@@ -63,14 +68,14 @@ class WriteBatch:
         """Queues one audit event (the keyword arguments of ``audit.record``)."""
         self._events.append(fields)
 
-    def write(self, connection: Connection) -> None:
-        """Runs everything queued on ``connection`` (inside the caller's transaction)."""
+    def write(self, transaction: driver.DriverTransaction, head: audit.ChainHead) -> None:
+        """Runs everything queued in ``transaction``, whose chain ``head`` is locked."""
         for table, rows in self._inserts.items():
-            connection.execute(_insert(table), rows)
+            transaction.insert_many(table, rows)
         for statement, parameters in self._statements:
-            connection.execute(statement, parameters)
+            transaction.execute(statement, parameters)
         if self._events:
-            audit.append_events(connection, self._events)
+            audit.append_events(transaction, head, self._events)
 
 
 @dataclass(slots=True)
@@ -107,39 +112,60 @@ class GroupCommitter:
                 if item.done:
                     break
                 self._writing = True
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            taken: list[_Item[Any]] = []
             try:
-                self._write(batch)
+                self._lead(taken)
+            except BaseException:
+                with self._condition:  # never taken: it must not be written after we fail
+                    self._pending = [other for other in self._pending if other is not item]
+                raise
             finally:
                 with self._condition:
-                    for taken in batch:  # the leader was interrupted (BaseException)
-                        if not taken.done:
-                            taken.error, taken.done = WriteInterrupted(), True
+                    for other in taken:  # the leader was interrupted (BaseException)
+                        if not other.done:
+                            other.error, other.done = WriteInterrupted(), True
                     self._writing = False
                     self._condition.notify_all()
         if item.error is not None:
             raise item.error
         return item.result  # type: ignore[no-any-return]
 
-    def _write(self, items: list[_Item[Any]]) -> None:
-        try:
-            self._commit(items)
-            return
-        except Exception as error:
-            if len(items) == 1:
-                items[0].error, items[0].done = error, True
-                return
-        for item in items:  # find the bad one: everybody else still succeeds
-            try:
-                self._commit([item])
-            except Exception as error:
-                item.error, item.done = error, True
+    def _take_pending(self, taken: list[_Item[Any]]) -> list[_Item[Any]]:
+        """Moves up to ``MAX_BATCH`` waiting items into ``taken`` and returns them."""
+        with self._condition:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        taken.extend(batch)
+        return batch
 
-    def _commit(self, items: list[_Item[Any]]) -> None:
-        batch = WriteBatch()
-        results = [item.build(batch) for item in items]
-        with self._writer_lock(), self._engine.begin() as connection:
-            batch.write(connection)
+    def _lead(self, taken: list[_Item[Any]]) -> None:
+        """Writes one batch. The batch is taken only once the locks are held (the SQLite
+        writer lock, then the audit chain head): the requests that arrived while another
+        process was committing join this commit instead of waiting for the next."""
+        with self._writer_lock():
+            try:
+                self._commit(lambda: self._take_pending(taken))
+                return
+            except Exception as error:
+                if not taken:
+                    raise
+                if len(taken) == 1 or not _one_item_at_fault(error):
+                    for item in taken:
+                        item.error, item.done = error, True
+                    return
+            for item in taken:  # find the bad one: everybody else still succeeds
+                try:
+                    self._commit(lambda item=item: [item])  # type: ignore[misc]
+                except Exception as error:
+                    item.error, item.done = error, True
+
+    def _commit(self, take: Callable[[], list[_Item[Any]]]) -> None:
+        """One transaction: lock the chain head, take the items, write, commit."""
+        with driver.transaction(self._engine) as transaction:
+            head = audit.lock_head(transaction)
+            items = take()
+            batch = WriteBatch()
+            results = [item.build(batch) for item in items]
+            batch.write(transaction, head)
         for item, result in zip(items, results, strict=True):
             item.result, item.done = result, True
 
@@ -164,10 +190,14 @@ class GroupCommitter:
             self._lock_fd = None
 
 
-@functools.cache
-def _insert(table: Table) -> Insert:
-    """The (built once) INSERT of ``table``."""
-    return table.insert()
+def _one_item_at_fault(error: Exception) -> bool:
+    """True when ``error`` is one item's fault and the batch was not committed: a broken
+    constraint or a bad value, or an error of our own code before the commit. Otherwise
+    (connection lost, commit failed) the outcome may be unknown: retrying the items one by
+    one could write them twice, so they all fail."""
+    if isinstance(error, DBAPIError):
+        return isinstance(error, IntegrityError | DataError)
+    return True
 
 
 def _sqlite_lock_path(engine: Engine) -> str | None:

@@ -90,6 +90,8 @@ def configure_logging(level: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+    # psycopg may log a server error's text, whose DETAIL line can quote a failing row.
+    logging.getLogger("psycopg").setLevel(logging.CRITICAL)
 
 
 def _current_request_id() -> str | None:

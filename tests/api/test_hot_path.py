@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from screening import audit
 from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, session_scope, utcnow
@@ -62,13 +62,42 @@ def test_a_failing_item_fails_alone(app: Flask, clinic: TenantCredentials) -> No
                              "crisis_message": None, "created_at": utcnow()})
 
     items = [_Item(good("ok-one")), _Item(duplicate), _Item(good("ok-two"))]
-    committer._write(items)
+    committer._pending.extend(items)
+    taken: list[_Item[object]] = []
+    committer._lead(taken)
+    assert taken == items
     assert [item.done for item in items] == [True, True, True]
     assert [item.result for item in items] == ["ok-one", None, "ok-two"]
     assert isinstance(items[1].error, IntegrityError)
     with session_scope(app, write=False) as session:
         slugs = set(session.scalars(select(Clinic.slug)))
     assert {"ok-one", "ok-two"} <= slugs
+
+
+def test_a_batch_failing_for_no_one_items_fault_fails_whole_and_is_not_retried(
+        app: Flask) -> None:
+    """An error that is not a broken constraint or a bad value (here a statement the
+    database refuses outright) may leave the outcome unknown: every item fails, none is
+    retried alone (which could write it twice)."""
+    committer = app_state(app).db.committer
+    table = Clinic.__table__
+    built: list[str] = []
+
+    def good(batch: WriteBatch) -> None:
+        built.append("good")
+        batch.insert(table, {"id": "kept-out", "slug": "kept-out", "name": "x",  # type: ignore[arg-type]
+                             "crisis_message": None, "created_at": utcnow()})
+
+    def broken(batch: WriteBatch) -> None:
+        batch.execute(text("SELECT * FROM no_such_table"))
+
+    items = [_Item(good), _Item(broken)]
+    committer._pending.extend(items)
+    committer._lead([])
+    assert all(item.done and isinstance(item.error, DBAPIError) for item in items)
+    assert built == ["good"]
+    with session_scope(app, write=False) as session:
+        assert session.get(Clinic, "kept-out") is None
 
 
 def test_an_interrupted_writer_fails_its_batch_and_frees_the_committer(app: Flask) -> None:
@@ -83,6 +112,27 @@ def test_an_interrupted_writer_fails_its_batch_and_frees_the_committer(app: Flas
         committer.submit(interrupted)
     assert waiting.done and isinstance(waiting.error, WriteInterrupted)
     assert committer.submit(lambda batch: "written") == "written"
+
+
+def test_a_request_whose_commit_fails_before_taking_its_item_is_never_written_later(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leader fails before it takes the batch (the chain head cannot be locked): its
+    request fails, and its item does not linger to be committed by the next leader."""
+    committer = app_state(app).db.committer
+    table = Clinic.__table__
+    row = {"id": "late", "slug": "late", "name": "late", "crisis_message": None,
+           "created_at": utcnow()}
+
+    def unreachable(transaction: object) -> None:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(audit, "lock_head", unreachable)
+    with pytest.raises(OSError):
+        committer.submit(lambda batch: batch.insert(table, row))  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert committer.submit(lambda batch: "next") == "next"
+    with session_scope(app, write=False) as session:
+        assert session.get(Clinic, "late") is None
 
 
 def test_unknown_and_revoked_credentials_are_refused(client: FlaskClient,

@@ -1,0 +1,119 @@
+"""Driver-level statements (``screening.driver``) write what the ORM would, on each engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask import Flask
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from screening import driver
+from screening.db import app_state, session_scope
+from screening.models import Clinic, IdempotencyRecord, Submission, new_id
+from tests.api.conftest import TenantCredentials
+
+RECEIVED = dt.datetime(2026, 2, 28, 23, 59, 59, 123456, tzinfo=dt.UTC)
+
+
+def _submission_row(clinic_id: str) -> dict[str, object]:
+    return {
+        "id": new_id(), "clinic_id": clinic_id, "questionnaire_id": "ketamine-intake",
+        "questionnaire_version": "1", "respondent": {"given_name": "Ä", "nested": [1, None]},
+        "answers": {"phq9": {"q1": 3}}, "evaluation": {"score": 27, "flags": []},
+        "ruleset_version": "test", "status": "pending_review", "priority": "routine",
+        "priority_rank": 3, "received_at": RECEIVED, "version": 1, "claimed_by": None,
+        "claim_expires_at": None, "decided_at": None, "idempotency_key": None,
+    }
+
+
+def test_a_row_written_by_the_driver_reads_back_through_the_orm(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """JSON documents and UTC times go through the ORM's own bind processors."""
+    row = _submission_row(clinic.clinic_id)
+    with driver.transaction(app_state(app).db.write_engine) as transaction:
+        transaction.insert_many(Submission.__table__, [row])  # type: ignore[arg-type]
+    with session_scope(app, write=False) as session:
+        stored = session.get(Submission, row["id"])
+        assert stored is not None
+        for name, value in row.items():
+            assert getattr(stored, name) == value, name
+        assert stored.received_at.tzinfo is not None
+
+
+def test_values_bound_in_the_statement_itself_are_kept(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """``.values(status="completed")`` needs no parameter from the caller."""
+    table = IdempotencyRecord.__table__
+    record_id = new_id()
+    now = dt.datetime.now(dt.UTC)
+    engine = app_state(app).db.write_engine
+    with driver.transaction(engine) as transaction:
+        transaction.insert_many(table, [{  # type: ignore[arg-type]
+            "id": record_id, "clinic_id": clinic.clinic_id, "key": "k", "fingerprint": "f",
+            "status": "in_flight", "response_status": None, "response_body": None,
+            "submission_id": None, "created_at": now, "expires_at": now}])
+    complete = (table.update().where(table.c.id == bindparam("record_id"))
+                .values(status="completed", response_status=201,
+                        response_body=bindparam("body")))
+    with driver.transaction(engine) as transaction:
+        transaction.execute(complete, {"record_id": record_id, "body": {"id": "x"}})
+    with session_scope(app, write=False) as session:
+        record = session.get(IdempotencyRecord, record_id)
+        assert record is not None
+        assert (record.status, record.response_status, record.response_body) == (
+            "completed", 201, {"id": "x"})
+
+
+def test_a_broken_constraint_raises_integrity_error_and_writes_nothing(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """The driver's error comes as SQLAlchemy's, and the transaction is rolled back."""
+    table = Clinic.__table__
+    fresh = {"id": new_id(), "slug": "fresh-clinic", "name": "x", "crisis_message": None,
+             "created_at": RECEIVED}
+    duplicate = {"id": new_id(), "slug": clinic.slug, "name": "x", "crisis_message": None,
+                 "created_at": RECEIVED}
+    with pytest.raises(IntegrityError) as raised:
+        with driver.transaction(app_state(app).db.write_engine) as transaction:
+            transaction.insert_many(table, [fresh])  # type: ignore[arg-type]
+            transaction.insert_many(table, [duplicate])  # type: ignore[arg-type]
+    assert raised.value.hide_parameters and raised.value.params is None
+    with session_scope(app, write=False) as session:
+        assert session.scalar(select(Clinic.id).where(Clinic.slug == "fresh-clinic")) is None
+
+
+def test_fetch_one_reads_outside_any_transaction(app: Flask, clinic: TenantCredentials) -> None:
+    engine = app_state(app).db.read_engine
+    statement = select(Clinic.slug).where(Clinic.id == bindparam("clinic_id"))
+    assert driver.fetch_one(engine, statement, {"clinic_id": clinic.clinic_id}) == (
+        clinic.slug,)
+    assert driver.fetch_one(engine, statement, {"clinic_id": "none"}) is None
+
+
+def test_a_statement_that_needs_sqlalchemys_execution_is_refused(app: Flask) -> None:
+    """An insert leaving out columns with Python-side defaults would store NULLs."""
+    dialect = app_state(app).db.write_engine.dialect
+    with pytest.raises(ValueError, match="defaults or expanding"):
+        driver.insert_statement(Clinic.__table__, dialect, ("slug", "name"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="defaults or expanding"):
+        driver.compile_statement(select(Clinic.id).where(Clinic.slug.in_(["a", "b"])), dialect)
+
+
+def test_none_in_a_json_column_is_stored_as_the_orm_stores_it(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """JSON null, not SQL NULL, exactly like a row the ORM writes."""
+    now = dt.datetime.now(dt.UTC)
+    fields = {"clinic_id": clinic.clinic_id, "fingerprint": "f", "status": "in_flight",
+              "response_status": None, "response_body": None, "submission_id": None,
+              "created_at": now, "expires_at": now}
+    with driver.transaction(app_state(app).db.write_engine) as transaction:
+        transaction.insert_many(IdempotencyRecord.__table__,  # type: ignore[arg-type]
+                                [{"id": "by-driver", "key": "a", **fields}])
+    with session_scope(app) as session:
+        session.add(IdempotencyRecord(id="by-orm", key="b", **fields))
+    table = IdempotencyRecord.__table__
+    stored = select(table.c.response_body.is_(None)).where(table.c.id == bindparam("id"))
+    engine = app_state(app).db.read_engine
+    assert driver.fetch_one(engine, stored, {"id": "by-driver"}) == driver.fetch_one(
+        engine, stored, {"id": "by-orm"})
