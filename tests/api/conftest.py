@@ -7,6 +7,9 @@ and the audit chain reset, so tests may commit freely, from threads too.
 
 Fixtures (all function-scoped unless noted):
 
+- ``_no_service_environment`` (session, autouse): the service's own environment
+  variables (``screening.config.ENV_VARS``) are removed for the run, so a shell's
+  ``REDIS_URL`` or ``LOG_LEVEL`` cannot change what the tests see.
 - ``database_url`` (session): the migrated database's URL.
 - ``make_app(*, api_blueprints=(), **config) -> Flask``: an app on that database;
   ``config`` overrides settings (``RATE_LIMIT="off"`` and ``TESTING=True`` by default);
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session
 
 import screening.api
 from screening import create_app
+from screening.config import ENV_VARS
 from screening.db import app_state, make_engine, session_scope, upgrade
 from screening.models import GENESIS_HASH
 from screening.services import accounts
@@ -46,6 +50,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 # ``from tests.api.conftest import *``.
 __all__ = [
     "_clean_tables",
+    "_no_service_environment",
     "_push_request_context",
     "app",
     "bearer_fixture",
@@ -85,6 +90,14 @@ class TenantCredentials:
 def bearer(token: str) -> dict[str, str]:
     """An ``Authorization: Bearer`` header."""
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_service_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ENV_VARS:
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")
