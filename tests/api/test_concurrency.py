@@ -3,8 +3,8 @@ engine the run uses (SQLite by default, PostgreSQL with ``TEST_DATABASE_URL``).
 
 Ten reviewer threads, each with its own test client (so its own requests, sessions and
 connections), drain a queue of 1,000 seeded submissions through ``POST /queue/next`` until
-204: every submission is handed out exactly once, none is lost, no call fails, and the
-whole run ends within a time bound (no deadlock, no lock wait beyond the busy timeout).
+204: every submission is handed out exactly once, none is lost, no call fails, and
+no thread hangs (a deadlock fails the test instead of stalling the suite).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from tests.api.reviewing import NEXT, Clinician, add_clinician, events, path, se
 
 REVIEWERS = 10
 QUEUE_SIZE = 1000
-TIME_BOUND_SECONDS = 60.0
+HANG_SECONDS = 300.0  # a deadlock detector, not a speed goal (bench/ measures speed)
 PRIORITY_RANK = {"critical": 0, "urgent": 1, "high": 2, "routine": 3}
 
 
-def run_threads(count: int, work: Callable[[int], None]) -> float:
-    """Runs ``work(i)`` in ``count`` threads released together; returns the seconds taken.
-    Fails (instead of hanging) when a thread is still running after the time bound."""
+def run_threads(count: int, work: Callable[[int], None]) -> None:
+    """Runs ``work(i)`` in ``count`` threads released together. Fails (instead of
+    hanging) when a thread is still running after ``HANG_SECONDS``."""
     barrier = threading.Barrier(count)
     failures: list[BaseException] = []
 
@@ -49,11 +49,9 @@ def run_threads(count: int, work: Callable[[int], None]) -> float:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, TIME_BOUND_SECONDS - (time.monotonic() - started)))
-    elapsed = time.monotonic() - started
+        thread.join(max(0.0, HANG_SECONDS - (time.monotonic() - started)))
     assert not any(thread.is_alive() for thread in threads), "a reviewer is stuck"
     assert failures == []
-    return elapsed
 
 
 def test_ten_reviewers_drain_1000_submissions_each_handed_out_exactly_once(
@@ -73,7 +71,7 @@ def test_ten_reviewers_drain_1000_submissions_each_handed_out_exactly_once(
                 return
             handed[index].append(response.get_json())
 
-    elapsed = run_threads(REVIEWERS, review)
+    run_threads(REVIEWERS, review)
 
     every = [item["id"] for items in handed for item in items]
     assert sum(statuses, Counter()) == Counter({200: QUEUE_SIZE, 204: REVIEWERS})
@@ -84,7 +82,6 @@ def test_ten_reviewers_drain_1000_submissions_each_handed_out_exactly_once(
         keys = [(PRIORITY_RANK[item["priority"]], item["received_at"]) for item in items]
         assert keys == sorted(keys), "a reviewer was handed a later submission first"
     assert_stored_claims_match(app, reviewers, handed)
-    assert elapsed < TIME_BOUND_SECONDS
 
 
 def assert_stored_claims_match(app: Flask, reviewers: list[Clinician],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from argon2 import PasswordHasher
@@ -166,14 +167,17 @@ def test_csrf_is_checked_on_signed_in_actions_too(
 
 
 def test_idle_session_is_refused_and_sent_to_sign_in(
-    make_app: Callable[..., Flask], clinic: object
+    make_app: Callable[..., Flask], clinic: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = make_app(SECRET_KEY="s" * 40, CONSOLE_IDLE_MINUTES="0.005")  # 0.3 seconds
+    app = make_app(SECRET_KEY="s" * 40, CONSOLE_IDLE_MINUTES="1")
     client = app.test_client()
     login = add_console_user(app, "alpha", "idle@alpha.example", "clinician")
     sign_in(client, login)
     assert client.get("/console/queue").status_code == 200
-    time.sleep(0.5)
+    # 61 seconds pass, on the guard's clock only (a real sleep would slow the suite, and
+    # a short idle limit would expire on a loaded machine before the first page).
+    later = time.time() + 61
+    monkeypatch.setattr(guard, "time", SimpleNamespace(time=lambda: later))
     expired = client.get("/console/queue")
     assert expired.status_code == 303 and expired.headers["Location"] == "/console/login"
     assert "session has ended" in client.get("/console/login").get_data(as_text=True)
