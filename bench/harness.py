@@ -261,13 +261,33 @@ def run_wrk(url: str, *, body: Path, authorization: str | None, connections: int
     raise RuntimeError(f"no result from wrk:\n{done.stdout}\n{done.stderr}")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time of the processes ``pids`` so far (from /proc)."""
-    total = 0
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What some processes have used so far: CPU seconds in user and kernel mode, and
+    voluntary context switches (a thread blocking: on I/O, a lock, the GIL) of all their
+    threads. Subtract two snapshots for what a run cost."""
+
+    user: float
+    system: float
+    switches: int
+
+    def __sub__(self, earlier: Usage) -> Usage:
+        return Usage(self.user - earlier.user, self.system - earlier.system,
+                     self.switches - earlier.switches)
+
+
+def usage(pids: list[int]) -> Usage:
+    """The processes ``pids``' usage so far (from /proc)."""
+    user = system = switches = 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        user, system = user + int(fields[11]), system + int(fields[12])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    switches += int(line.split()[1])
+    tick = os.sysconf("SC_CLK_TCK")
+    return Usage(user / tick, system / tick, switches)
 
 
 def rss_kib(pid: int) -> int:

@@ -4,7 +4,9 @@ For each database (SQLite with ``synchronous=FULL`` in a temporary directory, an
 PostgreSQL database ``bench``), starts the service under gunicorn (``screening serve``) and,
 in the same run, a bare Flask app that parses the same JSON body and answers 201 under the
 same gunicorn settings; drives both with wrk at the same concurrency and prints requests/s,
-p50, p99, errors and the ratio service/bare. Rate limiting is off.
+p50, p99, errors and the ratio service/bare, and per request the workers' CPU time (user and
+kernel) and voluntary thread switches: on two cores shared with wrk, both apps are
+CPU-bound, so the ratio follows their CPU per request. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
 [--connections 16] [--workers 2] [--idempotency] [--memory N]``.
@@ -28,9 +30,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from bench.harness import (  # noqa: E402
     LoadResult,
     Server,
+    Usage,
     bare_command,
     bench_database,
-    cpu_seconds,
     create_clinic,
     free_port,
     machine,
@@ -39,6 +41,7 @@ from bench.harness import (  # noqa: E402
     run_wrk,
     serve,
     service_command,
+    usage,
     write_json,
 )
 from screening import server as screening_server  # noqa: E402
@@ -50,24 +53,27 @@ GOAL_P99_MS = 50.0
 GOAL_RSS_MIB = 150.0
 
 
-def describe(name: str, result: LoadResult, cpu_ms: float) -> str:
-    """One result line (``cpu_ms``: the workers' CPU time per request)."""
+def describe(name: str, result: LoadResult, used: Usage) -> str:
+    """One result line; ``used``: what the workers spent during the run."""
+    per_request = 1000 / max(result.requests, 1)
     return (f"  {name:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  {result.requests:7d} requests  "
-            f"{result.errors} errors  worker CPU {cpu_ms:.2f} ms/request")
+            f"{result.errors} errors\n  {'':<22} per request: worker CPU "
+            f"{(used.user + used.system) * per_request:.2f} ms "
+            f"(user {used.user * per_request:.2f}, kernel {used.system * per_request:.2f}), "
+            f"{used.switches / max(result.requests, 1):.1f} voluntary thread switches")
 
 
 def measured_run(server: Server, body: Path, authorization: str | None,
                  args: argparse.Namespace, unique_keys: bool = False
-                 ) -> tuple[LoadResult, float]:
-    """One wrk run and the workers' CPU milliseconds per request during it."""
+                 ) -> tuple[LoadResult, Usage]:
+    """One wrk run and what the workers spent during it."""
     pids = server.worker_pids()
-    before = cpu_seconds(pids)
+    before = usage(pids)
     result = run_wrk(server.url + PATH, body=body, authorization=authorization,
                      connections=args.connections, seconds=args.seconds,
                      unique_keys=unique_keys)
-    spent = cpu_seconds(pids) - before
-    return result, spent * 1000 / max(result.requests, 1)
+    return result, usage(pids) - before
 
 
 def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
@@ -80,20 +86,20 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
                    args.workers) as bare:
             run_wrk(bare.url + PATH, body=body, authorization=None,
                     connections=args.connections, seconds=2)  # warm-up
-            ceiling, ceiling_cpu = measured_run(bare, body, None, args)
+            ceiling, ceiling_used = measured_run(bare, body, None, args)
         port = free_port()
         with serve(service_command(port, args.workers), database.env(), port,
                    args.workers) as service:
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=args.connections, seconds=2)  # warm-up
-            measured, measured_cpu = measured_run(service, body, authorization, args)
+            measured, measured_used = measured_run(service, body, authorization, args)
             keyed = (measured_run(service, body, authorization, args, unique_keys=True)
                      if args.idempotency else None)
     ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
     print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
           f"{args.seconds} s per run")
-    print(describe("bare Flask (ceiling)", ceiling, ceiling_cpu))
-    print(describe("service", measured, measured_cpu))
+    print(describe("bare Flask (ceiling)", ceiling, ceiling_used))
+    print(describe("service", measured, measured_used))
     if keyed is not None:
         print(describe("service + Idem.-Key", *keyed))
     ok = ratio >= GOAL_RATIO and measured.errors == 0 and measured.p99_ms < GOAL_P99_MS
