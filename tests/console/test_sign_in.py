@@ -173,12 +173,19 @@ def test_idle_session_is_refused_and_sent_to_sign_in(
     client = app.test_client()
     login = add_console_user(app, "alpha", "idle@alpha.example", "clinician")
     sign_in(client, login)
-    assert client.get("/console/queue").status_code == 200
-    # 61 seconds pass, on the guard's clock only (a real sleep would slow the suite, and
-    # a short idle limit would expire on a loaded machine before the first page).
-    later = time.time() + 61
-    monkeypatch.setattr(guard, "time", SimpleNamespace(time=lambda: later))
-    expired = client.get("/console/queue")
+    # The guard's clock is moved on (a real wait would slow the suite, and a limit short
+    # enough to wait out could expire on a loaded machine before the first page).
+    start = time.time()
+
+    def at(seconds: float) -> None:
+        monkeypatch.setattr(guard, "time", SimpleNamespace(time=lambda: start + seconds))
+
+    at(59)
+    assert client.get("/console/queue").status_code == 200  # idle 59 s of 60
+    at(118)
+    assert client.get("/console/queue").status_code == 200  # the last page reset the clock
+    at(179)
+    expired = client.get("/console/queue")  # idle 61 s
     assert expired.status_code == 303 and expired.headers["Location"] == "/console/login"
     assert "session has ended" in client.get("/console/login").get_data(as_text=True)
     assert client.get("/console/queue").status_code == 303
