@@ -264,28 +264,45 @@ def run_wrk(url: str, *, body: Path, authorization: str | None, connections: int
 @dataclass(frozen=True, slots=True)
 class Usage:
     """What some processes have used so far: CPU seconds in user and kernel mode, and
-    voluntary context switches (a thread blocking: on I/O, a lock, the GIL) of all their
-    threads. Subtract two snapshots for what a run cost."""
+    voluntary context switches (a thread blocking: on I/O, a lock, the GIL) per thread.
+    Subtract two snapshots for what a run cost."""
 
     user: float
     system: float
-    switches: int
+    switches_by_thread: Mapping[int, int]
+
+    @property
+    def switches(self) -> int:
+        """Voluntary context switches of all threads."""
+        return sum(self.switches_by_thread.values())
 
     def __sub__(self, earlier: Usage) -> Usage:
-        return Usage(self.user - earlier.user, self.system - earlier.system,
-                     self.switches - earlier.switches)
+        # A thread that ended in between took its count with it (unlike CPU time, which
+        # /proc/<pid>/stat keeps for dead threads): compare live threads, new ones from 0.
+        ended = set(earlier.switches_by_thread) - set(self.switches_by_thread)
+        if ended:
+            print(f"warning: {len(ended)} thread(s) ended during the run; their thread "
+                  "switches are not counted", file=sys.stderr)
+        return Usage(self.user - earlier.user, self.system - earlier.system, {
+            tid: count - earlier.switches_by_thread.get(tid, 0)
+            for tid, count in self.switches_by_thread.items()})
 
 
 def usage(pids: list[int]) -> Usage:
     """The processes ``pids``' usage so far (from /proc)."""
-    user = system = switches = 0
+    user = system = 0
+    switches: dict[int, int] = {}
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         user, system = user + int(fields[11]), system + int(fields[12])
         for task in Path(f"/proc/{pid}/task").iterdir():
-            for line in (task / "status").read_text().splitlines():
+            try:
+                status = (task / "status").read_text()
+            except OSError:  # the thread ended while we looked
+                continue
+            for line in status.splitlines():
                 if line.startswith("voluntary_ctxt_switches:"):
-                    switches += int(line.split()[1])
+                    switches[int(task.name)] = int(line.split()[1])
     tick = os.sysconf("SC_CLK_TCK")
     return Usage(user / tick, system / tick, switches)
 
