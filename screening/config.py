@@ -164,7 +164,8 @@ def _trusted_proxies(value: object) -> int:
     text = _text(value)
     if text is None:
         return 0
-    if not text.isdigit() or int(text) > MAX_TRUSTED_PROXIES:
+    # isdigit() alone admits "²", which int() then rejects with a bare ValueError.
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_TRUSTED_PROXIES:
         raise ConfigError(
             f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_TRUSTED_PROXIES}"
         )

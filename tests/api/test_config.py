@@ -60,6 +60,7 @@ def test_rate_limit_off(tmp_path: Path, value: str) -> None:
         ("LOG_LEVEL", "chatty"),
         ("TRUSTED_PROXIES", "-1hunter2"),
         ("TRUSTED_PROXIES", "6"),
+        ("TRUSTED_PROXIES", "²"),
     ],
 )
 def test_bad_values_fail_naming_the_variable_not_the_value(
