@@ -44,7 +44,7 @@ from bench.harness import (  # noqa: E402
     usage,
     write_json,
 )
-from screening import server as screening_server  # noqa: E402
+from screening.server import CONNECTIONS_PER_WORKER  # noqa: E402
 from tests.api.bodies import example  # noqa: E402
 
 PATH = "/api/v1/submissions"
@@ -55,13 +55,14 @@ GOAL_RSS_MIB = 150.0
 
 def describe(name: str, result: LoadResult, used: Usage) -> str:
     """One result line; ``used``: what the workers spent during the run."""
-    per_request = 1000 / max(result.requests, 1)
+    requests = max(result.requests, 1)
+    per_request = 1000 / requests
     return (f"  {name:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  {result.requests:7d} requests  "
             f"{result.errors} errors\n  {'':<22} per request: worker CPU "
             f"{(used.user + used.system) * per_request:.2f} ms "
             f"(user {used.user * per_request:.2f}, kernel {used.system * per_request:.2f}), "
-            f"{used.switches / max(result.requests, 1):.1f} voluntary thread switches")
+            f"{used.switches / requests:.1f} voluntary thread switches")
 
 
 def measured_run(server: Server, body: Path, authorization: str | None,
@@ -115,8 +116,7 @@ def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
         authorization = f"Bearer {credentials.intake_key}"
         port = free_port()
         # One worker holds at most CONNECTIONS_PER_WORKER connections; more would queue.
-        cap = getattr(screening_server, "CONNECTIONS_PER_WORKER", args.connections)
-        connections = min(args.connections, cap)
+        connections = min(args.connections, CONNECTIONS_PER_WORKER)
         with serve(service_command(port, 1), database.env(), port, 1) as service:
             (worker,) = service.worker_pids()
             run_wrk(service.url + PATH, body=body, authorization=authorization,

@@ -18,18 +18,17 @@ from typing import Any
 import rules
 from tests.api.bodies import routed
 
-PRIORITY_RANKS = {"critical": 0, "urgent": 1, "high": 2, "routine": 3}
 SPREAD_SECONDS = 365 * 24 * 3600
 
 
 def evaluations() -> dict[str, str]:
     """The stored evaluation JSON of a body routed to each priority."""
     found: dict[str, str] = {}
-    for priority in PRIORITY_RANKS:
-        body = routed(priority)
+    for priority in rules.Priority:
+        body = routed(priority.value)
         evaluation = rules.evaluate(body["respondent"], body["answers"], dt.date.today())
-        assert evaluation.routing.priority.value == priority
-        found[priority] = json.dumps(evaluation.to_dict())
+        assert evaluation.routing.priority is priority
+        found[priority.value] = json.dumps(evaluation.to_dict())
     return found
 
 
@@ -89,10 +88,8 @@ def seed_postgres(connection: Any, clinic_id: str, holder_id: str, first: int,
     sql = re.sub(r"(?<![:\w]):([a-z]+)\b", r"%(\1)s", sql)
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(clinic_id, holder_id, first, last))
+        cursor.execute("ANALYZE submissions")  # allowed in a transaction, unlike VACUUM
         connection.commit()
-        connection.autocommit = True
-        cursor.execute("ANALYZE submissions")
-        connection.autocommit = False
 
 
 def _sqlite_time(moment: str, micros: str) -> str:

@@ -34,12 +34,11 @@ from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import ORDINAL_VALUE, answer
 from tests.api.fhir_r4 import assert_valid_r4
-from tests.fixtures import fhir_questionnaire
 
 RESPONSES = "/fhir/QuestionnaireResponse"
 PUBLISHED = to_resource(KETAMINE_INTAKE)
-UWCIRG_PHQ9 = fhir_questionnaire(fixtures.UWCIRG_PHQ9)
-UWCIRG_GAD7 = fhir_questionnaire(fixtures.UWCIRG_GAD7)
+UWCIRG_PHQ9 = fixtures.fhir_questionnaire(fixtures.UWCIRG_PHQ9)
+UWCIRG_GAD7 = fixtures.fhir_questionnaire(fixtures.UWCIRG_GAD7)
 # Native names of the instruments' items in their numbered order (PHQ-9 items 1-9, then the
 # difficulty question; GAD-7 items 1-7).
 PHQ9_NAMES = (*(f"q{n}" for n in range(1, 10)), "difficulty")

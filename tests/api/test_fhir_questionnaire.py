@@ -35,9 +35,6 @@ def by_link_id(link_id: str) -> dict[str, Any]:
     return next(i for i in items(published()) if i["linkId"] == link_id)
 
 
-fixture = fhir_questionnaire
-
-
 def answer_codes(item: dict[str, Any]) -> list[tuple[str, float | None]]:
     """(answer code, ordinalValue) of each answerOption, in order."""
     out = []
@@ -145,12 +142,12 @@ def test_loinc_item_and_answer_codes_match_the_uwcirg_loinc_forms(name: str, gro
     """Items are matched by LOINC code, not by linkId (the publishers' linkIds differ)."""
     third_party = {
         i["code"][0]["code"]: answer_codes(i)
-        for i in items(fixture(name)) if i["type"] == "choice"
+        for i in items(fhir_questionnaire(name)) if i["type"] == "choice"
     }
     ours_group = by_link_id(group)
     ours = {i["code"][0]["code"]: answer_codes(i) for i in ours_group["item"]}
     assert ours == third_party
-    assert ours_group["code"][0]["code"] == fixture(name)["code"][0]["code"]
+    assert ours_group["code"][0]["code"] == fhir_questionnaire(name)["code"][0]["code"]
     assert all(c["system"] == "http://loinc.org" for i in ours_group["item"] for c in i["code"])
 
 

@@ -16,7 +16,7 @@ from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, session_scop
 from screening.group_commit import WriteBatch, WriteInterrupted, _Item
 from screening.models import AuditEvent, Clinic, Submission
 from tests.api.bodies import SUBMISSIONS, example
-from tests.api.conftest import TenantCredentials
+from tests.api.conftest import TenantCredentials, bearer
 
 
 def test_concurrent_submissions_share_commits_and_keep_the_chain(
@@ -135,20 +135,18 @@ def test_a_request_whose_commit_fails_before_taking_its_item_is_never_written_la
         assert session.get(Clinic, "late") is None
 
 
-def test_unknown_and_revoked_credentials_are_refused(client: FlaskClient,
-                                                     clinic: TenantCredentials) -> None:
+def test_unknown_and_wrong_secret_credentials_are_refused_on_ingest(
+        client: FlaskClient, clinic: TenantCredentials) -> None:
     """The raw lookups keep the credential checks: unknown id and wrong secret are 401."""
     token = clinic.intake_key
     wrong_secret = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     unknown_id = token[:3] + "0" * 12 + token[15:]
     for bad in (wrong_secret, unknown_id):
-        response = client.post(SUBMISSIONS, json=example(),
-                               headers={"Authorization": f"Bearer {bad}"})
+        response = client.post(SUBMISSIONS, json=example(), headers=bearer(bad))
         assert response.status_code == 401
 
 
-def test_an_idle_dead_postgres_connection_is_replaced(app: Flask,
-                                                      clinic: TenantCredentials) -> None:
+def test_an_idle_dead_postgres_connection_is_replaced(app: Flask) -> None:
     """A pooled connection idle past PING_AFTER_IDLE_S is pinged at checkout; one whose
     server process is gone is replaced instead of failing the request."""
     database = app_state(app).db

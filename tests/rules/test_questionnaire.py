@@ -13,8 +13,7 @@ import pytest
 from rules import questionnaire
 from rules.questionnaire import CURRENT_VERSION, KETAMINE_INTAKE, QUESTIONNAIRES, get
 from rules.questionnaire_model import EnableWhen, Item, ItemKind
-from tests import fixtures
-from tests.fixtures import fhir_questionnaire
+from tests.fixtures import UWCIRG_GAD7, UWCIRG_PHQ9, fhir_questionnaire
 
 YES_NO = ("yes", "no")
 YES_NO_UNSURE = ("yes", "no", "unsure")
@@ -176,8 +175,8 @@ def _ours(item: Item) -> list[tuple[str | None, str, int | None]]:
     return [(o.loinc, o.display, o.ordinal) for o in item.options]
 
 
-PHQ9_PANEL, PHQ9_FORM = _fixture(fixtures.UWCIRG_PHQ9)
-GAD7_PANEL, GAD7_FORM = _fixture(fixtures.UWCIRG_GAD7)
+PHQ9_PANEL, PHQ9_FORM = _fixture(UWCIRG_PHQ9)
+GAD7_PANEL, GAD7_FORM = _fixture(UWCIRG_GAD7)
 
 
 @pytest.mark.parametrize(("section", "panel", "form"), [
