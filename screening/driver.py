@@ -38,15 +38,13 @@ class DriverStatement:
     def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The driver parameters for ``values`` (keyed by bind name)."""
         processors, defaults = self.processors, self.defaults
-        bound = {}
+        bound = []
         for name in self.names:
             value = values[name] if name in values else defaults[name]
             processor = processors.get(name)
             # None too: a JSON column stores None as JSON null, as the ORM does.
-            bound[name] = processor(value) if processor is not None else value
-        if self.positional:
-            return tuple(bound[name] for name in self.names)
-        return bound
+            bound.append(processor(value) if processor is not None else value)
+        return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
 
 
 @functools.lru_cache(maxsize=128)
