@@ -25,7 +25,7 @@ class RoutingRule:
 
 
 ROUTING_RULES: tuple[RoutingRule, ...] = (
-    # ASQ q5 yes; C-SSRS q4/q5 yes; C-SSRS q6 yes within 3 months.
+    # ASQ q5 yes; C-SSRS q4/q5 yes; C-SSRS q6 yes within 3 months or recency unknown.
     RoutingRule(Priority.CRITICAL, flag_ids=frozenset({"suicide_risk_acute"})),
     # Non-acute suicide-risk signals; blood pressure above 180/100.
     RoutingRule(Priority.URGENT, flag_ids=frozenset({"suicide_risk", "blood_pressure_severe"})),

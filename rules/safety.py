@@ -61,8 +61,9 @@ _CSSRS_PAST_BEHAVIOUR = (
     "C-SSRS q6 yes, more than 3 months ago: moderate risk; clinician suicide-risk assessment."
 )
 _CSSRS_BEHAVIOUR_RECENCY_UNKNOWN = (
-    "C-SSRS q6 yes with recency not answered: recency unknown; clinician to establish "
-    "whether it was within the past 3 months."
+    "C-SSRS q6 yes with recency not answered: recency unknown, treated as within the past 3 "
+    "months (Columbia triage: recent behaviour is high risk); immediate clinician or "
+    "emergency pathway, and establish when it happened."
 )
 
 
@@ -82,7 +83,7 @@ def _endorsed(answers: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _acute_pathways(found: Mapping[str, Any]) -> list[str]:
+def _acute_pathways(found: Mapping[str, Any], cssrs: Mapping[str, Any]) -> list[str]:
     pathways = []
     if "asq.q5" in found:
         pathways.append(_ASQ_ACUTE)
@@ -90,12 +91,12 @@ def _acute_pathways(found: Mapping[str, Any]) -> list[str]:
         pathways.append(_CSSRS_INTENT_OR_PLAN)
     if "cssrs.q6_recent" in found:
         pathways.append(_CSSRS_RECENT_BEHAVIOUR)
+    elif "cssrs.q6" in found and cssrs.get("q6_recent") != "no":
+        pathways.append(_CSSRS_BEHAVIOUR_RECENCY_UNKNOWN)
     return pathways
 
 
-def _non_acute_pathways(
-    found: Mapping[str, Any], asq: Mapping[str, Any], cssrs: Mapping[str, Any]
-) -> list[str]:
+def _non_acute_pathways(found: Mapping[str, Any], asq: Mapping[str, Any]) -> list[str]:
     pathways = []
     if "phq9.q9" in found:
         pathways.append(_PHQ9_ITEM9)
@@ -103,18 +104,16 @@ def _non_acute_pathways(
         pathways.append(_ASQ_ACUITY_UNKNOWN if asq.get("q5") is None else _ASQ_NON_ACUTE)
     if not _CSSRS_IDEATION_PATHS.isdisjoint(found):
         pathways.append(_CSSRS_IDEATION)
-    if "cssrs.q6" in found:
-        recency_unknown = cssrs.get("q6_recent") is None
-        pathways.append(
-            _CSSRS_BEHAVIOUR_RECENCY_UNKNOWN if recency_unknown else _CSSRS_PAST_BEHAVIOUR
-        )
+    if "cssrs.q6" in found:  # recency answered "no": acute pathways took yes and unknown
+        pathways.append(_CSSRS_PAST_BEHAVIOUR)
     return pathways
 
 
 def suicide_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     """``suicide_risk_acute`` or else ``suicide_risk`` (never both), or nothing.
 
-    Acute: ASQ q5 yes; C-SSRS q4 or q5 yes; C-SSRS q6 yes with q6_recent yes. Non-acute:
+    Acute: ASQ q5 yes; C-SSRS q4 or q5 yes; C-SSRS q6 yes with q6_recent yes or not
+    answered (unknown recency is treated as recent). Non-acute:
     PHQ-9 q9 >= 1; any ASQ q1-q4 yes; C-SSRS q1-q3 or q6 yes.
     """
     found = _endorsed(answers)
@@ -122,9 +121,9 @@ def suicide_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
         return ()
     asq = answers.get("asq") or {}
     cssrs = answers.get("cssrs") or {}
-    acute = _acute_pathways(found)
+    acute = _acute_pathways(found, cssrs)
     if acute:
         return (Flag("suicide_risk_acute", _SAFETY, found, " ".join(acute),
                      SUICIDE_SOURCE),)
-    pathways = _non_acute_pathways(found, asq, cssrs)
+    pathways = _non_acute_pathways(found, asq)
     return (Flag("suicide_risk", _SAFETY, found, " ".join(pathways), SUICIDE_SOURCE),)

@@ -20,7 +20,8 @@ SOURCE = (
     "and adults. Am J Psychiatry 2011;168(12):1266-1277; Columbia Protocol screener triage "
     "guidelines: high = yes to q4 or q5, or q6 yes within the past 3 months; moderate = yes "
     "to q3, or q6 yes longer ago; low = yes to q1 or q2 only (low and moderate levels from a "
-    "secondary source)"
+    "secondary source); q6 yes with its recency unanswered is read as within the past 3 "
+    "months (the conservative reading; the triage table has no row for unknown recency)"
 )
 ITEMS: tuple[str, ...] = ("q1", "q2", "q3", "q4", "q5", "q6")
 RECENCY_ITEM = "q6_recent"
@@ -50,13 +51,13 @@ class CssrsScore:
 def score(section: Mapping[str, Any]) -> CssrsScore:
     """Triage a screener section to the highest risk level its answers establish.
 
-    An unanswered item is never assumed yes: the contract's flag table defines the acute
-    pattern by answered yes, so q6 yes with ``q6_recent`` unanswered is moderate (the
-    safety flag states that recency is unknown), and a yes to q1 or q2 with the later items
-    unanswered is low.
+    An unanswered item is never assumed yes, except the recency of behaviour: q6 yes with
+    ``q6_recent`` unanswered may have been within the past 3 months, and the triage table
+    has no row for unknown recency, so it is read as recent (high; the contract's flag
+    table treats it as acute). A yes to q1 or q2 with the later items unanswered is low.
     """
     behaviour = section.get("q6") == "yes"
-    if _any_yes(section, HIGH_ITEMS) or (behaviour and section.get(RECENCY_ITEM) == "yes"):
+    if _any_yes(section, HIGH_ITEMS) or (behaviour and section.get(RECENCY_ITEM) != "no"):
         return CssrsScore(HIGH)
     if behaviour or section.get("q3") == "yes":
         return CssrsScore(MODERATE)

@@ -57,8 +57,10 @@ def test_cssrs_risk_columbia_triage_table(section: dict[str, str], risk: str) ->
     assert cssrs.score(section).risk == risk
 
 
-def test_cssrs_q6_yes_with_recency_absent_is_moderate_not_assumed_recent() -> None:
-    assert cssrs.score(ALL_NO | {"q6": "yes"}).risk == "moderate"
+def test_cssrs_q6_yes_with_recency_absent_is_high_columbia_triage_unknown_recency() -> None:
+    # The triage table has no row for unknown recency: read as recent (clinical.md §3.4).
+    assert cssrs.score(ALL_NO | {"q6": "yes"}).risk == "high"
+    assert cssrs.score({"q1": "no", "q2": "no", "q6": "yes"}).risk == "high"
 
 
 def test_cssrs_recency_without_q6_yes_raises_nothing() -> None:
@@ -99,7 +101,7 @@ def test_cssrs_every_answer_pattern_never_lowered_by_a_yes() -> None:
         acute = (
             section.get("q4") == "yes"
             or section.get("q5") == "yes"
-            or (section.get("q6") == "yes" and section.get("q6_recent") == "yes")
+            or (section.get("q6") == "yes" and section.get("q6_recent") != "no")
         )
         assert (risk == "high") == acute, section
         if "yes" in (section.get(k) for k in ITEMS):

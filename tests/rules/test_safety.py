@@ -54,8 +54,6 @@ def test_no_flag_without_an_endorsed_item(answers: dict[str, Any]) -> None:
                      id="Columbia triage: q3 yes -> moderate"),
         pytest.param({"cssrs": {"q6": "yes", "q6_recent": "no"}}, {"cssrs.q6": "yes"},
                      "more than 3 months ago", id="Columbia triage: q6 yes, not recent"),
-        pytest.param({"cssrs": {"q6": "yes"}}, {"cssrs.q6": "yes"}, "recency unknown",
-                     id="Columbia triage: q6 yes, recency not answered"),
     ],
 )
 def test_suicide_risk_when_not_acute(
@@ -81,6 +79,11 @@ def test_suicide_risk_when_not_acute(
         pytest.param({"cssrs": {"q6": "yes", "q6_recent": "yes"}},
                      {"cssrs.q6": "yes", "cssrs.q6_recent": "yes"}, "within the past 3 months",
                      id="Columbia triage: q6 yes within 3 months -> high"),
+        pytest.param({"cssrs": {"q6": "yes"}}, {"cssrs.q6": "yes"},
+                     "recency unknown, treated as within the past 3 months",
+                     id="Columbia triage: q6 yes, recency not answered -> treated as recent"),
+        pytest.param({"asq": {**ASQ_NO, "q5": "yes"}}, {"asq.q5": "yes"}, "not left alone",
+                     id="NIMH ASQ: q5 yes with q1-q4 all no -> acute positive"),
     ],
 )
 def test_suicide_risk_acute(answers: dict[str, Any], answer: dict[str, Any], pathway: str) -> None:
@@ -109,11 +112,11 @@ def test_acute_wins_and_the_answer_holds_every_endorsed_item() -> None:
 
 def test_non_acute_detail_names_every_pathway_that_applies() -> None:
     answers = {"phq9": {"q9": 1}, "asq": {**ASQ_NO, "q1": "yes", "q5": "no"},
-               "cssrs": {"q2": "yes", "q6": "yes"}}
+               "cssrs": {"q2": "yes", "q6": "yes", "q6_recent": "no"}}
     flag_id, _, detail = the_flag(answers)
     assert flag_id == "suicide_risk"
     for pathway in ("PHQ-9 item 9", "before the person leaves", "C-SSRS q1-q3",
-                    "recency unknown"):
+                    "more than 3 months ago"):
         assert pathway in detail
 
 
