@@ -268,11 +268,28 @@ def _gad7() -> Item:
 def _asq() -> Item:
     screen = tuple(_choice(f"asq.q{n}", t, _YES_NO, required=True)
                    for n, t in enumerate(_ASQ_TEXTS, start=1))
-    # Required, but only answerable once the screen is positive (a yes to any of q1-q4).
+    # Required once the screen is positive (a yes to any of q1-q4). A yes given before that
+    # is still accepted: it is an acute positive whatever q1-q4 say (NIMH ASQ pathway).
     acuity = Item("asq.q5", ItemKind.CHOICE, _ASQ_ACUITY, required=True, options=_YES_NO,
                   enable_when=tuple(EnableWhen(i.path, "yes") for i in screen),
-                  enable_behavior="any")
+                  enable_behavior="any", accept_when_disabled=("yes",))
     return _group("asq", "Suicide risk screening (ASQ)", (*screen, acuity), required=True)
+
+
+def _cssrs() -> Item:
+    """The screener's skip pattern as enable-when: q3-q5 only after q2 yes, the recency only
+    after q6 yes (Columbia Protocol screener). Every item is a suicide-risk answer, so any
+    answer a form sends outside the pattern is accepted all the same."""
+    after_q2 = (EnableWhen("cssrs.q2", "yes"),)
+    items = tuple(
+        replace(item, enable_when=after_q2) if item.name in ("q3", "q4", "q5") else item
+        for item in _numbered("cssrs", 6, _YES_NO)
+    )
+    recency = Item("cssrs.q6_recent", ItemKind.CHOICE, options=_YES_NO,
+                   enable_when=(EnableWhen("cssrs.q6", "yes"),))
+    return _group("cssrs", "Columbia suicide severity screener (C-SSRS, recent), numbered "
+                  "items", tuple(replace(item, accept_when_disabled=item.option_values())
+                                 for item in (*items, recency)))
 
 
 def _audit_c() -> Item:
@@ -331,8 +348,7 @@ KETAMINE_INTAKE = Questionnaire(
         _phq9(),
         _asq(),
         _gad7(),
-        _group("cssrs", "Columbia suicide severity screener (C-SSRS, recent), numbered items",
-               (*_numbered("cssrs", 6, _YES_NO), _choice("cssrs.q6_recent", None, _YES_NO))),
+        _cssrs(),
         _mdq(),
         _group("pcl5", "In the past month, how much were you bothered by:",
                _texts("pcl5", _PCL5_TEXTS, _PCL5_SCALE)),

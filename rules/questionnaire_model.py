@@ -62,7 +62,9 @@ class Item:
     """One question or group of the questionnaire.
 
     ``enable_when`` conditions combine with ``enable_behavior`` (``any`` or ``all``); an
-    item whose conditions are false must not be answered. ``text`` is None where the
+    item whose conditions are false must not be answered, except with one of the values in
+    ``accept_when_disabled``: safety answers (suicide risk) that a form may ask outside the
+    skip pattern, accepted and evaluated, never refused. ``text`` is None where the
     instrument's wording is licensed (C-SSRS, MDQ, DAST-10): those items are numbered only.
     ``total_loinc`` (on an instrument's group) is the LOINC code of the instrument's total
     score, which the service computes itself and never reads from a response.
@@ -81,6 +83,7 @@ class Item:
     children: tuple[Item, ...] = ()
     enable_when: tuple[EnableWhen, ...] = ()
     enable_behavior: str = "any"
+    accept_when_disabled: tuple[int | str, ...] = ()
     loinc: str | None = None
     total_loinc: str | None = None
 
@@ -150,6 +153,8 @@ def _describe_item(item: Item) -> dict[str, Any]:
     if item.enable_when:
         out["enable_when"] = [{"path": c.path, "equals": c.equals} for c in item.enable_when]
         out["enable_behavior"] = item.enable_behavior
+    if item.accept_when_disabled:
+        out["accept_when_disabled"] = list(item.accept_when_disabled)
     if item.children:
         out["items"] = [_describe_item(c) for c in item.children]
     return out

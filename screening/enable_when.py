@@ -1,7 +1,8 @@
 """Enable-when rules of a questionnaire, checked against a submission as sent.
 
 An item with enable-when conditions may be answered only while they hold (``any`` or
-``all`` of them); while they hold, a required item must be answered. The conditions name
+``all`` of them), except with a value of its ``accept_when_disabled`` (a safety answer,
+never refused); while they hold, a required item must be answered. The conditions name
 definition paths (``asq.q1``); inside a repeating group a condition on a sibling item
 refers to the same repetition. A condition compares type and value, so ``true`` never
 equals ``1`` and ``"1"`` never equals ``1``.
@@ -38,6 +39,7 @@ class _Rule:
     conditions: tuple[tuple[tuple[str, ...], int | str], ...]
     needs_all: bool
     required: bool
+    accept_when_disabled: tuple[int | str, ...]
     message: str
 
     def enabled(self, root: Mapping[str, Any], repeating: frozenset[str],
@@ -73,7 +75,8 @@ class Conditionals:
         for rule in self.rules:
             for where, container, indexes in self._containers(root, rule.segments):
                 answered = rule.segments[-1] in container
-                if answered and not rule.enabled(root, self.repeating, indexes):
+                if answered and not _accepted_anyway(rule, container[rule.segments[-1]]) \
+                        and not rule.enabled(root, self.repeating, indexes):
                     message = rule.message
                 elif not answered and rule.required and rule.enabled(
                         root, self.repeating, indexes):
@@ -115,8 +118,14 @@ def _rule(item: Item) -> _Rule:
         conditions=conditions,
         needs_all=needs_all,
         required=item.required,
+        accept_when_disabled=item.accept_when_disabled,
         message=f"Must not be answered unless {text}.",
     )
+
+
+def _accepted_anyway(rule: _Rule, value: Any) -> bool:
+    """Whether ``value`` is a safety answer accepted even while the item is disabled."""
+    return any(_same(value, accepted) for accepted in rule.accept_when_disabled)
 
 
 def _document(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,10 @@ schema cannot drift apart. Mapping, item by item:
   supports); the answers in order are the native list.
 - Integer bounds use the ``minValue``/``maxValue`` extensions; text length ``maxLength``.
 - Items whose wording is licensed (C-SSRS, MDQ, DAST-10) are shown numbered: "Item 3".
+- Safety answers given outside an item's enable-when (ASQ q5 yes after four no; any
+  C-SSRS answer outside the skip pattern) are accepted, never refused: the item carries one
+  ``ACCEPT_WHEN_DISABLED`` extension per such answer (``valueCoding``), so that a renderer
+  knows it may offer the item anyway and must keep that answer.
 
 ``required`` marks the questions the native contract requires (date of birth, PHQ-9 items
 1-9, ASQ q1-q4, and q5 while enabled). Groups are never marked: a group holding a required
@@ -41,6 +45,7 @@ ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemContro
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+ACCEPT_WHEN_DISABLED = f"{CANONICAL_BASE}/StructureDefinition/accept-when-disabled"
 
 _TYPES = {
     ItemKind.GROUP: "group",
@@ -120,6 +125,10 @@ def _item(questionnaire: Questionnaire, item: Item, *, optional_parent: bool) ->
     if item.repeats:
         out["repeats"] = True
     out.update(_answer_domain(item))
+    if item.accept_when_disabled:
+        accepted = [o for o in item.options if o.value in item.accept_when_disabled]
+        out.setdefault("extension", []).extend(
+            {"url": ACCEPT_WHEN_DISABLED, "valueCoding": answer_coding(o)} for o in accepted)
     children_optional = optional_parent or not required
     if item.kind is ItemKind.CHOICE_LIST:
         out["item"] = [_list_element(item, i) for i in range(item.length or 0)]

@@ -124,8 +124,25 @@ def test_asq_q5_enabled_when_any_screen_item_is_yes_nimh_asq_pathway() -> None:
     assert q5.enable_behavior == "any"
 
 
-def test_only_asq_q5_has_enable_when_spec_4() -> None:
-    assert [i.path for i in KETAMINE_INTAKE.walk() if i.enable_when] == ["asq.q5"]
+def test_asq_q5_yes_accepted_when_disabled_spec_4_nimh_asq_acute_positive() -> None:
+    assert KETAMINE_INTAKE.item("asq.q5").accept_when_disabled == ("yes",)
+
+
+def test_cssrs_skip_pattern_columbia_screener_every_answer_accepted_outside_it() -> None:
+    after_q2 = (EnableWhen("cssrs.q2", "yes"),)
+    for name in ("q3", "q4", "q5"):
+        assert KETAMINE_INTAKE.item(f"cssrs.{name}").enable_when == after_q2
+    recency = KETAMINE_INTAKE.item("cssrs.q6_recent")
+    assert recency.enable_when == (EnableWhen("cssrs.q6", "yes"),)
+    cssrs = KETAMINE_INTAKE.item("cssrs")
+    assert all(i.accept_when_disabled == ("yes", "no") for i in cssrs.children)
+
+
+def test_only_suicide_risk_items_have_enable_when_spec_4() -> None:
+    gated = [i.path for i in KETAMINE_INTAKE.walk() if i.enable_when]
+    assert gated == ["asq.q5", "cssrs.q3", "cssrs.q4", "cssrs.q5", "cssrs.q6_recent"]
+    accepted = [i.path for i in KETAMINE_INTAKE.walk() if i.accept_when_disabled]
+    assert accepted == ["asq.q5", *(f"cssrs.q{n}" for n in range(1, 7)), "cssrs.q6_recent"]
 
 
 NUMERIC = ("phq9", "gad7", "pcl5", "audit_c")
