@@ -42,7 +42,8 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        # gthread, answering the errors gunicorn meets itself as problem details.
+        "worker_class": "screening.server_errors.ProblemThreadWorker",
         "threads": THREADS_PER_WORKER,
         "worker_connections": CONNECTIONS_PER_WORKER,
         "accesslog": None,

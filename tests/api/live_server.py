@@ -28,10 +28,15 @@ SCREENING = str(Path(sys.executable).parent / "screening")
 
 @dataclass(frozen=True, slots=True)
 class LiveService:
-    """A running ``screening serve``: where it listens."""
+    """A running ``screening serve``: where it listens and where its output goes."""
 
     host: str
     port: int
+    log: Path
+
+    def output(self) -> str:
+        """Everything the server has written to stdout and stderr so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     @property
     def url(self) -> str:
@@ -91,10 +96,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def live_service(database_url: str) -> Iterator[LiveService]:
     """``screening serve`` on a free port of 127.0.0.1 for the whole run."""
     port = free_port()
-    with tempfile.TemporaryFile() as log:
-        process = start(service_environment(database_url), port, log)
-        try:
-            wait_ready(process, f"http://127.0.0.1:{port}/health")
-            yield LiveService("127.0.0.1", port)
-        finally:
-            stop(process)
+    with tempfile.TemporaryDirectory() as folder:
+        log_path = Path(folder) / "serve.log"
+        with log_path.open("wb") as log:
+            process = start(service_environment(database_url), port, log)
+            try:
+                wait_ready(process, f"http://127.0.0.1:{port}/health")
+                yield LiveService("127.0.0.1", port, log_path)
+            finally:
+                stop(process)

@@ -1,15 +1,22 @@
 """Errors a real ``screening serve`` sends (shared spec §4, §8): a chunked body past
-64 KiB is 413 like a ``Content-Length`` above it. Raw requests over a socket, because
-only the production server sees them as sent."""
+64 KiB is 413 like a ``Content-Length`` above it, and what gunicorn refuses itself
+(oversized header, overlong request line, malformed request) is problem details without
+internals, like every other error. Raw requests over a socket, because only the
+production server sees them as sent."""
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from flask import Flask
 
+from screening.server import server_options
+from screening.server_errors import answer_for
 from tests.api import live_server
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
@@ -40,8 +47,6 @@ class Answer:
 
 def exchange(service: LiveService, raw: bytes) -> Answer:
     """Sends ``raw`` on a new connection and reads the whole response."""
-    import socket
-
     with socket.create_connection((service.host, service.port), timeout=10) as conn:
         try:
             conn.sendall(raw)
@@ -133,3 +138,81 @@ def test_a_small_chunked_body_is_accepted(
     answer = post_chunked(live_service, clinic, json.dumps(example()).encode())
     assert answer.status == 201, answer.body
     assert len(stored(app)) == 1
+
+
+# -- errors gunicorn meets before the application ---------------------------------------
+
+SECRET = "patient-ada-byron-1990-04-12"  # stands for anything a client might send
+
+
+def assert_bare_problem(answer: Answer, status: int, slug: str) -> None:
+    """A problem document with a fixed detail: no HTML, no echo of the input."""
+    assert answer.status == status, answer.body
+    problem = answer.problem()
+    assert set(problem) == {"type", "title", "status", "detail", "instance"}
+    assert problem["type"] == f"https://screening.example/problems/{slug}"
+    assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", problem["instance"])
+    assert answer.headers["x-request-id"] == problem["instance"].removeprefix(
+        "urn:uuid:").replace("-", "")
+    assert answer.headers["cache-control"] == "no-store"
+    assert b"<" not in answer.body and SECRET.encode() not in answer.body
+    assert "gunicorn" not in json.dumps(problem).lower()
+
+
+def submission_head(clinic: TenantCredentials, *extra: str) -> str:
+    lines = [f"POST {SUBMISSIONS} HTTP/1.1", "Host: 127.0.0.1",
+             f"Authorization: {clinic.headers('intake')['Authorization']}",
+             "Content-Type: application/json", *extra, "Connection: close"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_an_oversized_idempotency_key_is_431_problem_json_and_nothing_is_stored(
+        app: Flask, live_service: LiveService, clinic: TenantCredentials) -> None:
+    body = json.dumps(example()).encode()
+    key = (SECRET * 1000)[:16_500]
+    head = submission_head(clinic, f"Idempotency-Key: {key}", f"Content-Length: {len(body)}")
+    answer = exchange(live_service, head.encode() + b"\r\n" + body)
+    assert_bare_problem(answer, 431, "header-fields-too-large")
+    assert stored(app) == []
+    assert SECRET not in live_service.output()
+
+
+@pytest.mark.parametrize("length", [256, 8_000])
+def test_an_idempotency_key_above_255_characters_is_422_naming_the_header(
+        app: Flask, live_service: LiveService, clinic: TenantCredentials, length: int) -> None:
+    body = json.dumps(example()).encode()
+    head = submission_head(clinic, f"Idempotency-Key: {'k' * length}",
+                           f"Content-Length: {len(body)}")
+    answer = exchange(live_service, head.encode() + b"\r\n" + body)
+    assert answer.status == 422
+    assert answer.problem()["errors"] == {
+        "Idempotency-Key": ["Must be 1 to 255 printable ASCII characters without spaces."]}
+    assert stored(app) == []
+
+
+def test_an_overlong_request_line_is_414_problem_json(live_service: LiveService) -> None:
+    raw = f"GET /api/v1/queue?q={SECRET * 400} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    assert_bare_problem(exchange(live_service, raw.encode()), 414, "uri-too-long")
+    assert SECRET not in live_service.output()
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param(f"{SECRET} / HTTP/1.1\r\n\r\n", id="not a request line"),
+    pytest.param(f"GET / HTTP/1.1\r\nHost: x\r\nBad Name{SECRET}: x\r\n\r\n",
+                 id="invalid header name"),
+    pytest.param(f"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {SECRET}\r\n\r\n",
+                 id="invalid Content-Length"),
+    pytest.param(f"GET / HTTP/1.1\r\nHost: x\r\n{SECRET}\r\n\r\n",
+                 id="header line without a colon"),
+    pytest.param("GET / HTTP/7.0\r\nHost: x\r\n\r\n", id="unknown HTTP version"),
+])
+def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw: str) -> None:
+    assert_bare_problem(exchange(live_service, raw.encode()), 400, "bad-request")
+    assert SECRET not in live_service.output()
+
+
+def test_errors_of_the_application_met_by_the_server_are_500_without_internals() -> None:
+    assert answer_for(RuntimeError("a value"))[0] == 500
+    assert answer_for(OSError())[3] == "An unexpected error occurred."
+    worker = server_options("127.0.0.1", 8000, 2)["worker_class"]
+    assert worker == "screening.server_errors.ProblemThreadWorker"
