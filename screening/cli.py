@@ -232,9 +232,12 @@ def users_revoke_token(public_id: str) -> None:
 @_user_errors
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (production server)."""
+    from screening.config import settings_from_environment
     from screening.server import run
 
-    _app()  # fail fast on bad configuration, before any worker starts
+    # Fail fast on bad configuration, before the port is bound or any worker starts;
+    # RATE_LIMIT too, which the application of the other commands turns off.
+    settings_from_environment(None, _app().instance_path)
     run(host=host, port=port, workers=workers)
 
 
