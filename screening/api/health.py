@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from screening import limits
 from screening.db import app_state
 from screening.errors import ServiceUnavailable
 
@@ -19,9 +20,10 @@ def liveness() -> dict[str, str]:
 
 @bp.get("/health/ready")
 def readiness() -> dict[str, str]:
-    """200 when the database answers ``SELECT 1``, else a 503 problem."""
+    """200 when the database answers ``SELECT 1``, else a 503 problem; says where rate
+    limits are counted (a Redis that does not answer degrades them, still 200)."""
     try:
         app_state().db.ping()
     except SQLAlchemyError:
         raise ServiceUnavailable("The database is not reachable.") from None
-    return {"status": "ready"}
+    return {"status": "ready", "rate_limits": limits.mode(current_app)}
