@@ -54,9 +54,12 @@ def _user_errors(command: F) -> F:
         except ScreeningError as error:
             raise click.ClickException(error.detail) from None
         except SQLAlchemyError as error:
+            from screening.db_diagnosis import connection_problem
+
             # The message of a database error can quote values; name the class only.
             name = type(error).__name__
-            raise click.ClickException(f"database error ({name}); is it migrated?") from None
+            problem = connection_problem(error) or f"database error ({name}); is it migrated?"
+            raise click.ClickException(problem) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -76,12 +79,19 @@ def db() -> None:
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the latest schema (Alembic)."""
     from screening.db import app_state, upgrade
+    from screening.db_diagnosis import schema_revision
 
     app = _app()
     url = app_state(app).settings.database_url
     app_state(app).db.dispose()
+    before = schema_revision(url)
     upgrade(url)
-    click.echo("database is at the latest schema")
+    after = schema_revision(url)
+    if before == after:
+        click.echo(f"database is at the latest schema (revision {after}); nothing to do")
+    else:
+        start = "an empty database" if before is None else f"revision {before}"
+        click.echo(f"database upgraded from {start} to revision {after}, the latest schema")
 
 
 @main.group()

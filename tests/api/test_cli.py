@@ -164,3 +164,93 @@ def test_serve_options_keep_gunicorns_access_log_off() -> None:
     assert options["bind"] == "127.0.0.1:8000"
     assert options["workers"] == 2
     assert options["accesslog"] is None
+
+
+# -- db upgrade: what it did, and why it could not -------------------------------------
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from screening.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_db_upgrade_says_from_which_revision_to_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screening.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    first = runner.invoke(main, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == (
+        f"database upgraded from an empty database to revision {head_revision()}, "
+        "the latest schema")
+    again = runner.invoke(main, ["db", "upgrade"])
+    assert again.stdout.strip() == (
+        f"database is at the latest schema (revision {head_revision()}); nothing to do")
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    upgrade(older, "0002")
+    monkeypatch.setenv("DATABASE_URL", older)
+    later = runner.invoke(main, ["db", "upgrade"])
+    assert later.stdout.strip() == (
+        f"database upgraded from revision 0002 to revision {head_revision()}, the latest schema")
+
+
+def postgres_server() -> str:
+    """``postgresql+psycopg://user@host:port`` of the test server (TEST_DATABASE_URL's,
+    else the local default); skips when none answers."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from tests.api.conftest import TEST_DATABASE_URL
+
+    url = make_url(TEST_DATABASE_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except Exception:
+        pytest.skip("no PostgreSQL server answers")
+    finally:
+        engine.dispose()
+    server = url.set(database=None).render_as_string(hide_password=False)
+    return server.rstrip("/")
+
+
+def test_db_upgrade_of_a_postgresql_database_that_does_not_exist_says_so(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{postgres_server()}/no_such_database_i11")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert_user_error(result, "the database named by DATABASE_URL does not exist")
+    assert "no_such_database_i11" not in result.output
+    assert "migrated" not in result.output
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("postgresql+psycopg://admin:s3cret-pw@127.0.0.1:1/screening",
+     "cannot connect to the database server of DATABASE_URL"),
+    ("postgresql+psycopg://admin:s3cret-pw@no-such-host.invalid:5432/screening",
+     "its host name is unknown"),
+])
+def test_db_upgrade_that_cannot_connect_says_so_without_the_url(
+    monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert_user_error(result, message)
+    assert "s3cret-pw" not in result.output and "admin" not in result.output
+
+
+def test_db_upgrade_of_an_sqlite_file_in_a_missing_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert_user_error(result, "cannot open the SQLite file of DATABASE_URL")
