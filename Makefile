@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` serves: `make run PORT=8080` (or HOST=0.0.0.0 to listen beyond localhost).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint bench bench-memory wrk clean browser
 
@@ -12,11 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## run: install, migrate the database, seed a demo clinic if empty, serve on 127.0.0.1:8000
+## run: install, migrate the database, seed a demo clinic if empty, serve on $(HOST):$(PORT)
 run: $(STAMP)
 	$(BIN)/screening db upgrade
-	$(BIN)/screening demo --if-empty
-	$(BIN)/screening serve --host 127.0.0.1 --port 8000
+	$(BIN)/screening demo --if-empty --url http://$(HOST):$(PORT)
+	$(BIN)/screening serve --host $(HOST) --port $(PORT)
 
 ## browser: Debian's chromium for the console's browser tests (installed when missing; needs root)
 browser:

@@ -253,8 +253,10 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--if-empty", is_flag=True, help="Do nothing when any clinic exists.")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the service will answer (printed in the hints).")
 @_user_errors
-def demo(if_empty: bool) -> None:
+def demo(if_empty: bool, url: str) -> None:
     """Seed the demo clinic 'demo' and print its intake key, user tokens and a review
     console sign-in for its clinician."""
     from screening.console import signin
@@ -276,7 +278,7 @@ def demo(if_empty: bool) -> None:
     click.echo(f"  intake key       {key.token}")
     click.echo(f"  clinician token  {clinician.token}  (clinician@demo.example)")
     click.echo(f"  admin token      {admin.token}  (admin@demo.example)")
-    click.echo("  review console   /console/login  (http://127.0.0.1:8000 with `make run`)")
+    click.echo(f"  review console   {url.rstrip('/')}/console/login")
     click.echo(f"  console sign-in  clinician@demo.example  password {console_password}")
     click.echo("                   (a TOTP authenticator is set up at the first sign-in)")
 
