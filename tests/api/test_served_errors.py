@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from gunicorn.http import errors as http
 
 from screening.server import server_options
-from screening.server_errors import answer_for
+from screening.server_errors import answer_for, problem_bytes
 from tests.api import live_server
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
@@ -214,5 +215,30 @@ def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw:
 def test_errors_of_the_application_met_by_the_server_are_500_without_internals() -> None:
     assert answer_for(RuntimeError("a value"))[0] == 500
     assert answer_for(OSError())[3] == "An unexpected error occurred."
+    assert answer_for(http.InvalidResponseHeader(SECRET))[0] == 500
+    assert answer_for(http.ConfigurationProblem(SECRET))[0] == 500
     worker = server_options("127.0.0.1", 8000, 2)["worker_class"]
     assert worker == "screening.server_errors.ProblemThreadWorker"
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (http.LimitRequestHeaders(SECRET), 431),
+    (http.LimitRequestLine(5000, 4094), 414),
+    (http.UnsupportedTransferCoding(SECRET), 501),
+    (http.ExpectationFailed(SECRET), 417),
+    (http.ForbiddenProxyRequest(SECRET), 403),
+    (http.InvalidHeader(SECRET), 400),
+    (http.InvalidChunkSize(SECRET), 400),
+    (http.InvalidProxyLine(SECRET), 400),
+])
+def test_each_error_gunicorn_raises_has_its_status_and_a_fixed_detail(
+        error: Exception, status: int) -> None:
+    answered, title, slug, detail = answer_for(error)
+    assert answered == status
+    raw = problem_bytes(answered, title, slug, detail, "0" * 32)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("ascii").split("\r\n")
+    assert lines[0] == f"HTTP/1.1 {status} {title}"
+    assert f"Content-Length: {len(body)}" in lines
+    assert json.loads(body)["instance"] == "urn:uuid:00000000-0000-0000-0000-000000000000"
+    assert SECRET.encode() not in raw
