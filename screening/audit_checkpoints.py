@@ -119,10 +119,12 @@ def sign(session: Session, key: SigningKey, *, now: dt.datetime | None = None) -
                       signature)
 
 
-def latest(session: Session) -> Checkpoint | None:
-    """The most recently stored checkpoint, or None before the first."""
-    row = session.scalars(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+def latest(session: Session, *, key_id: str | None = None) -> Checkpoint | None:
+    """The most recently stored checkpoint (signed by ``key_id`` if given), or None."""
+    query = select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    if key_id is not None:
+        query = query.where(AuditCheckpoint.key_id == key_id)
+    row = session.scalars(query).first()
     if row is None:
         return None
     return Checkpoint(row.seq, row.hash, signed_at_text(row.signed_at), row.key_id,

@@ -291,8 +291,8 @@ def audit() -> None:
                    "the chain was not truncated below it.")
 @_user_errors
 def audit_verify(checkpoint_file: Any) -> None:
-    """Check the audit hash chain (and the latest stored signed checkpoint); report the
-    events still waiting to be sealed. Exit 1 if anything is broken."""
+    """Check the audit hash chain (and the latest checkpoint stored with this key); report
+    the events still waiting to be sealed. Exit 1 if anything is broken."""
     from screening import audit as audit_log
     from screening import audit_checkpoints
     from screening.db import app_state, session_scope, utcnow
@@ -303,7 +303,9 @@ def audit_verify(checkpoint_file: Any) -> None:
     try:
         with session_scope(app, write=False) as session:
             problems = audit_log.verify(session)
-            for checkpoint in (audit_checkpoints.latest(session), given):
+            # Checkpoints of an earlier key stay in the table after the key is replaced.
+            stored = audit_checkpoints.latest(session, key_id=key.key_id)
+            for checkpoint in (stored, given):
                 if checkpoint is not None:
                     problems += audit_checkpoints.check(session, checkpoint, key)
             backlog = audit_log.backlog(session)

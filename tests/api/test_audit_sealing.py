@@ -323,3 +323,13 @@ def test_an_unreadable_checkpoint_file_is_a_usage_error(
     result = verify_cli("--checkpoint", str(bad))
     assert result.exit_code == 2
     assert "--checkpoint" in result.stderr
+
+
+def test_checkpoints_of_a_replaced_key_do_not_fail_verification(
+        app: Flask, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    record_events(app, 3)
+    seal(app)
+    with session_scope(app) as session:
+        session.execute(text("UPDATE audit_checkpoints SET key_id = :old"), {"old": "0" * 16})
+    assert verify_cli().exit_code == 0
