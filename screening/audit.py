@@ -1,15 +1,22 @@
-"""Append-only, hash-chained audit events.
+"""Append-only, hash-chained audit events: accepted by requests, sealed by the sealer.
 
-Each event's ``hash`` is ``sha256(prev_hash + canonical_json(fields))`` where the fields
-are the event's own columns (``seq`` and ``occurred_at`` as an ISO-8601 UTC string
-included) and ``prev_hash`` is the previous event's hash (64 zeros for the first). The
-single ``audit_chain_head`` row is locked while appending (``SELECT ... FOR UPDATE`` on
-PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), so the chain never
-forks. ``verify`` recomputes the chain and reports every edited, inserted or deleted event.
+Each sealed event's ``hash`` is ``sha256(prev_hash + canonical_json(fields))`` where the
+fields are the event's own columns (``seq`` and ``occurred_at`` as an ISO-8601 UTC string
+included) and ``prev_hash`` is the previous event's hash (64 zeros for the first).
+
+Accept, then sequence (as Certificate Transparency logs do): a request's transaction only
+inserts its events, unsealed (``seq``, ``prev_hash`` and ``hash`` NULL), and takes no
+lock shared with other requests. ``seal_pending``, run by the sealer
+(``screening.audit_sealer``) every second, gives the waiting events their place in the
+chain in insertion order (``id``) while holding the single ``audit_chain_head`` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so only sealers
+wait for each other and the chain never forks. ``verify`` recomputes the chain and
+reports every edited, inserted or deleted sealed event; a signed checkpoint
+(``screening.audit_checkpoints``) also catches a truncated tail.
 
 Like every service, ``record`` flushes but never commits: the caller's transaction holds
 the event together with the change it describes. ``append_events`` is its driver-level
-twin for ``screening.group_commit``: several events, one head lock, one ``executemany``.
+twin for ``screening.group_commit``.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from screening.db import utcnow
 from screening.driver import DriverTransaction
 from screening.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+SEAL_BATCH = 1000  # events per sealing transaction: bounds how long the head stays locked
 
 _HASHED_FIELDS = (
     "seq",
@@ -42,7 +51,20 @@ _HASHED_FIELDS = (
 )
 
 _head = AuditChainHead.__table__.c
+_events = AuditEvent.__table__.c
 _LOCK_HEAD = select(_head.last_seq, _head.last_hash).where(_head.id == 1).with_for_update()
+_UNSEALED = (
+    select(*(_events[name] for name in ("id", *_HASHED_FIELDS)))
+    .where(_events.seq.is_(None))
+    .order_by(_events.id)
+    .limit(bindparam("batch"))
+)
+_SEAL = (
+    update(AuditEvent.__table__)
+    .where(_events.id == bindparam("event_id"), _events.seq.is_(None))
+    .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev_hash"),
+            hash=bindparam("new_hash"))
+)
 _MOVE_HEAD = (
     AuditChainHead.__table__.update()
     .where(_head.id == 1)
@@ -70,10 +92,8 @@ def record(
     outcome: str = "success",
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Appends one event to the chain in ``session``'s transaction and returns it."""
-    head = _locked_head(session)
+    """Adds one unsealed event in ``session``'s transaction and returns it."""
     event = AuditEvent(
-        seq=head.last_seq + 1,
         occurred_at=utcnow(),
         clinic_id=clinic_id,
         actor_type=actor_type,
@@ -83,11 +103,8 @@ def record(
         object_id=object_id,
         outcome=outcome,
         request_id=request_id,
-        prev_hash=head.last_hash,
     )
-    event.hash = chain_hash(head.last_hash, event_fields(event))
     session.add(event)
-    head.last_seq, head.last_hash = event.seq, event.hash
     session.flush()
     return event
 
@@ -102,41 +119,67 @@ class ChainHead:
 
 def lock_head(transaction: DriverTransaction) -> ChainHead:
     """Locks the chain head for the rest of ``transaction`` (``FOR UPDATE`` on
-    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already excludes other writers)."""
+    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already excludes other writers). Only
+    sealing needs it; appending events does not."""
     row = transaction.execute(_LOCK_HEAD).fetchone()
     if row is None:
         raise RuntimeError("the audit chain head row is missing")
     return ChainHead(row[0], row[1])
 
 
-def append_events(transaction: DriverTransaction, head: ChainHead,
-                  events: list[dict[str, Any]]) -> list[int]:
-    """Appends events (each the keyword arguments of ``record``) to the chain in
-    ``transaction``, in order, after ``head`` (locked by ``lock_head`` in the same
-    transaction); returns their ``seq``."""
-    seq, prev_hash = head.last_seq, head.last_hash
-    rows: list[dict[str, Any]] = []
-    for fields in events:
-        seq += 1
-        row = {"seq": seq, "occurred_at": utcnow(), "object_type": None, "object_id": None,
-               "outcome": "success", "request_id": None, **fields, "prev_hash": prev_hash}
-        fields_to_hash = {name: row[name] for name in _HASHED_FIELDS}
-        fields_to_hash["occurred_at"] = iso_utc(row["occurred_at"])
-        row["hash"] = prev_hash = chain_hash(prev_hash, fields_to_hash)
-        rows.append(row)
+def append_events(transaction: DriverTransaction, head: ChainHead | None,
+                  events: list[dict[str, Any]]) -> None:
+    """Inserts events (each the keyword arguments of ``record``), unsealed, in order, in
+    ``transaction``. ``head`` is not needed any more (appending takes no lock); it is
+    accepted, and ignored, so callers written for the locked append keep working."""
+    del head
+    rows = [{"seq": None, "occurred_at": utcnow(), "object_type": None, "object_id": None,
+             "outcome": "success", "request_id": None, **fields,
+             "prev_hash": None, "hash": None} for fields in events]
     transaction.insert_many(AuditEvent.__table__, rows)  # type: ignore[arg-type]
-    transaction.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
-    return [row["seq"] for row in rows]
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    statement = (
-        select(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(statement).scalar_one()
+def seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> int:
+    """Seals up to ``batch`` waiting events into the chain, oldest insertion first, in
+    ``session``'s transaction (which it locks the chain head in); returns how many. The
+    caller commits, and calls again while it returns ``batch``."""
+    last_seq, last_hash = session.execute(_LOCK_HEAD).one()
+    waiting = session.execute(_UNSEALED, {"batch": batch}).all()
+    if not waiting:
+        return 0
+    sealed: list[dict[str, Any]] = []
+    seq, prev_hash = last_seq, last_hash
+    for row in waiting:
+        seq += 1
+        fields = {name: getattr(row, name) for name in _HASHED_FIELDS}
+        fields["seq"], fields["occurred_at"] = seq, iso_utc(row.occurred_at)
+        new_hash = chain_hash(prev_hash, fields)
+        sealed.append({"event_id": row.id, "new_seq": seq, "new_prev_hash": prev_hash,
+                       "new_hash": new_hash})
+        prev_hash = new_hash
+    session.connection().execute(_SEAL, sealed)
+    session.connection().execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return len(sealed)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The events waiting to be sealed: how many, and when the oldest occurred."""
+
+    count: int
+    oldest: dt.datetime | None
+
+    def oldest_age_seconds(self, now: dt.datetime) -> float:
+        """How long the oldest waiting event has waited at ``now`` (0 when none)."""
+        return (now - self.oldest).total_seconds() if self.oldest is not None else 0.0
+
+
+def backlog(session: Session) -> Backlog:
+    """The events not sealed yet."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(AuditEvent.occurred_at)).where(AuditEvent.seq.is_(None))
+    ).one()
+    return Backlog(count, oldest)
 
 
 def event_fields(event: AuditEvent) -> dict[str, Any]:
@@ -158,17 +201,19 @@ def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def verify(session: Session) -> list[ChainProblem]:
-    """Recomputes the whole chain; an empty list means it is intact."""
+    """Recomputes the chain of sealed events; an empty list means it is intact. Events
+    waiting to be sealed are not part of it yet (see ``backlog``)."""
     problems: list[ChainProblem] = []
     expected_seq, prev_hash = 1, GENESIS_HASH
-    for event in _events_in_order(session):
+    for event in _sealed_in_order(session):
+        assert event.seq is not None  # only sealed events are read
         if event.seq != expected_seq:
             problems.append(ChainProblem(expected_seq, "event missing"))
         if event.prev_hash != prev_hash:
             problems.append(ChainProblem(event.seq, "prev_hash does not match"))
-        if chain_hash(event.prev_hash, event_fields(event)) != event.hash:
+        if chain_hash(event.prev_hash or "", event_fields(event)) != event.hash:
             problems.append(ChainProblem(event.seq, "content does not match its hash"))
-        expected_seq, prev_hash = event.seq + 1, event.hash
+        expected_seq, prev_hash = event.seq + 1, event.hash or ""
     head = session.get(AuditChainHead, 1)
     if head is None:
         problems.append(ChainProblem(expected_seq, "chain head missing"))
@@ -178,11 +223,15 @@ def verify(session: Session) -> list[ChainProblem]:
 
 
 def count(session: Session) -> int:
-    """The number of events in the chain (the head's ``last_seq``)."""
-    head = session.get(AuditChainHead, 1)
-    return head.last_seq if head is not None else 0
+    """The number of events recorded, sealed or waiting to be."""
+    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
-def _events_in_order(session: Session) -> Iterator[AuditEvent]:
-    statement = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+def _sealed_in_order(session: Session) -> Iterator[AuditEvent]:
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.seq.is_not(None))
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
     yield from session.scalars(statement)

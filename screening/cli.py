@@ -8,6 +8,7 @@ secret print it as the last line of stdout so scripts can capture it with ``tail
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -299,18 +300,51 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
+              help="A checkpoint saved from GET /api/v1/audit/checkpoint: also prove that "
+                   "no event up to it was edited, deleted, inserted or reordered, and that "
+                   "the chain was not truncated below it.")
 @_user_errors
-def audit_verify() -> None:
-    """Check the audit hash chain; exit 1 at the first broken event."""
+def audit_verify(checkpoint_file: Any) -> None:
+    """Check the audit hash chain (and the latest checkpoint stored with this key); report
+    the events still waiting to be sealed. Exit 1 if anything is broken."""
     from screening import audit as audit_log
+    from screening import audit_checkpoints
+    from screening.db import app_state, session_scope, utcnow
 
-    with _session(write=False) as session:
-        problems = audit_log.verify(session)
-        total = audit_log.count(session)
+    given = _read_checkpoint(checkpoint_file) if checkpoint_file is not None else None
+    app = _app()
+    key = audit_checkpoints.SigningKey.from_seed(app_state(app).settings.audit_signing_key)
+    try:
+        with session_scope(app, write=False) as session:
+            problems = audit_log.verify(session)
+            # Checkpoints of an earlier key stay in the table after the key is replaced.
+            stored = audit_checkpoints.latest(session, key_id=key.key_id)
+            for checkpoint in (stored, given):
+                if checkpoint is not None:
+                    problems += audit_checkpoints.check(session, checkpoint, key)
+            backlog = audit_log.backlog(session)
+            total = audit_log.count(session)
+    finally:
+        app_state(app).db.dispose()
     if problems:
-        first = problems[0]
+        first, *others = sorted(problems, key=lambda problem: problem.seq)
         click.echo(f"audit chain BROKEN at seq {first.seq}: {first.reason}", err=True)
-        for problem in problems[1:]:
+        for problem in others:
             click.echo(f"  also seq {problem.seq}: {problem.reason}", err=True)
         sys.exit(1)
-    click.echo(f"audit chain OK ({total} events)")
+    sealed = total - backlog.count
+    against = f"; matches the checkpoint at seq {given.seq}" if given is not None else ""
+    click.echo(f"audit chain OK ({sealed} sealed events{against})")
+    age = backlog.oldest_age_seconds(utcnow())
+    click.echo(f"{backlog.count} events waiting to be sealed"
+               + (f", the oldest for {age:.1f} s" if backlog.count else ""))
+
+
+def _read_checkpoint(handle: Any) -> Any:
+    from screening.audit_checkpoints import Checkpoint
+
+    try:
+        return Checkpoint.from_json(json.load(handle))
+    except ValueError as error:  # json.JSONDecodeError is one
+        raise click.BadParameter(f"not a checkpoint ({error})", param_hint="--checkpoint") from None

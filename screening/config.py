@@ -11,13 +11,16 @@
 | `CONSOLE_IDLE_MINUTES` | `15`: the review console signs out after this idle time |
 | `CONSOLE_LOGIN_LIMIT` | `10/minute` console sign-in attempts per address and e-mail |
 | `TRUSTED_PROXIES`     | `0`: how many reverse proxies' `X-Forwarded-For`/`-Proto` to trust |
+| `AUDIT_SIGNING_KEY`   | unset: Ed25519 key generated into `<instance folder>/audit_signing_key` |
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +43,7 @@ ENV_VARS = (
     "CONSOLE_IDLE_MINUTES",
     "CONSOLE_LOGIN_LIMIT",
     "TRUSTED_PROXIES",
+    "AUDIT_SIGNING_KEY",
 )
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_CHARS = 32
@@ -47,6 +51,8 @@ DEFAULT_CONSOLE_IDLE_MINUTES = 15.0
 MAX_CONSOLE_IDLE_MINUTES = 24 * 60
 DEFAULT_CONSOLE_LOGIN_LIMIT = "10/minute"
 MAX_TRUSTED_PROXIES = 5
+AUDIT_SIGNING_KEY_FILE = "audit_signing_key"
+ED25519_SEED_BYTES = 32
 
 
 class ConfigError(ScreeningError):
@@ -67,6 +73,7 @@ class Settings:
     console_idle_minutes: float = DEFAULT_CONSOLE_IDLE_MINUTES
     console_login_limit: str = DEFAULT_CONSOLE_LOGIN_LIMIT
     trusted_proxies: int = 0
+    audit_signing_key: bytes = field(default=b"", repr=False)  # Ed25519 private seed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object], instance_path: str | Path) -> Settings:
@@ -81,6 +88,8 @@ class Settings:
             console_idle_minutes=_idle_minutes(environ.get("CONSOLE_IDLE_MINUTES")),
             console_login_limit=_login_limit(environ.get("CONSOLE_LOGIN_LIMIT")),
             trusted_proxies=_trusted_proxies(environ.get("TRUSTED_PROXIES")),
+            audit_signing_key=_audit_signing_key(environ.get("AUDIT_SIGNING_KEY"),
+                                                 Path(instance_path)),
         )
 
     @property
@@ -205,25 +214,54 @@ def _secret_key(value: object, instance_path: Path) -> str:
 
 
 def _instance_secret_key(instance_path: Path) -> str:
-    path = instance_path / SECRET_KEY_FILE
+    key = _instance_file(instance_path, SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48))
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(f"the instance folder's {SECRET_KEY_FILE} file is too short")
+    return key
+
+
+def _instance_file(instance_path: Path, name: str, make: Callable[[], str]) -> str:
+    """The text of ``<instance folder>/<name>``, first written (mode 0600) with ``make()``
+    if the file does not exist."""
+    path = instance_path / name
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
         # Written to a private temporary file, then linked: concurrent workers starting at
         # once either create the file whole or find the other's, never a half-written one.
-        temporary = instance_path / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        temporary = instance_path / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_urlsafe(48))
+            handle.write(make())
         try:
             os.link(temporary, path)
         except FileExistsError:
             pass
         finally:
             temporary.unlink()
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < MIN_SECRET_KEY_CHARS:
-        raise ConfigError(f"the instance folder's {SECRET_KEY_FILE} file is too short")
-    return key
+    return path.read_text(encoding="ascii").strip()
+
+
+def _audit_signing_key(value: object, instance_path: Path) -> bytes:
+    """The Ed25519 private key (its 32-byte seed, base64) that signs audit checkpoints:
+    ``AUDIT_SIGNING_KEY``, else one generated once into the instance folder."""
+    text = _text(value)
+    source = "AUDIT_SIGNING_KEY"
+    if text is None:
+        source = f"the instance folder's {AUDIT_SIGNING_KEY_FILE} file"
+        try:
+            text = _instance_file(instance_path, AUDIT_SIGNING_KEY_FILE, lambda: base64.b64encode(
+                secrets.token_bytes(ED25519_SEED_BYTES)).decode("ascii"))
+        except OSError:
+            raise ConfigError("AUDIT_SIGNING_KEY is unset and the instance folder cannot "
+                              "hold a generated one") from None
+    try:
+        seed = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        seed = b""
+    if len(seed) != ED25519_SEED_BYTES:
+        raise ConfigError(f"{source} must be an Ed25519 private key: "
+                          f"{ED25519_SEED_BYTES} bytes, base64")
+    return seed
 
 
 def _idle_minutes(value: object) -> float:

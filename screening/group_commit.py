@@ -1,27 +1,29 @@
 """Group commit: concurrent writers of one process share a transaction and its fsync.
 
-A durable commit costs one fsync (2-3 ms here) and, because every write appends to the
-audit chain, writers are serialised on the chain head anyway. Committing them one by one
-caps a server at a few hundred writes per second whatever its CPU. ``GroupCommitter``
-lets the requests of a process that arrive while a commit is in progress wait, then
-writes all of them in the next transaction (leader/follower: the first waiting request
-writes the batch; no extra thread). Each request still answers only after *its* rows are
-committed, so durability is unchanged; a batch that one bad item breaks (a constraint, a
-value) is retried item by item, so it fails only its own request, while a batch whose
-commit may or may not have happened (connection lost) fails every request in it.
+A durable commit costs one fsync (2-3 ms here), and SQLite serialises writers anyway.
+Committing them one by one caps a server at a few hundred writes per second whatever its
+CPU. ``GroupCommitter`` lets the requests of a process that arrive while a commit is in
+progress wait, then writes all of them in the next transaction (leader/follower: the
+first waiting request writes the batch; no extra thread). Each request still answers only
+after *its* rows are committed, so durability is unchanged; a batch that one bad item
+breaks (a constraint, a value) is retried item by item, so it fails only its own request,
+while a batch whose commit may or may not have happened (connection lost) fails every
+request in it.
 
 An item is a function of a ``WriteBatch``: it queues rows (``insert``), statements
-(``execute``) and audit events (``audit``). The leader first takes the locks every writer
+(``execute``) and audit events (``audit``). The leader first takes the lock every writer
 of the database needs (see below), and only then takes the waiting items: requests that
-arrived while another process held the locks join this commit. The batch runs the inserts
-table by table (``executemany``), then the statements, then appends the audit events to
-the chain. Statements run on the DBAPI connection (``screening.driver``); on PostgreSQL
-everything after the head lock goes in one pipelined round trip with the commit.
+arrived while another process held the lock join this commit. The batch runs the inserts
+table by table (``executemany``), then the statements, then inserts the audit events
+(unsealed: the sealer chains them later, see ``screening.audit``). Statements run on the
+DBAPI connection (``screening.driver``); on PostgreSQL the whole transaction goes in one
+pipelined round trip with the commit.
 
-The locks: on SQLite an exclusive ``flock`` on ``<database>.writers`` before ``BEGIN
+The lock: on SQLite an exclusive ``flock`` on ``<database>.writers`` before ``BEGIN
 IMMEDIATE`` (the leaders of other worker processes wait in the kernel and wake the moment
-it is free, instead of in SQLite's sleep-and-retry busy handler); on PostgreSQL the audit
-chain head row (``SELECT ... FOR UPDATE``), which serialises writers of all processes.
+it is free, instead of in SQLite's sleep-and-retry busy handler; without it ingest kept
+its throughput but its p99 was 3-7 times higher in ``bench/ingest.py``). PostgreSQL
+writers take no lock in common: batches of several processes commit side by side.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from screening import audit, driver
 
 T = TypeVar("T")
-MAX_BATCH = 64  # bounds one transaction's duration and the head lock it holds
+MAX_BATCH = 64  # bounds one transaction's duration and the writer lock it holds
 
 
 class WriteInterrupted(RuntimeError):
@@ -68,8 +70,10 @@ class WriteBatch:
         """Queues one audit event (the keyword arguments of ``audit.record``)."""
         self._events.append(fields)
 
-    def write(self, transaction: driver.DriverTransaction, head: audit.ChainHead) -> None:
-        """Runs everything queued in ``transaction``, whose chain ``head`` is locked."""
+    def write(self, transaction: driver.DriverTransaction,
+              head: audit.ChainHead | None = None) -> None:
+        """Runs everything queued in ``transaction`` (``head`` is ignored, see
+        ``audit.append_events``)."""
         for table, rows in self._inserts.items():
             transaction.insert_many(table, rows)
         for statement, parameters in self._statements:
@@ -138,9 +142,9 @@ class GroupCommitter:
         return batch
 
     def _lead(self, taken: list[_Item[Any]]) -> None:
-        """Writes one batch. The batch is taken only once the locks are held (the SQLite
-        writer lock, then the audit chain head): the requests that arrived while another
-        process was committing join this commit instead of waiting for the next."""
+        """Writes one batch. The batch is taken only once the SQLite writer lock is held:
+        the requests that arrived while another process was committing join this commit
+        instead of waiting for the next."""
         with self._writer_lock():
             try:
                 self._commit(lambda: self._take_pending(taken))
@@ -159,13 +163,12 @@ class GroupCommitter:
                     item.error, item.done = error, True
 
     def _commit(self, take: Callable[[], list[_Item[Any]]]) -> None:
-        """One transaction: lock the chain head, take the items, write, commit."""
+        """One transaction: take the items, write, commit."""
         with driver.transaction(self._engine) as transaction:
-            head = audit.lock_head(transaction)
             items = take()
             batch = WriteBatch()
             results = [item.build(batch) for item in items]
-            batch.write(transaction, head)
+            batch.write(transaction)
         for item, result in zip(items, results, strict=True):
             item.result, item.done = result, True
 

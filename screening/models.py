@@ -243,16 +243,21 @@ class Note(Base):
 
 
 class AuditEvent(Base):
-    """One append-only, hash-chained audit event (see ``screening.audit``)."""
+    """One append-only audit event (see ``screening.audit``). A request inserts it unsealed
+    (``seq``, ``prev_hash`` and ``hash`` NULL); the sealer later gives it its place in the
+    hash chain. ``id`` is the insertion order only, never part of the chain."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_object", "object_type", "object_id"),
+        Index("ix_audit_events_unsealed", "id", sqlite_where=text("seq IS NULL"),
+              postgresql_where=text("seq IS NULL")),
         CheckConstraint(_in("actor_type", ACTOR_TYPES), name="actor_type"),
         CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="outcome"),
     )
 
-    seq: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"), index=True)
     actor_type: Mapped[str] = mapped_column(String(16))
@@ -262,13 +267,13 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class AuditChainHead(Base):
-    """The single row (id 1) holding the last event's seq and hash; appenders lock it so
-    the chain never forks."""
+    """The single row (id 1) holding the last sealed event's seq and hash; the sealer
+    locks it so the chain never forks."""
 
     __tablename__ = "audit_chain_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -276,3 +281,17 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's head at one moment (see
+    ``screening.audit_checkpoints``): Ed25519 over ``"<seq>.<hash>.<signed_at>"``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(88))

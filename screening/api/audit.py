@@ -1,4 +1,5 @@
-"""``GET /api/v1/audit``: the clinic's audit events, oldest first (admin only)."""
+"""``GET /api/v1/audit``: the clinic's audit events, oldest first; the chain's latest
+signed checkpoint and the key that verifies it (admin only)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import uuid
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from screening import audit_checkpoints
 from screening.api import require
-from screening.db import get_session
+from screening.db import app_state, get_session
 from screening.services import audit_events
 from screening.services.paging import invalid, parse_limit
 
@@ -38,3 +40,18 @@ def list_audit_events() -> Response:
         cursor=args.get("cursor"),
     )
     return jsonify({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@bp.get("/audit/checkpoint")
+@require("admin")
+def latest_checkpoint() -> Response:
+    """The latest signed checkpoint of the audit chain (404 before the first)."""
+    return jsonify(audit_events.latest_checkpoint(get_session()))
+
+
+@bp.get("/audit/public-key")
+@require("admin")
+def public_key() -> Response:
+    """The Ed25519 public key that verifies the checkpoints."""
+    seed = app_state().settings.audit_signing_key
+    return jsonify(audit_checkpoints.SigningKey.from_seed(seed).public_json())

@@ -92,7 +92,8 @@ def note(recorded: Note) -> dict[str, Any]:
 
 
 def audit_event(event: AuditEvent) -> dict[str, Any]:
-    """One audit event of ``GET /api/v1/audit``."""
+    """One audit event of ``GET /api/v1/audit``; ``seq`` and ``hash`` are null and
+    ``sealed`` false until the sealer has chained it."""
     return {
         "seq": event.seq,
         "occurred_at": json_time(event.occurred_at),
@@ -105,4 +106,5 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
         "outcome": event.outcome,
         "request_id": event.request_id,
         "hash": event.hash,
+        "sealed": event.seq is not None,
     }

@@ -119,7 +119,7 @@ def stored(app: Flask, submission_id: str) -> Submission:
 
 def events(app: Flask, action: str | None = None) -> list[AuditEvent]:
     """Audit events in chain order, optionally of one action."""
-    query = select(AuditEvent).order_by(AuditEvent.seq)
+    query = select(AuditEvent).order_by(AuditEvent.id)
     if action is not None:
         query = query.where(AuditEvent.action == action)
     with session_scope(app, write=False) as session:

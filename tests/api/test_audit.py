@@ -9,18 +9,19 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from screening import audit
+from screening.audit_sealer import seal_job
 from screening.cli import main
-from screening.db import session_scope
-from screening.models import AuditEvent
+from screening.db import app_state, session_scope
+from screening.models import AuditChainHead, AuditEvent
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 
 AUDIT = "/api/v1/audit"
 EVENT_FIELDS = {"seq", "occurred_at", "clinic_id", "actor_type", "actor_id", "action",
-                "object_type", "object_id", "outcome", "request_id", "hash"}
+                "object_type", "object_id", "outcome", "request_id", "hash", "sealed"}
 
 
 def traffic(client: FlaskClient, creds: TenantCredentials) -> str:
@@ -46,7 +47,7 @@ def test_admin_reads_the_clinics_events_oldest_first(client: FlaskClient,
     submission_id = traffic(client, clinic)
     items = listed(client, clinic)
     assert all(set(item) == EVENT_FIELDS for item in items)
-    assert [item["seq"] for item in items] == sorted(item["seq"] for item in items)
+    assert [item["occurred_at"] for item in items] == sorted(i["occurred_at"] for i in items)
     assert {item["clinic_id"] for item in items} == {clinic.clinic_id}
     tail = [(i["action"], i["actor_type"], i["object_id"], i["outcome"]) for i in items[-4:]]
     assert tail == [
@@ -120,8 +121,10 @@ def tamper(app: Flask, *statements: str) -> None:
 
 
 def last_seq(app: Flask) -> int:
+    """The chain's length once every waiting event is sealed."""
+    seal_job(app_state(app))
     with session_scope(app, write=False) as session:
-        return audit.count(session)
+        return session.get_one(AuditChainHead, 1).last_seq
 
 
 def test_untouched_chain_verifies(app: Flask, client: FlaskClient,
@@ -149,7 +152,7 @@ def test_edited_event_with_a_recomputed_hash_breaks_the_next_link(
     seq = last_seq(app) - 2
     tamper(app, f"UPDATE audit_events SET outcome = 'error' WHERE seq = {seq}")
     with session_scope(app) as session:
-        event = session.get_one(AuditEvent, seq)
+        event = session.scalars(select(AuditEvent).where(AuditEvent.seq == seq)).one()
         event.hash = audit.chain_hash(event.prev_hash, audit.event_fields(event))
     assert [p.seq for p in problems(app)] == [seq + 1]
 

@@ -44,6 +44,8 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/queue"): (401, 403, 200, 200, 200),
     ("POST", "/api/v1/queue/next"): (401, 403, 200, 200, 204),
     ("GET", "/api/v1/audit"): (401, 403, 403, 200, 403),
+    ("GET", "/api/v1/audit/checkpoint"): (401, 403, 403, 404, 403),  # none signed yet
+    ("GET", "/api/v1/audit/public-key"): (401, 403, 403, 200, 403),
     ("GET", SUBMISSION + "/fhir"): (401, 403, 200, 200, 404),
     ("GET", "/fhir/metadata"): (200, 200, 200, 200, 200),
     ("GET", "/fhir/Questionnaire"): (200, 200, 200, 200, 200),

@@ -10,9 +10,10 @@ from click.testing import CliRunner, Result
 from flask import Blueprint, Flask, g
 from sqlalchemy import select, text
 
+from screening.audit_sealer import seal_job
 from screening.auth import require
 from screening.cli import main
-from screening.db import session_scope
+from screening.db import app_state, session_scope
 from screening.models import Clinic, User
 from screening.server import server_options
 
@@ -129,9 +130,16 @@ def test_demo_prints_credentials_and_if_empty_leaves_existing_data(cli: Any) -> 
 
 def test_audit_verify_passes_then_detects_an_edited_event(cli: Any, app: Flask) -> None:
     cli("demo")
+    waiting = cli("audit", "verify")
+    assert waiting.exit_code == 0, waiting.output
+    assert waiting.stdout.splitlines()[0] == "audit chain OK (0 sealed events)"
+    assert waiting.stdout.splitlines()[1].startswith("7 events waiting to be sealed, the oldest")
+    seal_job(app_state(app))
     ok = cli("audit", "verify")
     assert ok.exit_code == 0, ok.output
-    assert ok.stdout.strip() == "audit chain OK (7 events)"  # demo sets a console password too
+    # demo sets a console password too
+    assert ok.stdout.splitlines() == ["audit chain OK (7 sealed events)",
+                                      "0 events waiting to be sealed"]
     with session_scope(app) as session:
         session.execute(text("UPDATE audit_events SET outcome = 'denied' WHERE seq = 3"))
     broken = cli("audit", "verify")
@@ -141,6 +149,7 @@ def test_audit_verify_passes_then_detects_an_edited_event(cli: Any, app: Flask) 
 
 def test_audit_verify_detects_a_deleted_event(cli: Any, app: Flask) -> None:
     cli("demo")
+    seal_job(app_state(app))
     with session_scope(app) as session:
         session.execute(text("DELETE FROM audit_events WHERE seq = 6"))
     broken = cli("audit", "verify")

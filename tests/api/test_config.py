@@ -3,6 +3,7 @@ that name the variable but never its value."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,32 @@ def test_trusted_proxies_decide_whose_address_counts(
         for forwarded in ("203.0.113.7", "192.0.2.1, 198.51.100.9")
     ]
     assert seen == expected
+
+
+# -- AUDIT_SIGNING_KEY ---------------------------------------------------------------------
+
+def test_unset_audit_signing_key_is_generated_once_private_and_kept(tmp_path: Path) -> None:
+    first = Settings.from_env({}, tmp_path / "instance")
+    key_file = tmp_path / "instance" / "audit_signing_key"
+    assert len(first.audit_signing_key) == 32
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env({}, tmp_path / "instance").audit_signing_key == first.audit_signing_key
+    assert "audit_signing_key=" not in repr(first)
+
+
+def test_audit_signing_key_from_the_environment_wins(tmp_path: Path) -> None:
+    seed = bytes(range(32))
+    settings = Settings.from_env({"AUDIT_SIGNING_KEY": base64.b64encode(seed).decode()},
+                                 tmp_path)
+    assert settings.audit_signing_key == seed
+    assert not (tmp_path / "audit_signing_key").exists()
+
+
+@pytest.mark.parametrize("value", ["hunter2", base64.b64encode(b"hunter2" * 4).decode(),
+                                   "aHVudGVyMg=="])
+def test_bad_audit_signing_key_names_the_variable_not_the_value(tmp_path: Path,
+                                                                value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"AUDIT_SIGNING_KEY": value}, tmp_path)
+    assert "AUDIT_SIGNING_KEY" in str(raised.value)
+    assert value not in str(raised.value) and "hunter2" not in str(raised.value)

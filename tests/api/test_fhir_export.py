@@ -60,7 +60,7 @@ def test_export_is_a_valid_r4_bundle_of_every_part(
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == [
         "QuestionnaireResponse", "Patient", "Observation", "Observation", "Observation", "Task"]
     events = db_session.scalars(select(AuditEvent).where(AuditEvent.object_id == submission_id)
-                                   .order_by(AuditEvent.seq))
+                                   .order_by(AuditEvent.id))
     assert [e.action for e in events] == ["submission.create", "submission.read"]
 
 

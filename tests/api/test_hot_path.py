@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from screening import audit
+from screening import audit, driver
 from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, session_scope, utcnow
 from screening.group_commit import WriteBatch, WriteInterrupted, _Item
 from screening.models import AuditEvent, Clinic, Submission
@@ -116,17 +117,19 @@ def test_an_interrupted_writer_fails_its_batch_and_frees_the_committer(app: Flas
 
 def test_a_request_whose_commit_fails_before_taking_its_item_is_never_written_later(
         app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The leader fails before it takes the batch (the chain head cannot be locked): its
+    """The leader fails before it takes the batch (no transaction can begin): its
     request fails, and its item does not linger to be committed by the next leader."""
     committer = app_state(app).db.committer
     table = Clinic.__table__
     row = {"id": "late", "slug": "late", "name": "late", "crisis_message": None,
            "created_at": utcnow()}
 
-    def unreachable(transaction: object) -> None:
+    @contextmanager
+    def unreachable(engine: object) -> Iterator[None]:
         raise OSError("database unreachable")
+        yield
 
-    monkeypatch.setattr(audit, "lock_head", unreachable)
+    monkeypatch.setattr(driver, "transaction", unreachable)
     with pytest.raises(OSError):
         committer.submit(lambda batch: batch.insert(table, row))  # type: ignore[arg-type]
     monkeypatch.undo()

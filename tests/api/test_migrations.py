@@ -3,6 +3,7 @@ match the models exactly, and go down and up again, on the engine of this run.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
+from screening import audit
 from screening.db import alembic_config, make_engine, upgrade
-from screening.models import GENESIS_HASH, Base
+from screening.models import GENESIS_HASH, AuditEvent, Base
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -86,3 +89,41 @@ def test_constraints_are_named_by_the_convention() -> None:
     for table in Base.metadata.sorted_tables:
         for constraint in (*table.constraints, *table.indexes):
             assert constraint.name, f"unnamed constraint on {table.name}"
+
+
+def test_events_chained_before_sealing_existed_stay_valid_and_new_ones_follow(
+    empty_database_url: str,
+) -> None:
+    """0007 keeps the seq and hash of events written by the locked append (0004), and the
+    sealer continues their chain."""
+    upgrade(empty_database_url, "0004")
+    engine = make_engine(empty_database_url)
+    prev_hash = GENESIS_HASH
+    try:
+        with engine.begin() as connection:
+            for seq in (1, 2, 3):
+                fields = {"seq": seq, "occurred_at": f"2026-11-0{seq}T10:00:00.000000Z",
+                          "clinic_id": None, "actor_type": "system", "actor_id": None,
+                          "action": "clinic.create", "object_type": None, "object_id": None,
+                          "outcome": "success", "request_id": None}
+                new_hash = audit.chain_hash(prev_hash, fields)
+                connection.execute(
+                    text("INSERT INTO audit_events (seq, occurred_at, actor_type, action, "
+                         "outcome, prev_hash, hash) VALUES (:seq, :at, 'system', "
+                         "'clinic.create', 'success', :prev, :hash)"),
+                    {"seq": seq, "at": dt.datetime(2026, 11, seq, 10, tzinfo=dt.UTC),
+                     "prev": prev_hash, "hash": new_hash})
+                prev_hash = new_hash
+            connection.execute(text("UPDATE audit_chain_head SET last_seq = 3, "
+                                    "last_hash = :hash"), {"hash": prev_hash})
+        upgrade(empty_database_url)
+        with Session(engine) as session, session.begin():
+            audit.record(session, clinic_id=None, actor_type="system", actor_id=None,
+                         action="clinic.create")
+            assert audit.seal_pending(session) == 1
+        with Session(engine) as session:
+            assert audit.verify(session) == []
+            assert [e.seq for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+                    ] == [1, 2, 3, 4]
+    finally:
+        engine.dispose()

@@ -32,7 +32,7 @@ def stored(app: Flask) -> list[Submission]:
 
 def events(app: Flask) -> list[AuditEvent]:
     with session_scope(app, write=False) as session:
-        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
 
 # -- POST ------------------------------------------------------------------------------

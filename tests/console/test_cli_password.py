@@ -48,7 +48,7 @@ def test_password_from_stdin_is_stored_as_an_argon2_hash_and_never_printed(
     assert user.password_hash.startswith("$argon2id$")
     assert passwords.verify(user.password_hash, PASSWORD)
     with session_scope(app, write=False) as session:
-        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-3:] == ["user.create", "api_token.create", "user.password_set"]
 
 
@@ -135,5 +135,5 @@ def test_reset_totp_forgets_the_device_so_the_next_sign_in_enrols_again(
     with session_scope(app) as session:
         account = signin.check_password(session, "dr@west.example", PASSWORD)
         assert isinstance(account, signin.Account) and not account.enrolled
-        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-1] == "user.totp_reset"

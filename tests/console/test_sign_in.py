@@ -35,7 +35,7 @@ PROTECTED_PAGES = ["/console/", "/console/queue", "/console/audit",
 def login_events(app: Flask) -> list[AuditEvent]:
     with session_scope(app, write=False) as session:
         query = select(AuditEvent).where(AuditEvent.action.like("console.%"))
-        return list(session.scalars(query.order_by(AuditEvent.seq)))
+        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def test_first_sign_in_enrols_totp_with_secret_and_qr_code_then_opens_the_queue(
