@@ -123,8 +123,10 @@ def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, A
                    key: str | None, received_at: dt.datetime
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``submissions`` row of a validated body, and its ``safety`` answer."""
-    settings = rules.ClinicSettings(crisis_message=crisis_message)
-    evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(), settings)
+    ruleset = rules.DEFAULT_RULESET
+    if crisis_message:
+        ruleset = ruleset.with_changes({"crisis_message": crisis_message})
+    evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(), ruleset)
     priority = evaluation.routing.priority
     row = {
         "id": new_id(),
