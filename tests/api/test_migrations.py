@@ -3,6 +3,7 @@ match the models exactly, and go down and up again, on the engine of this run.""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -86,3 +87,32 @@ def test_constraints_are_named_by_the_convention() -> None:
     for table in Base.metadata.sorted_tables:
         for constraint in (*table.constraints, *table.indexes):
             assert constraint.name, f"unnamed constraint on {table.name}"
+
+
+def test_rulesets_migration_carries_each_crisis_message_into_settings_version_one(
+        empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0004")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO clinics (id, slug, name, crisis_message, created_at) VALUES "
+                "('c1', 'one', 'One', 'Call the one line.', '2026-11-01 00:00:00'), "
+                "('c2', 'two', 'Two', NULL, '2026-11-01 00:00:00')"
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT c.slug, c.ruleset_version, v.version, v.settings FROM clinics c "
+                "JOIN ruleset_versions v ON v.clinic_id = c.id ORDER BY c.slug"
+            ).all()
+        settings = [row[3] if isinstance(row[3], dict) else json.loads(row[3]) for row in rows]
+        assert [tuple(row[:3]) for row in rows] == [("one", 1, 1), ("two", 1, 1)]
+        assert settings == [{"crisis_message": "Call the one line."}, {}]
+        command.downgrade(alembic_config(empty_database_url), "0004")
+        with engine.connect() as connection:
+            messages = connection.exec_driver_sql(
+                "SELECT slug, crisis_message FROM clinics ORDER BY slug").all()
+        assert [tuple(row) for row in messages] == [("one", "Call the one line."), ("two", None)]
+    finally:
+        engine.dispose()
