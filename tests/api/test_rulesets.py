@@ -4,6 +4,16 @@ ruleset."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -220,3 +230,73 @@ def test_a_required_section_missing_is_refused_naming_it(
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"answers.vitals", "answers.gad7"}
     assert submit(client, clinic, routed("routine"))
+
+
+_SERVE = (
+    "import sys\n"
+    "from werkzeug.serving import run_simple\n"
+    "from screening import create_app\n"
+    "run_simple('127.0.0.1', int(sys.argv[1]), create_app({'RATE_LIMIT': 'off'}),"
+    " threaded=True)\n"
+)
+
+
+@contextmanager
+def app_server(database_url: str) -> Iterator[str]:
+    """A separate app server process (its own ruleset cache) on the test database."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "k" * 40}
+    process = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def http(url: str, method: str, path: str, token: str, body: Any = None,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+        **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_two_app_servers_see_an_activation_on_their_next_request(
+        app: Flask, database_url: str, clinic: TenantCredentials) -> None:
+    with app_server(database_url) as first, app_server(database_url) as second:
+        for server in (first, second):  # each caches settings version 1
+            status, _ = http(server, "POST", SUBMISSIONS, clinic.intake_key,
+                             with_phq9_total(12))
+            assert status == 201
+        status, created = http(first, "POST", DRAFTS, clinic.admin_token,
+                               {"settings": {"phq9_threshold": 15}})
+        assert status == 201
+        status, _ = http(first, "POST", f"{DRAFTS}/{created['id']}/activate",
+                         clinic.admin_token, headers={"If-Match": '"ruleset-1"'})
+        assert status == 200
+        for server in (second, first):
+            status, answer = http(server, "POST", SUBMISSIONS, clinic.intake_key,
+                                  with_phq9_total(12))
+            assert status == 201
+            evaluation = stored(app)[answer["id"]]
+            assert evaluation["settings_version"] == 2
+            assert depression(evaluation) == "not_met"
