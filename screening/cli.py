@@ -299,3 +299,9 @@ def audit_verify() -> None:
             click.echo(f"  also seq {problem.seq}: {problem.reason}", err=True)
         sys.exit(1)
     click.echo(f"audit chain OK ({total} events)")
+
+
+# Last: the command groups in their own modules import this module's helpers.
+from screening.cli_rulesets import ruleset  # noqa: E402
+
+main.add_command(ruleset)

@@ -69,7 +69,7 @@ class ActiveRuleset:
     @property
     def etag(self) -> str:
         """The strong entity tag of this version (``If-Match`` of an activation)."""
-        return f'"ruleset-{self.version}"'
+        return etag(self.version)
 
     def to_dict(self) -> dict[str, Any]:
         """The §10 shape of ``GET /api/v1/ruleset`` and of each listed version."""
@@ -80,6 +80,11 @@ class ActiveRuleset:
             "activated_at": shapes.json_time(self.activated_at),
             "activated_by": self.activated_by,
         }
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a clinic's ruleset version ``version``."""
+    return f'"ruleset-{version}"'
 
 
 # (database url, clinic id) -> the last version built; safe under threads: a lookup
