@@ -5,9 +5,10 @@ Each submission received in ``[since, until)`` is evaluated under the active rul
 under the draft, and the two outcomes (priority, reasons, criterion statuses, flag ids)
 are compared. A stored evaluation made under the active ruleset and the running code is
 exactly its active outcome (``evaluate`` is deterministic), so it is read instead of
-evaluated again. Rows stream in batches (``yield_per``: a server-side cursor on
-PostgreSQL), so memory stays flat however many submissions there are; only reads are
-issued, so no write lock is held.
+evaluated again; the database hands over only the parts compared (routing, criterion ids
+and statuses, flag ids), not the whole stored document. Rows stream in batches
+(``yield_per``: a server-side cursor on PostgreSQL), so memory stays flat however many
+submissions there are; only reads are issued, so no write lock is held.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, literal_column, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import JSON
 
 import rules
 from screening.models import Submission
@@ -43,15 +45,24 @@ def outcome_of(evaluation: rules.Evaluation) -> Outcome:
     )
 
 
-def stored_outcome(evaluation: Mapping[str, Any]) -> Outcome:
-    """What the shadow report compares, from a stored evaluation's JSON."""
-    routing = evaluation["routing"]
-    return (
-        routing["priority"],
-        tuple(routing["reasons"]),
-        tuple((c["id"], c["status"]) for c in evaluation["criteria"]),
-        tuple(f["id"] for f in evaluation["flags"]),
-    )
+def stored_outcome(routing: Mapping[str, Any], criterion_ids: list[str],
+                   statuses: list[str], flag_ids: list[str]) -> Outcome:
+    """What the shadow report compares, from the parts of a stored evaluation."""
+    return (routing["priority"], tuple(routing["reasons"]),
+            tuple(zip(criterion_ids, statuses, strict=True)), tuple(flag_ids))
+
+
+# JSON arrays of one member of each element of a stored evaluation's array, per dialect.
+_MEMBERS = {
+    "postgresql": "jsonb_path_query_array(submissions.evaluation, '$.{array}[*].{member}')",
+    "sqlite": ("(SELECT json_group_array(json_extract(value, '$.{member}')) "
+               "FROM json_each(submissions.evaluation, '$.{array}'))"),
+}
+
+
+def _members(dialect: str, array: str, member: str) -> Any:
+    sql = _MEMBERS[dialect].format(array=array, member=member)
+    return literal_column(sql, type_=JSON)
 
 
 class ShadowReport:
@@ -118,10 +129,17 @@ class ShadowReport:
 def past_submissions(session: Session, clinic_id: str, since: dt.datetime | None,
                      until: dt.datetime | None) -> Iterable[Any]:
     """The clinic's submissions in ``[since, until)``, oldest first, streamed in batches
-    of ``BATCH_ROWS`` (id, respondent, answers, received_at, evaluation)."""
+    of ``BATCH_ROWS``: id, respondent, answers, received_at, the code and settings
+    versions of the stored evaluation, and its routing, criterion ids and statuses and
+    flag ids."""
+    dialect = session.get_bind().dialect.name
+    evaluation = Submission.evaluation
     query = (
         select(Submission.id, Submission.respondent, Submission.answers,
-               Submission.received_at, Submission.evaluation)
+               Submission.received_at, Submission.ruleset_version,
+               evaluation["settings_version"].as_integer().cast(Integer),
+               evaluation["routing"], _members(dialect, "criteria", "id"),
+               _members(dialect, "criteria", "status"), _members(dialect, "flags", "id"))
         .where(Submission.clinic_id == clinic_id)
         .order_by(Submission.received_at, Submission.id)
         .execution_options(yield_per=BATCH_ROWS)
@@ -139,11 +157,11 @@ def shadow(rows: Iterable[Any], active: ActiveRuleset, draft_id: str,
     report = ShadowReport(draft_id, active.version)
     current, code_version = active.ruleset, active.ruleset.ruleset_version
     evaluate = rules.evaluate
-    for submission_id, respondent, answers, received_at, stored in rows:
+    for (submission_id, respondent, answers, received_at, stored_code, stored_settings,
+         *stored) in rows:
         received_on = received_at.date()
-        if (stored.get("settings_version") == active.version
-                and stored.get("ruleset_version") == code_version):
-            before = stored_outcome(stored)
+        if stored_settings == active.version and stored_code == code_version:
+            before = stored_outcome(*stored)
         else:
             before = outcome_of(evaluate(respondent, answers, received_on, current))
         after = outcome_of(evaluate(respondent, answers, received_on, proposed))

@@ -300,3 +300,17 @@ def test_two_app_servers_see_an_activation_on_their_next_request(
             evaluation = stored(app)[answer["id"]]
             assert evaluation["settings_version"] == 2
             assert depression(evaluation) == "not_met"
+
+
+def test_shadow_compares_with_the_active_ruleset_not_with_older_stored_evaluations(
+        client: FlaskClient, clinic: TenantCredentials) -> None:
+    """Submissions stored under version 1 are evaluated again under the active version 2:
+    a draft back to the defaults reports what it changes from version 2."""
+    for total in (12, 16):
+        submit(client, clinic, with_phq9_total(total))
+    assert activate(client, clinic, draft(client, clinic, {"phq9_threshold": 15}),
+                    '"ruleset-1"').status_code == 200
+    back = draft(client, clinic, {"phq9_threshold": 10})
+    report = client.post(f"{DRAFTS}/{back}/shadow", headers=clinic.headers("admin")).json
+    assert (report["active"], report["evaluated"], report["changed"]) == (2, 2, 1)
+    assert report["criteria"] == {"depression_moderate_to_severe": {"not_met->met": 1}}
