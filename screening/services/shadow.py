@@ -6,7 +6,8 @@ under the draft, and the two outcomes (priority, reasons, criterion statuses, fl
 are compared. A stored evaluation made under the active ruleset and the running code is
 exactly its active outcome (``evaluate`` is deterministic), so it is read instead of
 evaluated again; the database hands over only the parts compared (routing, criterion ids
-and statuses, flag ids), not the whole stored document. Rows stream in batches
+and statuses, flag ids) as one small document, and of the respondent only what the rules
+read (birth date, sex at birth), never names or contact details. Rows stream in batches
 (``yield_per``: a server-side cursor on PostgreSQL), so memory stays flat however many
 submissions there are; only reads are issued, so no write lock is held.
 """
@@ -52,17 +53,26 @@ def stored_outcome(routing: Mapping[str, Any], criterion_ids: list[str],
             tuple(zip(criterion_ids, statuses, strict=True)), tuple(flag_ids))
 
 
-# JSON arrays of one member of each element of a stored evaluation's array, per dialect.
-_MEMBERS = {
-    "postgresql": "jsonb_path_query_array(submissions.evaluation, '$.{array}[*].{member}')",
-    "sqlite": ("(SELECT json_group_array(json_extract(value, '$.{member}')) "
-               "FROM json_each(submissions.evaluation, '$.{array}'))"),
+# [routing, criterion ids, criterion statuses, flag ids] of a stored evaluation, per
+# dialect: one JSON document per row, built by the database.
+_COMPARED = {
+    "postgresql": (
+        "jsonb_build_array(submissions.evaluation -> 'routing', "
+        "jsonb_path_query_array(submissions.evaluation, '$.criteria[*].id'), "
+        "jsonb_path_query_array(submissions.evaluation, '$.criteria[*].status'), "
+        "jsonb_path_query_array(submissions.evaluation, '$.flags[*].id'))"
+    ),
+    # A subquery's value loses its JSON subtype; json() gives it back.
+    "sqlite": (
+        "json_array(json_extract(submissions.evaluation, '$.routing'), "
+        "json((SELECT json_group_array(json_extract(value, '$.id')) "
+        "FROM json_each(submissions.evaluation, '$.criteria'))), "
+        "json((SELECT json_group_array(json_extract(value, '$.status')) "
+        "FROM json_each(submissions.evaluation, '$.criteria'))), "
+        "json((SELECT json_group_array(json_extract(value, '$.id')) "
+        "FROM json_each(submissions.evaluation, '$.flags'))))"
+    ),
 }
-
-
-def _members(dialect: str, array: str, member: str) -> Any:
-    sql = _MEMBERS[dialect].format(array=array, member=member)
-    return literal_column(sql, type_=JSON)
 
 
 class ShadowReport:
@@ -129,17 +139,16 @@ class ShadowReport:
 def past_submissions(session: Session, clinic_id: str, since: dt.datetime | None,
                      until: dt.datetime | None) -> Iterable[Any]:
     """The clinic's submissions in ``[since, until)``, oldest first, streamed in batches
-    of ``BATCH_ROWS``: id, respondent, answers, received_at, the code and settings
-    versions of the stored evaluation, and its routing, criterion ids and statuses and
-    flag ids."""
+    of ``BATCH_ROWS``: id, birth date, sex at birth, answers, received_at, the code and
+    settings versions of the stored evaluation, and its compared parts."""
     dialect = session.get_bind().dialect.name
-    evaluation = Submission.evaluation
+    respondent, evaluation = Submission.respondent, Submission.evaluation
     query = (
-        select(Submission.id, Submission.respondent, Submission.answers,
+        select(Submission.id, respondent["date_of_birth"].as_string(),
+               respondent["sex_at_birth"].as_string(), Submission.answers,
                Submission.received_at, Submission.ruleset_version,
                evaluation["settings_version"].as_integer().cast(Integer),
-               evaluation["routing"], _members(dialect, "criteria", "id"),
-               _members(dialect, "criteria", "status"), _members(dialect, "flags", "id"))
+               literal_column(_COMPARED[dialect], type_=JSON))
         .where(Submission.clinic_id == clinic_id)
         .order_by(Submission.received_at, Submission.id)
         .execution_options(yield_per=BATCH_ROWS)
@@ -157,11 +166,12 @@ def shadow(rows: Iterable[Any], active: ActiveRuleset, draft_id: str,
     report = ShadowReport(draft_id, active.version)
     current, code_version = active.ruleset, active.ruleset.ruleset_version
     evaluate = rules.evaluate
-    for (submission_id, respondent, answers, received_at, stored_code, stored_settings,
-         *stored) in rows:
+    for (submission_id, born, sex, answers, received_at, stored_code, stored_settings,
+         compared) in rows:
+        respondent = {"date_of_birth": born, "sex_at_birth": sex}
         received_on = received_at.date()
         if stored_settings == active.version and stored_code == code_version:
-            before = stored_outcome(*stored)
+            before = stored_outcome(*compared)
         else:
             before = outcome_of(evaluate(respondent, answers, received_on, current))
         after = outcome_of(evaluate(respondent, answers, received_on, proposed))
