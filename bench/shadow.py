@@ -65,17 +65,19 @@ def seed(database: BenchDatabase, clinic_id: str, first: int, last: int,
     params: dict[str, Any] = {f"a_{p}": json.dumps(b["answers"]) for p, b in bodies.items()}
     params["respondent"] = json.dumps(bodies["routine"]["respondent"])
     postgres = database.kind == "postgres"
-    cast = "::jsonb" if postgres else ""
-    answers = " ".join(f"WHEN '{p}' THEN :a_{p}{cast}" for p in bodies)
+    def json_param(name: str) -> str:
+        return f"CAST(:{name} AS jsonb)" if postgres else f":{name}"
+
+    answers = " ".join(f"WHEN '{p}' THEN {json_param('a_' + p)}" for p in bodies)
     marked = ("evaluation" if legacy else
-              "evaluation || '{\"settings_version\": 1}'::jsonb" if postgres else
+              "evaluation || CAST('{\"settings_version\": 1}' AS jsonb)" if postgres else
               "json_set(evaluation, '$.settings_version', 1)")
     empty = "'{}'::jsonb" if postgres else "'{}'"
     engine = make_engine(database.url)
     try:
         with engine.begin() as connection:
             connection.execute(text(
-                f"UPDATE submissions SET respondent = :respondent{cast}, "
+                f"UPDATE submissions SET respondent = {json_param('respondent')}, "
                 f"answers = CASE priority {answers} END, evaluation = {marked} "
                 f"WHERE answers = {empty}"), params)
         if postgres:
