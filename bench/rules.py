@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rules import ClinicSettings, evaluate  # noqa: E402
+from rules import DEFAULT_RULESET, evaluate  # noqa: E402
 
 RECEIVED = date(2026, 11, 21)
 GOAL_MICROSECONDS = 50.0
@@ -79,10 +79,9 @@ def main() -> None:
     args = parser.parse_args()
 
     respondent, answers = full_submission()
-    settings = ClinicSettings()
 
     def call() -> None:
-        evaluate(respondent, answers, RECEIVED, settings)
+        evaluate(respondent, answers, RECEIVED, DEFAULT_RULESET)
 
     call()  # warm up imports and caches
     runs = timeit.repeat(call, number=args.number, repeat=args.repeat)

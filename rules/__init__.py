@@ -2,14 +2,14 @@
 
 ``evaluate()`` scores a validated submission, checks the intake criteria, raises flags and
 routes it to clinician review. It never decides eligibility. ``questionnaire`` holds the
-versioned questionnaire definitions.
+versioned questionnaire definitions; a ``Ruleset`` carries a clinic's bounded settings.
 """
 
 from rules import questionnaire
 from rules.evaluate import RULESET_VERSION, evaluate
+from rules.ruleset import DEFAULT_RULESET, SETTINGS, Ruleset, SettingsError
 from rules.types import (
     DEFAULT_CRISIS_MESSAGE,
-    ClinicSettings,
     Criterion,
     Evaluation,
     Flag,
@@ -21,16 +21,19 @@ from rules.types import (
 )
 
 __all__ = [
-    "ClinicSettings",
     "Criterion",
     "DEFAULT_CRISIS_MESSAGE",
+    "DEFAULT_RULESET",
     "Evaluation",
     "Flag",
     "FlagKind",
     "Priority",
     "RULESET_VERSION",
     "Routing",
+    "Ruleset",
+    "SETTINGS",
     "Safety",
+    "SettingsError",
     "Status",
     "evaluate",
     "questionnaire",

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules.types import Flag, FlagKind
 
-BP_SEVERE_SYSTOLIC = 180
-BP_SEVERE_DIASTOLIC = 100
-BP_ELEVATED_SYSTOLIC = 140
-BP_ELEVATED_DIASTOLIC = 90
-OLDER_ADULT_AGE = 65
+if TYPE_CHECKING:
+    from rules.ruleset import Ruleset
 
 BP_SEVERE_SOURCE = (
     "Swiss ketamine product information (oddb reg. 67199): contraindicated with poorly "
@@ -206,35 +203,40 @@ def reproductive_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
     return _answer_flags(answers, "reproductive", _REPRODUCTIVE_FLAGS)
 
 
-def blood_pressure_flags(answers: Mapping[str, Any]) -> tuple[Flag, ...]:
-    """``blood_pressure_severe`` above 180/100, else ``blood_pressure_elevated`` at or above
-    140/90; either reading alone is enough."""
+def blood_pressure_flags(answers: Mapping[str, Any], ruleset: Ruleset) -> tuple[Flag, ...]:
+    """``blood_pressure_severe`` above ``bp_severe`` (180/100), else
+    ``blood_pressure_elevated`` at or above ``bp_elevated`` (140/90); either reading alone
+    is enough."""
     vitals = answers.get("vitals") or {}
     systolic = vitals.get("systolic_bp")
     diastolic = vitals.get("diastolic_bp")
     readings = {k: v for k, v in (("systolic_bp", systolic), ("diastolic_bp", diastolic))
                 if v is not None}
-    if (systolic is not None and systolic > BP_SEVERE_SYSTOLIC) or (
-        diastolic is not None and diastolic > BP_SEVERE_DIASTOLIC
+    severe, elevated = ruleset.bp_severe, ruleset.bp_elevated
+    if (systolic is not None and systolic > severe.systolic) or (
+        diastolic is not None and diastolic > severe.diastolic
     ):
         return (Flag("blood_pressure_severe", _SAFETY, readings,
-                     "Blood pressure above 180/100 mmHg: review before any treatment.",
+                     f"Blood pressure above {severe.systolic}/{severe.diastolic} mmHg: review "
+                     "before any treatment.",
                      BP_SEVERE_SOURCE),)
-    if (systolic is not None and systolic >= BP_ELEVATED_SYSTOLIC) or (
-        diastolic is not None and diastolic >= BP_ELEVATED_DIASTOLIC
+    if (systolic is not None and systolic >= elevated.systolic) or (
+        diastolic is not None and diastolic >= elevated.diastolic
     ):
         return (Flag("blood_pressure_elevated", _CAUTION, readings,
-                     "Blood pressure at or above 140/90 mmHg: weigh the expected rise during "
-                     "treatment; consider delaying.",
+                     f"Blood pressure at or above {elevated.systolic}/{elevated.diastolic} "
+                     "mmHg: weigh the expected rise during treatment; consider delaying.",
                      BP_ELEVATED_SOURCE),)
     return ()
 
 
-def age_flags(age_years: int | None) -> tuple[Flag, ...]:
-    """``older_adult`` at age 65 or over; nothing when the age is unknown."""
-    if age_years is None or age_years < OLDER_ADULT_AGE:
+def age_flags(age_years: int | None, ruleset: Ruleset) -> tuple[Flag, ...]:
+    """``older_adult`` at ``older_adult_age`` (65) or over; nothing when the age is
+    unknown."""
+    threshold = ruleset.older_adult_age
+    if age_years is None or age_years < threshold:
         return ()
     return (Flag("older_adult", _CAUTION, {"age_years": age_years},
-                 "Aged 65 or over: esketamine labelling gives older adults a lower starting "
-                 "dose (unverified).",
+                 f"Aged {threshold} or over: esketamine labelling gives older adults a lower "
+                 "starting dose (unverified).",
                  OLDER_ADULT_SOURCE),)

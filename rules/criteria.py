@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules.instruments import phq9
 from rules.types import Criterion, Status
 
-ADULT_AGE = 18
-PHQ9_MODERATE_TOTAL = 10
-ADEQUATE_TRIAL_WEEKS = 6
-FAILED_TRIALS_NEEDED = 2
+if TYPE_CHECKING:
+    from rules.ruleset import Ruleset
 
 ADULT_SOURCE = (
     "SPRAVATO (esketamine) US prescribing information: indicated for adults only, not "
@@ -40,6 +38,11 @@ _TRIALS_PATH = "treatment_history.antidepressant_trials"
 # Enum member lookups cost ~100 ns each on CPython 3.11; bound once for the hot path.
 _MET, _NOT_MET, _UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
 _PHQ9_PATHS = tuple((f"q{n}", f"phq9.q{n}") for n in range(1, 10))
+# A threshold at the lower edge of a PHQ-9 severity band names the band it admits.
+_PHQ9_BAND_FROM = MappingProxyType({
+    5: " (mild or worse)", 10: " (moderate or worse)", 15: " (moderately severe or worse)",
+    20: " (severe)",
+})
 
 
 def parse_iso_date(value: Any) -> date | None:
@@ -78,25 +81,26 @@ _ADULT_UNKNOWN = Criterion(
 )
 
 
-def adult(respondent: Mapping[str, Any], received_on: date) -> Criterion:
-    """Age 18 or over on the day the submission was received."""
-    return adult_from_age(age_in_years(respondent, received_on))
+def adult(respondent: Mapping[str, Any], received_on: date, ruleset: Ruleset) -> Criterion:
+    """Age ``min_age_years`` (18) or over on the day the submission was received."""
+    return adult_from_age(age_in_years(respondent, received_on), ruleset)
 
 
-def adult_from_age(age: int | None) -> Criterion:
+def adult_from_age(age: int | None, ruleset: Ruleset) -> Criterion:
     """The ``adult`` criterion from an age already computed by ``age_in_years``."""
     if age is None:
         return _ADULT_UNKNOWN
-    if age >= ADULT_AGE:
-        status, detail = _MET, "Aged 18 or over on the day received."
+    minimum = ruleset.min_age_years
+    if age >= minimum:
+        status, detail = _MET, f"Aged {minimum} or over on the day received."
     else:
-        status, detail = _NOT_MET, "Under 18 on the day received."
+        status, detail = _NOT_MET, f"Under {minimum} on the day received."
     return Criterion("adult", status, detail, ADULT_SOURCE, {"age_years": age})
 
 
-def depression_moderate_to_severe(answers: Mapping[str, Any]) -> Criterion:
-    """PHQ-9 total of 10 or more; on an incomplete form, decided only when every possible
-    completion agrees."""
+def depression_moderate_to_severe(answers: Mapping[str, Any], ruleset: Ruleset) -> Criterion:
+    """PHQ-9 total of ``phq9_threshold`` (10) or more; on an incomplete form, decided only
+    when every possible completion agrees."""
     section = answers.get("phq9")
     if section is None:
         return Criterion(
@@ -108,13 +112,18 @@ def depression_moderate_to_severe(answers: Mapping[str, Any]) -> Criterion:
     if low != high:
         evidence["phq9_total_min"] = low
         evidence["phq9_total_max"] = high
-    if low >= PHQ9_MODERATE_TOTAL:
-        status, detail = _MET, "PHQ-9 total is 10 or more (moderate or worse)."
-    elif high < PHQ9_MODERATE_TOTAL:
-        status, detail = _NOT_MET, "PHQ-9 total is below 10."
+    threshold = ruleset.phq9_threshold
+    if low >= threshold:
+        status = _MET
+        detail = f"PHQ-9 total is {threshold} or more{_PHQ9_BAND_FROM.get(threshold, '')}."
+    elif high < threshold:
+        status, detail = _NOT_MET, f"PHQ-9 total is below {threshold}."
     else:
         status = _UNKNOWN
-        detail = "PHQ-9 incomplete: the unanswered items could put the total either side of 10."
+        detail = (
+            "PHQ-9 incomplete: the unanswered items could put the total either side of "
+            f"{threshold}."
+        )
     return Criterion("depression_moderate_to_severe", status, detail, DEPRESSION_SOURCE, evidence)
 
 
@@ -141,18 +150,21 @@ _RESPONSE: Mapping[Any, _Check] = MappingProxyType({
 })
 
 
-def _weeks_check(weeks: Any) -> _Check:
+_COUNT_WORDS = MappingProxyType({1: "one", 2: "two", 3: "three", 4: "four", 5: "five"})
+
+
+def _weeks_check(weeks: Any, minimum: int) -> _Check:
     if weeks is None:
         return None, "weeks not given"
-    if weeks >= ADEQUATE_TRIAL_WEEKS:
-        return True, f"weeks {weeks} >= 6"
-    return False, f"weeks {weeks} < 6"
+    if weeks >= minimum:
+        return True, f"weeks {weeks} >= {minimum}"
+    return False, f"weeks {weeks} < {minimum}"
 
 
-def classify_trial(trial: Mapping[str, Any]) -> tuple[str, list[str]]:
+def classify_trial(trial: Mapping[str, Any], ruleset: Ruleset) -> tuple[str, list[str]]:
     """``adequate_failure``, ``possible_failure`` or ``not_counted`` with one reason per
-    condition (duration, dose, adherence, response)."""
-    weeks_ok, weeks = _weeks_check(trial.get("weeks"))
+    condition (duration of at least ``min_trial_weeks``, dose, adherence, response)."""
+    weeks_ok, weeks = _weeks_check(trial.get("weeks"), ruleset.min_trial_weeks)
     dose_ok, dose = _DOSE.get(trial.get("adequate_dose"), (None, "dose unrecognised"))
     adherence_ok, adherence = _ADHERENCE.get(
         trial.get("taken_as_prescribed"), (None, "adherence unrecognised")
@@ -167,11 +179,12 @@ def classify_trial(trial: Mapping[str, Any]) -> tuple[str, list[str]]:
     return "adequate_failure", reasons
 
 
-def prior_treatment_failure(answers: Mapping[str, Any]) -> Criterion:
-    """At least two adequate antidepressant trials (>= 6 weeks, adequate dose, taken as
-    prescribed) with response ``none`` or ``partial``.
+def prior_treatment_failure(answers: Mapping[str, Any], ruleset: Ruleset) -> Criterion:
+    """At least ``min_failed_trials`` (2) adequate antidepressant trials (at least
+    ``min_trial_weeks`` (6) weeks, adequate dose, taken as prescribed) with response
+    ``none`` or ``partial``.
 
-    ``unknown`` when fewer than two are certainly adequate failures but enough would be if
+    ``unknown`` when fewer than that many are certainly adequate failures but enough would be if
     the uncertain (``unsure`` or absent) answers were favourable.
     """
     trials = (answers.get("treatment_history") or {}).get("antidepressant_trials")
@@ -183,21 +196,26 @@ def prior_treatment_failure(answers: Mapping[str, Any]) -> Criterion:
     certain = possible = 0
     per_trial = []
     for index, trial in enumerate(trials):
-        counted, reasons = classify_trial(trial)
+        counted, reasons = classify_trial(trial, ruleset)
         if counted == "adequate_failure":
             certain += 1
         elif counted == "possible_failure":
             possible += 1
         per_trial.append({"index": index, "counted": counted, "reasons": reasons})
-    if certain >= FAILED_TRIALS_NEEDED:
-        status, detail = _MET, "At least two adequate trials without full response."
-    elif certain + possible >= FAILED_TRIALS_NEEDED:
+    needed = ruleset.min_failed_trials
+    count, plural = _COUNT_WORDS[needed], "s" if needed != 1 else ""
+    if certain >= needed:
+        status = _MET
+        detail = f"At least {count} adequate trial{plural} without full response."
+    elif certain + possible >= needed:
         status = _UNKNOWN
         detail = (
-            "Fewer than two certainly adequate failed trials; unsure or missing answers decide."
+            f"Fewer than {count} certainly adequate failed trial{plural}; unsure or missing "
+            "answers decide."
         )
     else:
-        status, detail = _NOT_MET, "Fewer than two adequate trials without full response."
+        status = _NOT_MET
+        detail = f"Fewer than {count} adequate trial{plural} without full response."
     evidence = {
         "adequate_failed_trials": certain,
         "possibly_adequate_failed_trials": possible,

@@ -26,13 +26,12 @@ from rules.criteria import (
 )
 from rules.instruments import asq, audit_c, cssrs, dast10, gad7, mdq, pcl5, phq9
 from rules.routing import route, safety
+from rules.ruleset import DEFAULT_RULESET, RULESET_VERSION, Ruleset
 from rules.safety import suicide_flags
 from rules.screens import screen_flags
-from rules.types import ClinicSettings, Evaluation
+from rules.types import Evaluation
 
-RULESET_VERSION = "2026.11.0"
-
-_DEFAULT_SETTINGS = ClinicSettings()
+__all__ = ["RULESET_VERSION", "evaluate"]
 # (section, scorer) in the fixed order of ``Evaluation.scores``; AUDIT-C also needs the
 # respondent's sex at birth and is slotted in by position.
 _SCORED_BEFORE_AUDIT_C = tuple((m.SECTION, m.score) for m in (phq9, gad7, asq, cssrs, mdq, pcl5))
@@ -60,9 +59,10 @@ def evaluate(
     respondent: Mapping[str, Any],
     answers: Mapping[str, Any],
     received_on: date,
-    settings: ClinicSettings | None = None,
+    ruleset: Ruleset = DEFAULT_RULESET,
 ) -> Evaluation:
-    """Evaluate one validated submission received on ``received_on``.
+    """Evaluate one validated submission received on ``received_on`` under ``ruleset``
+    (the code's version and the clinic's settings; by default the contract's §6 rules).
 
     Scores only the submitted sections; criteria in contract order; flags in the order
     safety, blood pressure, history, medications, reproductive, age, screens; then the
@@ -72,25 +72,25 @@ def evaluate(
     scores = _scores(respondent, answers)
     age = age_in_years(respondent, received_on)
     checked = (
-        adult_from_age(age),
-        depression_moderate_to_severe(answers),
-        prior_treatment_failure(answers),
+        adult_from_age(age, ruleset),
+        depression_moderate_to_severe(answers, ruleset),
+        prior_treatment_failure(answers, ruleset),
     )
     flags = (
         *suicide_flags(answers),
-        *blood_pressure_flags(answers),
+        *blood_pressure_flags(answers, ruleset),
         *history_flags(answers),
         *medication_flags(answers),
         *reproductive_flags(answers),
-        *age_flags(age),
+        *age_flags(age, ruleset),
         *screen_flags(answers, scores),
     )
     return Evaluation(
-        ruleset_version=RULESET_VERSION,
+        ruleset_version=ruleset.ruleset_version,
         scores=tuple(scores.items()),
         criteria=checked,
         flags=flags,
         routing=route(flags, checked),
-        safety=safety(flags, settings or _DEFAULT_SETTINGS),
+        safety=safety(flags, ruleset),
         missing=missing_inputs(respondent, answers),
     )

@@ -11,8 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from rules.types import ClinicSettings, Criterion, Flag, FlagKind, Priority, Routing, Safety, Status
+from rules.types import Criterion, Flag, FlagKind, Priority, Routing, Safety, Status
+
+if TYPE_CHECKING:
+    from rules.ruleset import Ruleset
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +92,9 @@ def route(flags: Iterable[Flag], criteria: Iterable[Criterion]) -> Routing:
     return Routing(_ROUTINE, tuple(reasons))
 
 
-def safety(flags: Iterable[Flag], settings: ClinicSettings) -> Safety:
+def safety(flags: Iterable[Flag], ruleset: Ruleset) -> Safety:
     """Crisis resources with the clinic's message when any suicide-risk flag is raised."""
     for flag in flags:
         if flag.id in SUICIDE_FLAG_IDS:
-            return Safety(True, settings.effective_crisis_message)
+            return Safety(True, ruleset.crisis_message)
     return _NO_CRISIS_RESOURCES

@@ -135,19 +135,6 @@ DEFAULT_CRISIS_MESSAGE = (
 
 @fast_init
 @dataclass(frozen=True, slots=True)
-class ClinicSettings:
-    """Per-clinic settings the rules read. Absent values fall back to the defaults."""
-
-    crisis_message: str | None = None
-
-    @property
-    def effective_crisis_message(self) -> str:
-        """The clinic's crisis text, or the default naming emergency services and 988."""
-        return self.crisis_message or DEFAULT_CRISIS_MESSAGE
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
 class Evaluation:
     """The whole, frozen result of ``rules.evaluate``.
 

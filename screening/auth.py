@@ -29,11 +29,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 # table columns, so no ORM loading either).
 _keys, _tokens, _users = IntakeKey.__table__.c, ApiToken.__table__.c, User.__table__.c
 _clinics = Clinic.__table__.c
-# The key's clinic's crisis message comes with it: every submission's evaluation needs it,
-# and one query per request is cheaper than two.
+# The number of the key's clinic's active ruleset comes with it (a version, not settings):
+# every submission is evaluated under that ruleset, which the ingest path takes from its
+# cache (screening.services.rulesets) when the version matches, so one query serves both.
 _INTAKE_KEY = (
     select(_keys.id, _keys.clinic_id, _keys.secret_hash, _keys.revoked_at,
-           _clinics.crisis_message)
+           _clinics.ruleset_version)
     .join_from(IntakeKey.__table__, Clinic.__table__, _clinics.id == _keys.clinic_id)
     .where(_keys.public_id == bindparam("public_id"))
 )
@@ -48,15 +49,15 @@ _USER_TOKEN = (
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling. ``id`` is the credential row's id (intake key or API token);
-    ``user_id`` and ``role`` are set for users only; ``crisis_message`` (the clinic's, or
-    None when it has none) is loaded with an intake key, whose submissions need it."""
+    ``user_id`` and ``role`` are set for users only; ``ruleset_version`` (the clinic's
+    active ruleset version) is loaded with an intake key, whose submissions need it."""
 
     kind: str  # "intake_key" | "user"
     id: str
     clinic_id: str
     role: str | None = None
     user_id: str | None = None
-    crisis_message: str | None = None
+    ruleset_version: int | None = None
 
     @property
     def actor_id(self) -> str:
@@ -124,7 +125,7 @@ def resolve_principal(database: Database, authorization: str | None
 def _resolve_intake_key(database: Database, parsed: secrets.ParsedToken
                         ) -> Principal | _Failure:
     row = database.fetch_one(_INTAKE_KEY, {"public_id": parsed.public_id})
-    key_id, clinic_id, secret_hash, revoked_at, crisis_message = row or (None,) * 5
+    key_id, clinic_id, secret_hash, revoked_at, ruleset_version = row or (None,) * 5
     matched = secrets.matches(parsed.secret, secret_hash)
     if key_id is None:
         return _Failure("invalid")
@@ -133,7 +134,7 @@ def _resolve_intake_key(database: Database, parsed: secrets.ParsedToken
     if revoked_at is not None:
         return _Failure("revoked", clinic_id, key_id)
     return Principal(kind="intake_key", id=key_id, clinic_id=clinic_id,
-                     crisis_message=crisis_message)
+                     ruleset_version=ruleset_version)
 
 
 def _resolve_user_token(database: Database, parsed: secrets.ParsedToken

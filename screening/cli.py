@@ -348,3 +348,9 @@ def _read_checkpoint(handle: Any) -> Any:
         return Checkpoint.from_json(json.load(handle))
     except ValueError as error:  # json.JSONDecodeError is one
         raise click.BadParameter(f"not a checkpoint ({error})", param_hint="--checkpoint") from None
+
+
+# Last: the command groups in their own modules import this module's helpers.
+from screening.cli_rulesets import ruleset  # noqa: E402
+
+main.add_command(ruleset)

@@ -69,8 +69,46 @@ class Clinic(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    crisis_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The active ``RulesetVersion.version``: an activation bumps it, and every app server's
+    # cached ruleset is checked against it (screening.services.rulesets).
+    ruleset_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class RulesetVersion(Base):
+    """One immutable version of a clinic's ruleset settings (shared spec §10).
+
+    ``settings`` holds only what the clinic set; every other setting is the code's
+    default (``rules.SETTINGS``). Activation adds a row; no row is ever changed.
+    """
+
+    __tablename__ = "ruleset_versions"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "version"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    draft_id: Mapped[str | None] = mapped_column(String(36))
+    activated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RulesetDraft(Base):
+    """Proposed changes (a partial settings map) over a clinic's active ruleset; shadowed
+    over past submissions before it is activated, at most once."""
+
+    __tablename__ = "ruleset_drafts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class IntakeKey(Base):

@@ -16,7 +16,7 @@ from screening.db import app_state, get_session, utcnow
 from screening.errors import Unprocessable
 from screening.models import PRIORITIES, SUBMISSION_STATUSES, Submission
 from screening.schemas import default_catalogue
-from screening.services import idempotency, shapes, submissions
+from screening.services import idempotency, rulesets, shapes, submissions
 from screening.services.paging import parse_choice, parse_limit
 
 bp = Blueprint("submissions", __name__)
@@ -51,9 +51,11 @@ def store_submission(loaded: dict[str, Any], key: str | None, posted: Any) -> su
     Idempotency-Key protocol (``posted`` is what the client sent, fingerprinted for it).
     The native and the FHIR create views both end here."""
     principal = g.principal
+    database = app_state().db
+    ruleset = rulesets.cached_ruleset(database, principal.clinic_id, principal.ruleset_version)
     return submissions.ingest(
-        app_state().db.committer, get_session(write=True) if key is not None else None,
-        principal.clinic_id, principal.crisis_message,
+        database.committer, get_session(write=True) if key is not None else None,
+        principal.clinic_id, ruleset,
         principal, loaded, key, idempotency.fingerprint(posted) if key is not None else None,
         utcnow(), g.get("request_id"),
     )

@@ -17,6 +17,7 @@ from screening import audit, secrets
 from screening.db import utcnow
 from screening.errors import Conflict, NotFound, Unprocessable
 from screening.models import USER_ROLES, ApiToken, Clinic, IntakeKey, User
+from screening.services import rulesets
 
 SLUG_PATTERN = re.compile(r"[a-z0-9-]{2,63}")
 # Deliberately loose: one "@", no spaces, a dot in the domain. Delivery is not our job.
@@ -43,9 +44,11 @@ def create_clinic(
         raise Unprocessable({"name": ["Must not be empty."]})
     if session.scalar(select(Clinic.id).where(Clinic.slug == slug)) is not None:
         raise Conflict(f"A clinic with the slug '{slug}' already exists.")
-    clinic = Clinic(slug=slug, name=name.strip(), crisis_message=crisis_message or None)
+    clinic = Clinic(slug=slug, name=name.strip(), ruleset_version=1)
     session.add(clinic)
     _flush_or_conflict(session, f"A clinic with the slug '{slug}' already exists.")
+    rulesets.create_version_one(
+        session, clinic.id, {"crisis_message": crisis_message} if crisis_message else {})
     _audit(session, clinic.id, "clinic.create", "clinic", clinic.id)
     return clinic
 

@@ -26,7 +26,7 @@ from screening.models import (
     Submission,
     new_id,
 )
-from screening.services import idempotency, shapes
+from screening.services import idempotency, rulesets, shapes
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
 
 OBJECT_TYPE = "submission"
@@ -63,7 +63,7 @@ def ingest(
     committer: GroupCommitter,
     session: Session | None,
     clinic_id: str,
-    clinic_crisis_message: str | None,
+    ruleset: rulesets.ActiveRuleset,
     principal: Actor,
     body_loaded: dict[str, Any],
     idempotency_key: str | None,
@@ -71,11 +71,13 @@ def ingest(
     received_at: dt.datetime,
     request_id: str | None,
 ) -> Created:
-    """Evaluates and stores a validated submission, audits ``submission.create`` and,
+    """Evaluates under the clinic's active ``ruleset`` (422 when a section it requires is
+    missing) and stores a validated submission, audits ``submission.create`` and,
     with an Idempotency-Key, stores the answer for replays (or replays an earlier one).
     The key's in-flight record is claimed through the committer too; ``session`` (a write
     session) answers when another request owns the key, and is left without a transaction
     before the committer writes, so it never holds a lock the committer waits for."""
+    rulesets.check_required_sections(ruleset.ruleset, body_loaded["answers"])
     record_id: str | None = None
     if idempotency_key is not None:
         assert session is not None, "an Idempotency-Key needs a session"
@@ -89,7 +91,7 @@ def ingest(
             record_id = owned.id
             session.commit()
     try:
-        return _ingest_new(committer, clinic_id, clinic_crisis_message, principal,
+        return _ingest_new(committer, clinic_id, ruleset, principal,
                            body_loaded, idempotency_key, received_at, request_id, record_id)
     except Exception:
         if record_id is not None and session is not None:
@@ -99,10 +101,10 @@ def ingest(
 
 
 def _ingest_new(committer: GroupCommitter, clinic_id: str,
-                crisis_message: str | None, principal: Actor, body_loaded: dict[str, Any],
+                ruleset: rulesets.ActiveRuleset, principal: Actor, body_loaded: dict[str, Any],
                 key: str | None, received_at: dt.datetime, request_id: str | None,
                 record_id: str | None) -> Created:
-    row, safety = _evaluated_row(clinic_id, crisis_message, body_loaded, key, received_at)
+    row, safety = _evaluated_row(clinic_id, ruleset, body_loaded, key, received_at)
     body = {"id": row["id"], "status": row["status"],
             "received_at": shapes.json_time(received_at), "safety": safety}
 
@@ -119,12 +121,15 @@ def _ingest_new(committer: GroupCommitter, clinic_id: str,
     return Created(201, body, row["id"])
 
 
-def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, Any],
+def _evaluated_row(clinic_id: str, ruleset: rulesets.ActiveRuleset, body: dict[str, Any],
                    key: str | None, received_at: dt.datetime
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``submissions`` row of a validated body, and its ``safety`` answer."""
-    settings = rules.ClinicSettings(crisis_message=crisis_message)
-    evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(), settings)
+    """The ``submissions`` row of a validated body, and its ``safety`` answer. The stored
+    evaluation keeps the code's ``ruleset_version`` and the clinic's ``settings_version``."""
+    evaluation = rules.evaluate(body["respondent"], body["answers"], received_at.date(),
+                                ruleset.ruleset)
+    stored = evaluation.to_dict()
+    stored["settings_version"] = ruleset.version
     priority = evaluation.routing.priority
     row = {
         "id": new_id(),
@@ -133,7 +138,7 @@ def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, A
         "questionnaire_version": body["questionnaire_version"],
         "respondent": body["respondent"],
         "answers": body["answers"],
-        "evaluation": evaluation.to_dict(),
+        "evaluation": stored,
         "ruleset_version": evaluation.ruleset_version,
         "status": "pending_review",
         "priority": priority.value,

@@ -65,7 +65,7 @@ def submit(client: FlaskClient, creds: TenantCredentials, body: dict[str, Any] |
 def evaluation_columns(body: dict[str, Any], received_at: dt.datetime) -> dict[str, Any]:
     """The stored columns of a submission of ``body`` (evaluated as the service does)."""
     evaluation = rules.evaluate(
-        body["respondent"], body["answers"], received_at.date(), rules.ClinicSettings()
+        body["respondent"], body["answers"], received_at.date(), rules.DEFAULT_RULESET
     )
     priority = evaluation.routing.priority
     return {

@@ -26,6 +26,7 @@ from tests.api.test_openapi import document, served_operations
 ROLES = ("anonymous", "intake", "clinician", "admin", "other_clinic")
 SUBMISSION = "/api/v1/submissions/{id}"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+RULESET_DRAFT = "/api/v1/ruleset/drafts/{id}"
 
 # (METHOD, OpenAPI path) -> status for each of ROLES, in that order.
 MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
@@ -51,6 +52,11 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/fhir/Questionnaire"): (200, 200, 200, 200, 200),
     ("GET", "/fhir/Questionnaire/{id}"): (200, 200, 200, 200, 200),
     ("POST", "/fhir/QuestionnaireResponse"): (401, 201, 403, 403, 403),
+    ("GET", "/api/v1/ruleset"): (401, 403, 200, 200, 200),
+    ("GET", "/api/v1/ruleset/versions"): (401, 403, 403, 200, 403),
+    ("POST", "/api/v1/ruleset/drafts"): (401, 403, 403, 201, 403),
+    ("POST", RULESET_DRAFT + "/shadow"): (401, 403, 403, 200, 403),
+    ("POST", RULESET_DRAFT + "/activate"): (401, 403, 403, 200, 403),
 }
 OBJECT_ROUTES = [route for route in MATRIX if route[1].startswith(SUBMISSION)]
 CASES = [(route, role, MATRIX[route][i]) for route in MATRIX for i, role in enumerate(ROLES)]
@@ -93,12 +99,14 @@ Arrange = Callable[[Scene, str], dict[str, str]]
 ARRANGE: dict[tuple[str, str], Arrange] = {
     ("POST", SUBMISSION + "/release"): claim_first,
     ("POST", SUBMISSION + "/decision"): claim_first,
+    ("POST", RULESET_DRAFT + "/activate"): lambda scene, role: {"If-Match": '"ruleset-1"'},
 }
 BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/submissions"): example,
     ("POST", SUBMISSION + "/decision"): lambda: {
         "outcome": "needs_more_information", "acknowledged_flags": flags_of_example()},
     ("POST", SUBMISSION + "/notes"): lambda: {"text": "Checked."},
+    ("POST", "/api/v1/ruleset/drafts"): lambda: {"settings": {"phq9_threshold": 15}},
 }
 
 
@@ -119,6 +127,10 @@ def call(scene: Scene, route: tuple[str, str], role: str, submission_id: str) ->
         return scene.client.post(route[1], data=body, headers=headers,
                                  content_type="application/fhir+json")
     body = BODIES[route]() if route in BODIES else None
+    if route[1].startswith(RULESET_DRAFT):  # alpha's admin drafts the object first
+        drafted = scene.client.post("/api/v1/ruleset/drafts", headers=scene.alpha.headers(
+            "admin"), json={"settings": {"phq9_threshold": 15}})
+        submission_id = drafted.get_json()["id"]
     return scene.client.open(url(route, submission_id), method=route[0], json=body,
                              headers=headers)
 

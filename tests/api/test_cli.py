@@ -14,7 +14,7 @@ from screening.audit_sealer import seal_job
 from screening.auth import require
 from screening.cli import main
 from screening.db import app_state, session_scope
-from screening.models import Clinic, User
+from screening.models import Clinic, RulesetVersion, User
 from screening.server import server_options
 
 
@@ -77,10 +77,11 @@ def test_clinic_key_and_user_creation_give_working_credentials(
         assert response.json == {"clinic_id": clinic_id}
 
 
-def test_crisis_message_is_stored(cli: Any, app: Flask) -> None:
+def test_crisis_message_is_stored_in_settings_version_one(cli: Any, app: Flask) -> None:
     cli("clinics", "create", "east", "--name", "East", "--crisis-message", "Call 988 now.")
     with session_scope(app, write=False) as session:
-        assert session.scalars(select(Clinic.crisis_message)).one() == "Call 988 now."
+        version = session.scalars(select(RulesetVersion)).one()
+        assert (version.version, version.settings) == (1, {"crisis_message": "Call 988 now."})
 
 
 @pytest.mark.parametrize(

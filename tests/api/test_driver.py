@@ -70,9 +70,9 @@ def test_a_broken_constraint_raises_integrity_error_and_writes_nothing(
         app: Flask, clinic: TenantCredentials) -> None:
     """The driver's error comes as SQLAlchemy's, and the transaction is rolled back."""
     table = Clinic.__table__
-    fresh = {"id": new_id(), "slug": "fresh-clinic", "name": "x", "crisis_message": None,
+    fresh = {"id": new_id(), "slug": "fresh-clinic", "name": "x", "ruleset_version": 1,
              "created_at": RECEIVED}
-    duplicate = {"id": new_id(), "slug": clinic.slug, "name": "x", "crisis_message": None,
+    duplicate = {"id": new_id(), "slug": clinic.slug, "name": "x", "ruleset_version": 1,
                  "created_at": RECEIVED}
     with pytest.raises(IntegrityError) as raised:
         with driver.transaction(app_state(app).db.write_engine) as transaction:

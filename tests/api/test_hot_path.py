@@ -54,13 +54,13 @@ def test_a_failing_item_fails_alone(app: Flask, clinic: TenantCredentials) -> No
     def good(slug: str) -> Callable[[WriteBatch], str]:
         def build(batch: WriteBatch) -> str:
             batch.insert(table, {"id": slug, "slug": slug, "name": slug,  # type: ignore[arg-type]
-                                 "crisis_message": None, "created_at": utcnow()})
+                                 "ruleset_version": 1, "created_at": utcnow()})
             return slug
         return build
 
     def duplicate(batch: WriteBatch) -> None:
         batch.insert(table, {"id": "dup", "slug": clinic.slug, "name": "x",  # type: ignore[arg-type]
-                             "crisis_message": None, "created_at": utcnow()})
+                             "ruleset_version": 1, "created_at": utcnow()})
 
     items = [_Item(good("ok-one")), _Item(duplicate), _Item(good("ok-two"))]
     committer._pending.extend(items)
@@ -87,7 +87,7 @@ def test_a_batch_failing_for_no_one_items_fault_fails_whole_and_is_not_retried(
     def good(batch: WriteBatch) -> None:
         built.append("good")
         batch.insert(table, {"id": "kept-out", "slug": "kept-out", "name": "x",  # type: ignore[arg-type]
-                             "crisis_message": None, "created_at": utcnow()})
+                             "ruleset_version": 1, "created_at": utcnow()})
 
     def broken(batch: WriteBatch) -> None:
         batch.execute(text("SELECT * FROM no_such_table"))
@@ -121,7 +121,7 @@ def test_a_request_whose_commit_fails_before_taking_its_item_is_never_written_la
     request fails, and its item does not linger to be committed by the next leader."""
     committer = app_state(app).db.committer
     table = Clinic.__table__
-    row = {"id": "late", "slug": "late", "name": "late", "crisis_message": None,
+    row = {"id": "late", "slug": "late", "name": "late", "ruleset_version": 1,
            "created_at": utcnow()}
 
     @contextmanager

@@ -4,6 +4,7 @@ match the models exactly, and go down and up again, on the engine of this run.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -125,5 +126,34 @@ def test_events_chained_before_sealing_existed_stay_valid_and_new_ones_follow(
             assert audit.verify(session) == []
             assert [e.seq for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
                     ] == [1, 2, 3, 4]
+    finally:
+        engine.dispose()
+
+
+def test_rulesets_migration_carries_each_crisis_message_into_settings_version_one(
+        empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0004")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO clinics (id, slug, name, crisis_message, created_at) VALUES "
+                "('c1', 'one', 'One', 'Call the one line.', '2026-11-01 00:00:00'), "
+                "('c2', 'two', 'Two', NULL, '2026-11-01 00:00:00')"
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT c.slug, c.ruleset_version, v.version, v.settings FROM clinics c "
+                "JOIN ruleset_versions v ON v.clinic_id = c.id ORDER BY c.slug"
+            ).all()
+        settings = [row[3] if isinstance(row[3], dict) else json.loads(row[3]) for row in rows]
+        assert [tuple(row[:3]) for row in rows] == [("one", 1, 1), ("two", 1, 1)]
+        assert settings == [{"crisis_message": "Call the one line."}, {}]
+        command.downgrade(alembic_config(empty_database_url), "0004")
+        with engine.connect() as connection:
+            messages = connection.exec_driver_sql(
+                "SELECT slug, crisis_message FROM clinics ORDER BY slug").all()
+        assert [tuple(row) for row in messages] == [("one", "Call the one line."), ("two", None)]
     finally:
         engine.dispose()

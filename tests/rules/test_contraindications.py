@@ -14,6 +14,7 @@ from rules.contraindications import (
     medication_flags,
     reproductive_flags,
 )
+from rules.ruleset import DEFAULT_RULESET
 from rules.types import FlagKind
 
 ABSOLUTE_KEYS = ("aneurysm_or_avm", "intracerebral_hemorrhage", "ketamine_hypersensitivity")
@@ -73,7 +74,7 @@ def bp(systolic: int | None = None, diastolic: int | None = None) -> dict[str, A
     ],
 )
 def test_blood_pressure_thresholds(answers: dict[str, Any], flag_id: str | None) -> None:
-    flags = blood_pressure_flags(answers)
+    flags = blood_pressure_flags(answers, DEFAULT_RULESET)
     assert [f.id for f in flags] == ([flag_id] if flag_id else [])
     if flags:
         assert flags[0].answer == answers["vitals"]
@@ -81,8 +82,8 @@ def test_blood_pressure_thresholds(answers: dict[str, Any], flag_id: str | None)
 
 
 def test_blood_pressure_kinds_and_sources() -> None:
-    (severe,) = blood_pressure_flags(bp(200, 120))
-    (elevated,) = blood_pressure_flags(bp(150, 95))
+    (severe,) = blood_pressure_flags(bp(200, 120), DEFAULT_RULESET)
+    (elevated,) = blood_pressure_flags(bp(150, 95), DEFAULT_RULESET)
     assert severe.kind is FlagKind.SAFETY and "180/100" in severe.source
     assert "ketamine hydrochloride injection US PI" in severe.source
     assert elevated.kind is FlagKind.CAUTION and "140" in elevated.source
@@ -159,7 +160,7 @@ def test_flags_come_out_in_table_order_whatever_the_answer_order() -> None:
     ],
 )
 def test_older_adult_spravato_lower_starting_dose(age: int | None, raised: bool) -> None:
-    flags = age_flags(age)
+    flags = age_flags(age, DEFAULT_RULESET)
     assert bool(flags) is raised
     if raised:
         assert (flags[0].id, flags[0].kind, flags[0].answer) == (

@@ -17,6 +17,7 @@ from rules.criteria import (
     parse_iso_date,
     prior_treatment_failure,
 )
+from rules.ruleset import DEFAULT_RULESET
 from rules.types import Status
 
 MET, NOT_MET, UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
@@ -59,7 +60,7 @@ def history(*trials: dict[str, object]) -> dict[str, object]:
 def test_adult_spravato_pi_adults_only_completed_years(
     born: str, received: date, status: Status, age: int
 ) -> None:
-    result = adult({"date_of_birth": born}, received)
+    result = adult({"date_of_birth": born}, received, DEFAULT_RULESET)
     assert (result.id, result.status, result.evidence) == ("adult", status, {"age_years": age})
     assert "SPRAVATO" in result.source
 
@@ -75,7 +76,7 @@ def eighteenth_birthday(born: date) -> date:
 @given(born=st.dates(date(1900, 1, 1), date(2030, 12, 31)),
        received=st.dates(date(2000, 1, 1), date(2040, 12, 31)))
 def test_adult_agrees_with_the_eighteenth_birthday_oracle(born: date, received: date) -> None:
-    result = adult({"date_of_birth": born.isoformat()}, received)
+    result = adult({"date_of_birth": born.isoformat()}, received, DEFAULT_RULESET)
     if born > received:
         assert result.status is UNKNOWN
     else:
@@ -101,13 +102,14 @@ def test_adult_leap_day_birthday_reached_on_leap_day_itself() -> None:
     ],
 )
 def test_adult_unknown_without_a_usable_birth_date(respondent: dict[str, object]) -> None:
-    result = adult(respondent, date(2026, 11, 21))
+    result = adult(respondent, date(2026, 11, 21), DEFAULT_RULESET)
     assert result.status is UNKNOWN
     assert result.evidence is None
 
 
 def test_adult_born_on_the_day_received_is_age_zero() -> None:
-    assert adult({"date_of_birth": "2026-11-21"}, date(2026, 11, 21)).evidence == {"age_years": 0}
+    result = adult({"date_of_birth": "2026-11-21"}, date(2026, 11, 21), DEFAULT_RULESET)
+    assert result.evidence == {"age_years": 0}
 
 
 def test_parse_iso_date_accepts_a_date_but_not_a_datetime() -> None:
@@ -151,7 +153,7 @@ def phq9(*items: int | None) -> dict[str, object]:
 def test_depression_kroenke_2001_cutoff_10(
     answers: dict[str, object], status: Status, evidence: dict[str, object]
 ) -> None:
-    result = depression_moderate_to_severe(answers)
+    result = depression_moderate_to_severe(answers, DEFAULT_RULESET)
     assert (result.status, result.evidence) == (status, evidence)
     assert "Kroenke" in result.source
 
@@ -190,27 +192,28 @@ def test_depression_kroenke_2001_cutoff_10(
 def test_trial_adequacy_trd_working_definition(
     overrides: dict[str, object], counted: str, reason: str
 ) -> None:
-    result, reasons = classify_trial(trial(**overrides))
+    result, reasons = classify_trial(trial(**overrides), DEFAULT_RULESET)
     assert result == counted
     assert reason in reasons
     assert len(reasons) == 4
 
 
 def test_stopped_for_side_effects_is_intolerance_not_non_response() -> None:
-    counted, reasons = classify_trial(trial(response="stopped_side_effects"))
+    counted, reasons = classify_trial(trial(response="stopped_side_effects"), DEFAULT_RULESET)
     assert counted == "not_counted"
     assert "intolerance is not non-response" in reasons[3]
 
 
 @pytest.mark.parametrize("field", ["adequate_dose", "taken_as_prescribed", "response"])
 def test_an_unrecognised_answer_is_uncertain_never_no(field: str) -> None:
-    counted, reasons = classify_trial(trial(**{field: "maybe"}))
+    counted, reasons = classify_trial(trial(**{field: "maybe"}), DEFAULT_RULESET)
     assert counted == "possible_failure"
     assert any(reason.endswith("unrecognised") for reason in reasons)
 
 
 def test_no_for_one_condition_outweighs_unsure_for_another() -> None:
-    assert classify_trial(trial(weeks=4, adequate_dose="unsure"))[0] == "not_counted"
+    counted, _ = classify_trial(trial(weeks=4, adequate_dose="unsure"), DEFAULT_RULESET)
+    assert counted == "not_counted"
 
 
 @pytest.mark.parametrize(
@@ -235,7 +238,7 @@ def test_no_for_one_condition_outweighs_unsure_for_another() -> None:
 def test_prior_treatment_failure_two_adequate_trials_nice_ta854(
     answers: dict[str, object], status: Status, certain: int, possible: int
 ) -> None:
-    result = prior_treatment_failure(answers)
+    result = prior_treatment_failure(answers, DEFAULT_RULESET)
     assert result.status is status
     assert result.evidence is not None
     assert result.evidence["adequate_failed_trials"] == certain
@@ -249,12 +252,13 @@ def test_prior_treatment_failure_two_adequate_trials_nice_ta854(
      pytest.param({"treatment_history": {}}, id="antidepressant_trials absent")],
 )
 def test_prior_treatment_failure_unknown_without_history(answers: dict[str, object]) -> None:
-    result = prior_treatment_failure(answers)
+    result = prior_treatment_failure(answers, DEFAULT_RULESET)
     assert (result.status, result.evidence) == (UNKNOWN, None)
 
 
 def test_trial_evidence_lists_each_trial_without_the_medication_name() -> None:
-    result = prior_treatment_failure(history(trial(), trial(weeks=5, medication="bupropion")))
+    result = prior_treatment_failure(
+        history(trial(), trial(weeks=5, medication="bupropion")), DEFAULT_RULESET)
     assert result.evidence is not None
     assert result.evidence["trials"] == [
         {"index": 0, "counted": "adequate_failure",

@@ -13,9 +13,9 @@ import pytest
 from rules import (
     DEFAULT_CRISIS_MESSAGE,
     RULESET_VERSION,
-    ClinicSettings,
     Evaluation,
     Priority,
+    Ruleset,
     Status,
     evaluate,
 )
@@ -106,7 +106,7 @@ def test_crisis_message_default_and_clinic_text() -> None:
     respondent, answers = spec_example()
     answers["asq"] = {"q1": "yes", "q2": "no", "q3": "no", "q4": "no", "q5": "yes"}
     default = evaluate(respondent, answers, RECEIVED)
-    clinic = evaluate(respondent, answers, RECEIVED, ClinicSettings(crisis_message="Call us."))
+    clinic = evaluate(respondent, answers, RECEIVED, Ruleset(crisis_message="Call us."))
     assert default.routing.priority is Priority.CRITICAL
     assert default.safety.message == DEFAULT_CRISIS_MESSAGE
     assert clinic.safety.message == "Call us."

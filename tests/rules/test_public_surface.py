@@ -6,16 +6,19 @@ from __future__ import annotations
 import rules
 
 INTENDED = {
-    "ClinicSettings",
     "Criterion",
     "DEFAULT_CRISIS_MESSAGE",
+    "DEFAULT_RULESET",
     "Evaluation",
     "Flag",
     "FlagKind",
     "Priority",
     "RULESET_VERSION",
     "Routing",
+    "Ruleset",
+    "SETTINGS",
     "Safety",
+    "SettingsError",
     "Status",
     "evaluate",
     "questionnaire",

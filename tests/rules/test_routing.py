@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rules.routing import ROUTING_RULES, route, safety
+from rules.ruleset import Ruleset
 from rules.types import (
     DEFAULT_CRISIS_MESSAGE,
-    ClinicSettings,
     Criterion,
     Flag,
     FlagKind,
@@ -94,14 +94,14 @@ def test_route_accepts_one_shot_iterables() -> None:
 
 @pytest.mark.parametrize("flag_id", ["suicide_risk", "suicide_risk_acute"])
 def test_crisis_resources_default_names_emergency_services_and_988(flag_id: str) -> None:
-    result = safety(flags(flag_id), ClinicSettings())
+    result = safety(flags(flag_id), Ruleset())
     assert result.show_crisis_resources is True
     assert result.message == DEFAULT_CRISIS_MESSAGE
     assert "988" in DEFAULT_CRISIS_MESSAGE and "emergency" in DEFAULT_CRISIS_MESSAGE
 
 
 def test_crisis_resources_carry_the_clinic_text() -> None:
-    settings = ClinicSettings(crisis_message="Call the clinic's 24 h line: 555 0199.")
+    settings = Ruleset(crisis_message="Call the clinic's 24 h line: 555 0199.")
     result = safety(flags("suicide_risk"), settings)
     assert (result.show_crisis_resources, result.message) == (
         True, "Call the clinic's 24 h line: 555 0199.")
@@ -113,7 +113,7 @@ def test_crisis_resources_carry_the_clinic_text() -> None:
      pytest.param(("blood_pressure_severe", "aneurysm_or_avm"), id="other safety flags")],
 )
 def test_no_crisis_resources_without_a_suicide_risk_flag(ids: tuple[str, ...]) -> None:
-    result = safety(flags(*ids), ClinicSettings(crisis_message="clinic text"))
+    result = safety(flags(*ids), Ruleset(crisis_message="clinic text"))
     assert (result.show_crisis_resources, result.message) == (False, None)
 
 
