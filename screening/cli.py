@@ -229,13 +229,15 @@ def users_revoke_token(public_id: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-worker", is_flag=True,
+              help="Do not start the background worker (webhooks, escalation) beside it.")
 @_user_errors
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn (production server)."""
+def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
+    """Serve the API with gunicorn (production server) and one background worker."""
     from screening.server import run
 
     _app()  # fail fast on bad configuration, before any worker starts
-    run(host=host, port=port, workers=workers)
+    run(host=host, port=port, workers=workers, background_worker=not no_worker)
 
 
 @main.command()
@@ -299,3 +301,9 @@ def audit_verify() -> None:
             click.echo(f"  also seq {problem.seq}: {problem.reason}", err=True)
         sys.exit(1)
     click.echo(f"audit chain OK ({total} events)")
+
+
+from screening.cli_webhooks import webhooks, worker  # noqa: E402
+
+main.add_command(webhooks)
+main.add_command(worker)

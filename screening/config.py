@@ -11,6 +11,7 @@
 | `CONSOLE_IDLE_MINUTES` | `15`: the review console signs out after this idle time |
 | `CONSOLE_LOGIN_LIMIT` | `10/minute` console sign-in attempts per address and e-mail |
 | `TRUSTED_PROXIES`     | `0`: how many reverse proxies' `X-Forwarded-For`/`-Proto` to trust |
+| `WEBHOOK_ALLOW_PRIVATE` | `0`: `1` lets webhooks reach private addresses and `http://` |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ENV_VARS = (
     "CONSOLE_IDLE_MINUTES",
     "CONSOLE_LOGIN_LIMIT",
     "TRUSTED_PROXIES",
+    "WEBHOOK_ALLOW_PRIVATE",
 )
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_CHARS = 32
@@ -67,6 +69,7 @@ class Settings:
     console_idle_minutes: float = DEFAULT_CONSOLE_IDLE_MINUTES
     console_login_limit: str = DEFAULT_CONSOLE_LOGIN_LIMIT
     trusted_proxies: int = 0
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object], instance_path: str | Path) -> Settings:
@@ -81,6 +84,7 @@ class Settings:
             console_idle_minutes=_idle_minutes(environ.get("CONSOLE_IDLE_MINUTES")),
             console_login_limit=_login_limit(environ.get("CONSOLE_LOGIN_LIMIT")),
             trusted_proxies=_trusted_proxies(environ.get("TRUSTED_PROXIES")),
+            webhook_allow_private=_allow_private(environ.get("WEBHOOK_ALLOW_PRIVATE")),
         )
 
     @property
@@ -244,3 +248,10 @@ def _idle_minutes(value: object) -> float:
 def _login_limit(value: object) -> str:
     return _limit(_text(value) or DEFAULT_CONSOLE_LOGIN_LIMIT,
                   "CONSOLE_LOGIN_LIMIT must be a limit such as '10/minute'")
+
+
+def _allow_private(value: object) -> bool:
+    text = (_text(value) or "0").lower()
+    if text not in ("0", "1", "true", "false"):
+        raise ConfigError("WEBHOOK_ALLOW_PRIVATE must be 1 or 0")
+    return text in ("1", "true")

@@ -33,9 +33,10 @@ URL_PREFIX = "/api/v1"
 def _child_blueprints() -> list[Blueprint]:
     """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
     before the application is assembled."""
-    from screening.api import audit, fhir, questionnaires, queue, review, submissions
+    from screening.api import audit, fhir, questionnaires, queue, review, submissions, webhooks
 
-    return [submissions.bp, queue.bp, review.bp, audit.bp, questionnaires.bp, fhir.export_bp]
+    return [submissions.bp, queue.bp, review.bp, audit.bp, questionnaires.bp, fhir.export_bp,
+            webhooks.bp]
 
 
 def create_blueprint() -> Blueprint:

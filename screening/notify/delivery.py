@@ -1,0 +1,269 @@
+"""The worker's delivery job: outbox events become deliveries, due deliveries are sent.
+
+Each tick (``DeliveryPool.tick``):
+
+1. **Fan out**: undispatched events (oldest first) get one ``pending`` delivery per live
+   endpoint of their clinic that subscribes to the type at the event's priority (a
+   ``webhook.test`` event only its own endpoint).
+2. **Claim**: due ``pending`` deliveries are taken, as many as there are free sending
+   threads. Taking one counts the attempt and pushes ``next_attempt_at`` past the
+   attempt's end (``ATTEMPT_LEASE``), committed before anything is sent: another worker
+   skips it meanwhile (PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite one worker works at
+   a time), and if this worker dies the lease runs out and the attempt is made again.
+3. **Send** on a thread: check the destination again (DNS can change), POST the signed
+   body, then record the outcome, fenced on the attempt number so a late answer never
+   overwrites a newer attempt. Any 2xx delivers; otherwise the next attempt waits
+   ``backoff(attempts)``; after ``RETRY_WINDOW`` of failures the delivery is ``failed``.
+   A forbidden destination fails at once (``forbidden_address``).
+
+Every attempt carries the same ``webhook-id`` (the event id) and the same body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from screening.db import AppState, utcnow
+from screening.models import (
+    PRIORITIES,
+    Clinic,
+    Submission,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from screening.notify import addresses, signing
+from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
+from screening.services import outbox, webhooks
+
+log = logging.getLogger("screening.notify")
+
+FAN_OUT_BATCH = 200
+SEND_THREADS = 16
+ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 50)
+RETRY_WINDOW = dt.timedelta(hours=24)
+# Upper bound of the wait after the n-th failed attempt; the wait is drawn between half
+# and all of it (jitter, so receivers coming back are not hit by every retry at once).
+BACKOFF_S = (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)
+
+
+def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
+    """The wait before the next attempt after ``attempts`` failed ones (1-based)."""
+    bound = BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1]
+    factor = (rand or random).uniform(0.5, 1.0)
+    return dt.timedelta(seconds=bound * factor)
+
+
+def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
+    """True when ``endpoint`` is to receive ``event``."""
+    if event.endpoint_id is not None:
+        return event.endpoint_id == endpoint.id
+    if event.type not in endpoint.events:
+        return False
+    if event.priority is None:
+        return True
+    return PRIORITIES.index(event.priority) <= PRIORITIES.index(endpoint.min_priority)
+
+
+def fan_out(session: Session, now: dt.datetime) -> int:
+    """Turns undispatched events into deliveries; returns how many events it handled."""
+    events = list(session.scalars(
+        select(WebhookEvent)
+        .where(WebhookEvent.dispatched_at.is_(None))
+        .order_by(WebhookEvent.seq)
+        .limit(FAN_OUT_BATCH)
+        .with_for_update(skip_locked=True)
+    ))
+    if not events:
+        return 0
+    clinic_ids = {event.clinic_id for event in events}
+    endpoints: dict[str, list[WebhookEndpoint]] = {}
+    for endpoint in session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.clinic_id.in_(clinic_ids),
+                                      WebhookEndpoint.deleted_at.is_(None))
+    ):
+        endpoints.setdefault(endpoint.clinic_id, []).append(endpoint)
+    for event in events:
+        for endpoint in endpoints.get(event.clinic_id, ()):
+            if subscribes(endpoint, event):
+                session.add(WebhookDelivery(
+                    endpoint_id=endpoint.id, event_id=event.id, clinic_id=event.clinic_id,
+                    state="pending", attempts=0, next_attempt_at=event.occurred_at,
+                    created_at=now,
+                ))
+        event.dispatched_at = now
+    return len(events)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Everything one attempt needs, read in the claiming transaction."""
+
+    delivery_id: str
+    attempt: int
+    first_attempt_at: dt.datetime
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
+    """Takes up to ``limit`` due deliveries for one attempt each (see the module doc)."""
+    if limit <= 0:
+        return []
+    rows = session.execute(
+        select(WebhookDelivery, WebhookEvent, WebhookEndpoint, Clinic.slug,
+               Submission.received_at)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .join(Clinic, Clinic.id == WebhookDelivery.clinic_id)
+        .outerjoin(Submission, Submission.id == WebhookEvent.submission_id)
+        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    ).all()
+    attempts = []
+    for delivery, event, endpoint, slug, received_at in rows:
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + ATTEMPT_LEASE
+        delivery.first_attempt_at = delivery.first_attempt_at or now
+        body = orjson.dumps(outbox.payload(event, slug, received_at))
+        headers = signing.headers(webhooks.live_secrets(endpoint, now), event.id,
+                                  int(now.timestamp()), body)
+        attempts.append(Attempt(delivery.id, delivery.attempts, delivery.first_attempt_at,
+                                endpoint.url, headers, body))
+    return attempts
+
+
+def record(session: Session, attempt: Attempt, outcome: Outcome, now: dt.datetime,
+           rand: random.Random | None = None) -> None:
+    """Stores the outcome of ``attempt`` (ignored if a newer attempt has begun)."""
+    values: dict[str, object] = {"last_status": outcome.status, "last_error": outcome.error}
+    if outcome.delivered:
+        values.update(state="delivered", delivered_at=now, next_attempt_at=None)
+    elif outcome.error == "forbidden_address" or now - attempt.first_attempt_at >= RETRY_WINDOW:
+        values.update(state="failed", next_attempt_at=None)
+    else:
+        values.update(next_attempt_at=now + backoff(attempt.attempt, rand))
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == attempt.delivery_id,
+               WebhookDelivery.attempts == attempt.attempt,
+               WebhookDelivery.state == "pending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
+    """Whether any event awaits fan-out, and whether any delivery is due."""
+    new_events = session.scalar(
+        select(WebhookEvent.seq).where(WebhookEvent.dispatched_at.is_(None)).limit(1))
+    due = session.scalar(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
+        .limit(1))
+    return new_events is not None, due is not None
+
+
+class DeliveryPool:
+    """Sends deliveries on a pool of threads with one pooled HTTP client (one per worker
+    process). ``tick`` never waits for a receiver; ``wait`` does."""
+
+    def __init__(self, state: AppState, sender: Sender | None = None,
+                 threads: int = SEND_THREADS) -> None:
+        self.state = state
+        self.sender = sender or Sender()
+        self._threads = threads
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def tick(self, now: dt.datetime | None = None) -> int:
+        """Fans out new events and starts the due attempts; returns the work done."""
+        now = now or utcnow()
+        free = self._threads - self._in_flight
+        with self.state.db.read_sessions() as session:  # an idle tick takes no write lock
+            new_events, due = _work_waiting(session, now)
+        done, attempts = 0, []
+        if new_events:
+            with self.state.db.write_sessions() as session:
+                done = fan_out(session, now)
+                session.commit()
+        if (due or done) and free > 0:
+            with self.state.db.write_sessions() as session:
+                attempts = claim_due(session, now, free)
+                session.commit()
+        for attempt in attempts:
+            with self._idle:
+                self._in_flight += 1
+            self._executor.submit(self._attempt, attempt)
+        return done + len(attempts)
+
+    def _attempt(self, attempt: Attempt) -> None:
+        try:
+            outcome = self._send(attempt)
+            with self.state.db.write_sessions() as session:
+                record(session, attempt, outcome, utcnow())
+                session.commit()
+        except Exception:  # the lease runs out and the attempt is made again
+            log.exception("webhook delivery attempt could not be recorded")
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _send(self, attempt: Attempt) -> Outcome:
+        try:
+            destination = addresses.check_url(
+                attempt.url, allow_private=self.state.settings.webhook_allow_private)
+        except addresses.ForbiddenDestination:
+            return Outcome(None, "forbidden_address")
+        return self.sender.send(destination, attempt.headers, attempt.body)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Waits until no attempt is in flight."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return
+                self._idle.wait(remaining)
+
+    def close(self) -> None:
+        """Finishes the attempts in flight, then closes the threads and the client."""
+        self.wait()
+        self._executor.shutdown()
+        self.sender.close()
+
+
+_pools: dict[tuple[int, int], DeliveryPool] = {}
+
+
+def delivery_job(state: AppState) -> int:
+    """The worker job: one ``DeliveryPool.tick`` with this process's pool."""
+    key = (id(state), os.getpid())
+    pool = _pools.get(key)
+    if pool is None:
+        pool = _pools[key] = DeliveryPool(state)
+    return pool.tick()
+
+
+def stop_delivery(state: AppState) -> None:
+    """Lets this process's attempts in flight finish and closes its pool."""
+    pool = _pools.pop((id(state), os.getpid()), None)
+    if pool is not None:
+        pool.close()

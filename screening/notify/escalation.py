@@ -1,0 +1,101 @@
+"""Escalation of waiting crisis cases (shared spec §9): a ``critical`` or ``urgent``
+submission nobody holds a live claim on raises ``submission.escalated`` once it has waited
+its clinic's ``escalation_minutes`` for its priority, and again after every further
+interval (``escalation_level`` 1, 2, ...), until it is claimed or decided.
+
+The level a submission should have is ``floor(waited / interval)``, counted from
+``received_at``; when it exceeds the stored one, a conditional ``UPDATE`` raises it (so
+two workers never raise the same level twice), and the event and the audit event
+(``submission.escalate``, actor ``system``) are written in that same transaction. A
+submission claimed meanwhile is not escalated (the condition re-checks the claim).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from screening import audit
+from screening.db import AppState, utcnow
+from screening.models import OPEN_STATUSES, Submission
+from screening.services import outbox
+
+DEFAULT_ESCALATION_MINUTES = {"critical": 10, "urgent": 60}
+ESCALATED_PRIORITIES = tuple(DEFAULT_ESCALATION_MINUTES)
+
+
+def escalation_minutes(session: Session, clinic_id: str) -> dict[str, int]:
+    """Minutes a ``critical`` / ``urgent`` submission of the clinic may wait unclaimed
+    before each escalation. The one place these are read (clinic rulesets will hold
+    them); today the defaults, critical 10 and urgent 60."""
+    return dict(DEFAULT_ESCALATION_MINUTES)
+
+
+def _unclaimed(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return (
+        Submission.status.in_(OPEN_STATUSES),
+        or_(Submission.status == "pending_review", Submission.claim_expires_at <= now),
+    )
+
+
+def due_escalations(session: Session, now: dt.datetime
+                     ) -> list[tuple[str, str, str, int, int]]:
+    """``(submission_id, clinic_id, priority, level, waiting_minutes)`` of every
+    escalation due at ``now``."""
+    waiting = session.execute(
+        select(Submission.id, Submission.clinic_id, Submission.priority,
+               Submission.received_at, Submission.escalation_level)
+        .where(Submission.priority.in_(ESCALATED_PRIORITIES), *_unclaimed(now))
+    ).all()
+    minutes: dict[str, dict[str, int]] = {}
+    due = []
+    for submission_id, clinic_id, priority, received_at, level in waiting:
+        if clinic_id not in minutes:
+            minutes[clinic_id] = escalation_minutes(session, clinic_id)
+        waited = now - received_at
+        reached = int(waited / dt.timedelta(minutes=minutes[clinic_id][priority]))
+        if reached > level:
+            due.append((submission_id, clinic_id, priority, reached,
+                        int(waited.total_seconds() // 60)))
+    return due
+
+
+def escalate_due(session: Session, now: dt.datetime) -> int:
+    """Raises every escalation that is due at ``now`` in ``session`` (the caller
+    commits); returns how many were raised."""
+    return sum(_raise(session, *due, now=now) for due in due_escalations(session, now))
+
+
+def _raise(session: Session, submission_id: str, clinic_id: str, priority: str, level: int,
+           waiting_minutes: int, *, now: dt.datetime) -> int:
+    changed = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.escalation_level < level,
+               *_unclaimed(now))
+        .values(escalation_level=level)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        return 0
+    outbox.add_event(session, type="submission.escalated", clinic_id=clinic_id,
+                     occurred_at=now, submission_id=submission_id, priority=priority,
+                     data={"escalation_level": level, "waiting_minutes": waiting_minutes})
+    audit.record(session, clinic_id=clinic_id, actor_type="system", actor_id=None,
+                 action="submission.escalate", object_type="submission",
+                 object_id=submission_id)
+    return 1
+
+
+def escalation_job(state: AppState) -> int:
+    """The worker job: raises the escalations due now, in one transaction. Looks first
+    with a read session, so an idle tick takes no write lock (SQLite has one)."""
+    now = utcnow()
+    with state.db.read_sessions() as session:
+        if not due_escalations(session, now):
+            return 0
+    with state.db.write_sessions() as session:
+        raised = escalate_due(session, now)
+        session.commit()
+    return raised

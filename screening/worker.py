@@ -1,0 +1,116 @@
+"""The background worker (``screening worker``): webhook delivery and escalation.
+
+The worker runs every job of ``JOBS`` each tick. A job is a plain function
+``job(state: AppState) -> int`` returning the units of work it did (0: idle); the worker
+sleeps ``IDLE_SLEEP_S`` only when every job was idle. SIGTERM (and SIGINT) stop it after
+the current tick; deliveries in flight finish first.
+
+Several workers may run, one per app server, and any may be killed at any moment. On
+PostgreSQL they share the work (each job takes its rows with ``FOR UPDATE SKIP LOCKED``
+or a conditional ``UPDATE``); on SQLite the worker holding the ``worker`` lease row works
+and the others idle until it lapses (``LEASE_S`` after its holder stopped renewing it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import or_, update
+
+from screening.db import AppState, utcnow
+from screening.models import WorkerLease
+from screening.notify.delivery import delivery_job, stop_delivery
+from screening.notify.escalation import escalation_job
+
+Job = Callable[[AppState], int]
+
+JOBS: tuple[Job, ...] = (delivery_job, escalation_job)
+"""Every job of the worker, run in this order each tick."""
+
+IDLE_SLEEP_S = 0.1
+LEASE_S = 15
+PARENT_ENV = "SCREENING_WORKER_PARENT"  # set by ``screening serve``: stop when it dies
+
+log = logging.getLogger("screening.worker")
+
+
+def hold_lease(state: AppState, holder: str, now: dt.datetime) -> bool:
+    """Takes or renews the ``worker`` lease for ``holder``; False while another live
+    worker holds it. Always True on PostgreSQL, where workers share the work."""
+    if not state.settings.is_sqlite:
+        return True
+    with state.db.write_sessions() as session:
+        taken = session.execute(
+            update(WorkerLease)
+            .where(WorkerLease.name == "worker",
+                   or_(WorkerLease.holder == holder, WorkerLease.holder.is_(None),
+                       WorkerLease.expires_at <= now))
+            .values(holder=holder, expires_at=now + dt.timedelta(seconds=LEASE_S))
+        ).rowcount
+        session.commit()
+    return bool(taken)
+
+
+def release_lease(state: AppState, holder: str) -> None:
+    """Gives the lease up at a graceful stop, so another worker takes over at once."""
+    if not state.settings.is_sqlite:
+        return
+    with state.db.write_sessions() as session:
+        session.execute(update(WorkerLease)
+                        .where(WorkerLease.name == "worker", WorkerLease.holder == holder)
+                        .values(holder=None, expires_at=None))
+        session.commit()
+
+
+def tick(state: AppState, jobs: tuple[Job, ...] = JOBS) -> int:
+    """Runs every job once; returns the work they did. A failing job is logged and
+    counted idle: the others still run."""
+    done = 0
+    for job in jobs:
+        try:
+            done += job(state)
+        except Exception:
+            log.exception("worker job %s failed", job.__name__)
+    return done
+
+
+def run(state: AppState, *, once: bool = False, stop: threading.Event | None = None,
+        jobs: tuple[Job, ...] = JOBS) -> None:
+    """Runs the jobs until ``stop`` is set (or, with ``once``, until they are idle)."""
+    stop = stop or threading.Event()
+    holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    parent = os.environ.get(PARENT_ENV)
+    lease_renewed_at = 0.0
+    try:
+        while not stop.is_set():
+            if parent and str(os.getppid()) != parent:
+                break
+            now = utcnow()
+            if now.timestamp() - lease_renewed_at >= LEASE_S / 3:
+                if not hold_lease(state, holder, now):
+                    if once:
+                        break
+                    stop.wait(1.0)
+                    continue
+                lease_renewed_at = now.timestamp()
+            if tick(state, jobs):
+                continue
+            if once:
+                break
+            stop.wait(IDLE_SLEEP_S)
+    finally:
+        stop_delivery(state)
+        if lease_renewed_at:
+            release_lease(state, holder)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` (the worker ends after its current tick)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
