@@ -95,8 +95,8 @@ def worker(once: bool) -> None:
 
     state = app_state(_app())
     stop = threading.Event()
-    background.stop_on_signals(stop)
     try:
-        background.run(state, once=once, stop=stop)
+        with background.stopping_on_signals(stop):
+            background.run(state, once=once, stop=stop)
     finally:
         state.db.dispose()

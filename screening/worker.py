@@ -19,9 +19,10 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 
 from screening.db import AppState, utcnow
 from screening.models import WorkerLease
@@ -45,16 +46,17 @@ def hold_lease(state: AppState, holder: str, now: dt.datetime) -> bool:
     worker holds it. Always True on PostgreSQL, where workers share the work."""
     if not state.settings.is_sqlite:
         return True
-    with state.db.write_sessions() as session:
-        taken = session.execute(
-            update(WorkerLease)
-            .where(WorkerLease.name == "worker",
-                   or_(WorkerLease.holder == holder, WorkerLease.holder.is_(None),
-                       WorkerLease.expires_at <= now))
-            .values(holder=holder, expires_at=now + dt.timedelta(seconds=LEASE_S))
-        ).rowcount
+    expires_at = now + dt.timedelta(seconds=LEASE_S)
+    with state.db.write_sessions() as session:  # BEGIN IMMEDIATE: one worker at a time
+        lease = session.get(WorkerLease, "worker")
+        if lease is None:
+            session.add(WorkerLease(name="worker", holder=holder, expires_at=expires_at))
+        elif lease.holder in (holder, None) or (lease.expires_at or now) <= now:
+            lease.holder, lease.expires_at = holder, expires_at
+        else:
+            return False
         session.commit()
-    return bool(taken)
+    return True
 
 
 def release_lease(state: AppState, holder: str) -> None:
@@ -110,7 +112,14 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
             release_lease(state, holder)
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` (the worker ends after its current tick)."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+@contextmanager
+def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (the worker ends after its current
+    tick); the previous handlers are restored afterwards."""
+    previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
