@@ -51,7 +51,7 @@ log = logging.getLogger("screening.notify")
 
 FAN_OUT_BATCH = 200
 SEND_THREADS = 16
-ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 50)
+ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 10)
 RETRY_WINDOW = dt.timedelta(hours=24)
 # Upper bound of the wait after the n-th failed attempt; the wait is drawn between half
 # and all of it (jitter, so receivers coming back are not hit by every retry at once).
