@@ -11,8 +11,8 @@ Each tick (``DeliveryPool.tick``):
    skips it meanwhile (PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite one worker works at
    a time), and if this worker dies the lease runs out and the attempt is made again.
 3. **Send** on a thread: check the destination again (DNS can change), POST the signed
-   body, then record the outcome, fenced on the attempt number so a late answer never
-   overwrites a newer attempt. Any 2xx delivers; otherwise the next attempt waits
+   body; the next tick records the outcome, fenced on the attempt number so a late answer
+   never overwrites a newer attempt. Any 2xx delivers; otherwise the next attempt waits
    ``backoff(attempts)``; after ``RETRY_WINDOW`` of failures the delivery is ``failed``.
    A forbidden destination fails at once (``forbidden_address``).
 
@@ -50,7 +50,7 @@ from screening.services import outbox, webhooks
 log = logging.getLogger("screening.notify")
 
 FAN_OUT_BATCH = 200
-SEND_THREADS = 16
+SEND_THREADS = 64
 ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 10)
 RETRY_WINDOW = dt.timedelta(hours=24)
 # Upper bound of the wait after the n-th failed attempt; the wait is drawn between half
@@ -180,7 +180,13 @@ def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
 
 class DeliveryPool:
     """Sends deliveries on a pool of threads with one pooled HTTP client (one per worker
-    process). ``tick`` never waits for a receiver; ``wait`` does."""
+    process). ``tick`` never waits for a receiver; ``wait`` does.
+
+    Outcomes are not written by the sending threads one by one: the next tick records them
+    all in its one write transaction, together with the fan-out and the next claims (a
+    write per delivery would contend with ingest for SQLite's single writer, and cost a
+    durable commit each). An outcome lost with a killed worker only means the attempt is
+    made again when its lease runs out."""
 
     def __init__(self, state: AppState, sender: Sender | None = None,
                  threads: int = SEND_THREADS) -> None:
@@ -189,41 +195,44 @@ class DeliveryPool:
         self._threads = threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
         self._in_flight = 0
+        self._outcomes: list[tuple[Attempt, Outcome, dt.datetime]] = []
         self._idle = threading.Condition()
 
     def tick(self, now: dt.datetime | None = None) -> int:
-        """Fans out new events and starts the due attempts; returns the work done."""
+        """Records finished attempts, fans out new events and starts the due attempts, in
+        one transaction; returns the work done."""
         now = now or utcnow()
-        free = self._threads - self._in_flight
+        with self._idle:
+            outcomes, self._outcomes = self._outcomes, []
+            free = self._threads - self._in_flight
         with self.state.db.read_sessions() as session:  # an idle tick takes no write lock
             new_events, due = _work_waiting(session, now)
-        done, attempts = 0, []
-        if new_events:
-            with self.state.db.write_sessions() as session:
-                done = fan_out(session, now)
-                session.commit()
-        if (due or done) and free > 0:
-            with self.state.db.write_sessions() as session:
-                attempts = claim_due(session, now, free)
-                session.commit()
+        if not (outcomes or new_events or (due and free > 0)):
+            return 0
+        db = self.state.db
+        with db.committer.writer_lock(), db.write_sessions() as session:
+            for attempt, outcome, finished_at in outcomes:
+                record(session, attempt, outcome, finished_at)
+            done = fan_out(session, now) if new_events else 0
+            attempts = claim_due(session, now, free) if due or done else []
+            session.commit()
         for attempt in attempts:
             with self._idle:
                 self._in_flight += 1
             self._executor.submit(self._attempt, attempt)
-        return done + len(attempts)
+        return len(outcomes) + done + len(attempts)
 
     def _attempt(self, attempt: Attempt) -> None:
         try:
             outcome = self._send(attempt)
-            with self.state.db.write_sessions() as session:
-                record(session, attempt, outcome, utcnow())
-                session.commit()
-        except Exception:  # the lease runs out and the attempt is made again
-            log.exception("webhook delivery attempt could not be recorded")
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
+        except Exception:  # a bug, not the receiver: the lease runs out, it is tried again
+            log.exception("webhook delivery attempt failed unexpectedly")
+            outcome = None
+        with self._idle:
+            if outcome is not None:
+                self._outcomes.append((attempt, outcome, utcnow()))
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def _send(self, attempt: Attempt) -> Outcome:
         try:
@@ -234,17 +243,24 @@ class DeliveryPool:
         return self.sender.send(destination, attempt.headers, attempt.body)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Waits until no attempt is in flight."""
+        """Waits until no attempt is in flight, then records the outcomes."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
             while self._in_flight:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    return
+                    break
                 self._idle.wait(remaining)
+            outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            db = self.state.db
+            with db.committer.writer_lock(), db.write_sessions() as session:
+                for attempt, outcome, finished_at in outcomes:
+                    record(session, attempt, outcome, finished_at)
+                session.commit()
 
     def close(self) -> None:
-        """Finishes the attempts in flight, then closes the threads and the client."""
+        """Finishes the attempts in flight, records them, closes threads and client."""
         self.wait()
         self._executor.shutdown()
         self.sender.close()

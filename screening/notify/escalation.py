@@ -95,7 +95,7 @@ def escalation_job(state: AppState) -> int:
     with state.db.read_sessions() as session:
         if not due_escalations(session, now):
             return 0
-    with state.db.write_sessions() as session:
+    with state.db.committer.writer_lock(), state.db.write_sessions() as session:
         raised = escalate_due(session, now)
         session.commit()
     return raised
