@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from screening.db import AppState, utcnow
@@ -147,24 +147,35 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
     return attempts
 
 
-def record(session: Session, attempt: Attempt, outcome: Outcome, now: dt.datetime,
+_deliveries = WebhookDelivery.__table__.c
+_RECORD = (
+    update(WebhookDelivery.__table__)
+    .where(_deliveries.id == bindparam("delivery_id"),
+           _deliveries.attempts == bindparam("attempt"),
+           _deliveries.state == "pending")
+    .values(state=bindparam("new_state"), last_status=bindparam("status"),
+            last_error=bindparam("error"), next_attempt_at=bindparam("next_at"),
+            delivered_at=bindparam("delivered")))
+
+
+def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]],
            rand: random.Random | None = None) -> None:
-    """Stores the outcome of ``attempt`` (ignored if a newer attempt has begun)."""
-    values: dict[str, object] = {"last_status": outcome.status, "last_error": outcome.error}
-    if outcome.delivered:
-        values.update(state="delivered", delivered_at=now, next_attempt_at=None)
-    elif outcome.error == "forbidden_address" or now - attempt.first_attempt_at >= RETRY_WINDOW:
-        values.update(state="failed", next_attempt_at=None)
-    else:
-        values.update(next_attempt_at=now + backoff(attempt.attempt, rand))
-    session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == attempt.delivery_id,
-               WebhookDelivery.attempts == attempt.attempt,
-               WebhookDelivery.state == "pending")
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    """Stores the outcomes of finished attempts in one ``executemany`` (an outcome is
+    ignored if a newer attempt of its delivery has begun)."""
+    rows = []
+    for attempt, outcome, now in finished:
+        row = {"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
+               "status": outcome.status, "error": outcome.error, "new_state": "pending",
+               "next_at": None, "delivered": None}
+        if outcome.delivered:
+            row.update(new_state="delivered", delivered=now)
+        elif outcome.error == "forbidden_address" or now - attempt.first_attempt_at >= RETRY_WINDOW:
+            row.update(new_state="failed")
+        else:
+            row.update(next_at=now + backoff(attempt.attempt, rand))
+        rows.append(row)
+    if rows:
+        session.connection().execute(_RECORD, rows)
 
 
 def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
@@ -211,8 +222,7 @@ class DeliveryPool:
             return 0
         db = self.state.db
         with db.committer.writer_lock(), db.write_sessions() as session:
-            for attempt, outcome, finished_at in outcomes:
-                record(session, attempt, outcome, finished_at)
+            record(session, outcomes)
             done = fan_out(session, now) if new_events else 0
             attempts = claim_due(session, now, free) if due or done else []
             session.commit()
@@ -255,8 +265,7 @@ class DeliveryPool:
         if outcomes:
             db = self.state.db
             with db.committer.writer_lock(), db.write_sessions() as session:
-                for attempt, outcome, finished_at in outcomes:
-                    record(session, attempt, outcome, finished_at)
+                record(session, outcomes)
                 session.commit()
 
     def close(self) -> None:
