@@ -154,6 +154,14 @@ class Submission(Base):
             postgresql_where=text(_in("status", OPEN_STATUSES)),
             sqlite_where=text(_in("status", OPEN_STATUSES)),
         ),
+        # Open critical and urgent submissions: what the worker's escalation job scans.
+        Index(
+            "ix_submissions_open_crisis",
+            "priority_rank",
+            "received_at",
+            postgresql_where=text(_in("status", OPEN_STATUSES) + " AND priority_rank <= 1"),
+            sqlite_where=text(_in("status", OPEN_STATUSES) + " AND priority_rank <= 1"),
+        ),
         CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         CheckConstraint("priority_rank BETWEEN 0 AND 3", name="priority_rank"),

@@ -4,7 +4,8 @@
 change it reports); the worker fans each event out into ``webhook_deliveries``, one per
 subscribed endpoint, and delivers them. ``worker_leases`` holds the single ``worker`` row
 that lets one worker at a time work on SQLite. ``submissions.escalation_level`` counts the
-``submission.escalated`` events raised for a waiting crisis case.
+``submission.escalated`` events raised for a waiting crisis case;
+``ix_submissions_open_crisis`` keeps the scan for due escalations to open crisis cases.
 
 Revision ID: 0006
 Revises: 0004
@@ -95,10 +96,15 @@ def upgrade() -> None:
 
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('escalation_level', sa.Integer(), server_default='0', nullable=False))
+    open_crisis = sa.text(
+        "status IN ('pending_review', 'in_review') AND priority_rank <= 1")
+    op.create_index('ix_submissions_open_crisis', 'submissions', ['priority_rank', 'received_at'],
+                    unique=False, postgresql_where=open_crisis, sqlite_where=open_crisis)
 
 
 
 def downgrade() -> None:
+    op.drop_index('ix_submissions_open_crisis', table_name='submissions')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.drop_column('escalation_level')
 
