@@ -50,6 +50,7 @@ from bench.harness import (  # noqa: E402
     run_wrk,
     serve,
     service_command,
+    usage,
     write_json,
 )
 from tests.api.bodies import example  # noqa: E402
@@ -174,8 +175,11 @@ def measure(kind: str, args: argparse.Namespace, body: Path) -> bool:
                 without, _ = loaded_run(url, body, raw_body, authorization, args)
                 run_cli(database, "webhooks", "add", credentials.slug, arrivals.url)
                 endpoint = run_cli(database, "webhooks", "list", credentials.slug).split()[0]
+                before, received_before = usage(server.background_pids()), arrivals.count
                 with_one, probe = loaded_run(url, body, raw_body, authorization, args)
                 seen, lost = latencies(probe, arrivals)
+                worker_used = usage(server.background_pids()) - before
+                sent = max(arrivals.count - received_before, 1)
                 _delete(server.url, database, credentials.slug, endpoint)
                 after, _ = loaded_run(url, body, raw_body, authorization, args)
     finally:
@@ -192,6 +196,8 @@ def measure(kind: str, args: argparse.Namespace, body: Path) -> bool:
     print(f"  deliveries received {arrivals.count}; probe: {len(seen)} submissions, "
           f"201 -> arrival p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
           f"max {max(seen, default=float('nan')) * 1000:.0f} ms, {lost} not arrived")
+    print(f"  background worker CPU per delivery "
+          f"{(worker_used.user + worker_used.system) * 1000 / sent:.2f} ms")
     ok = (p99 < GOAL_P99_S and lost == 0 and ratio >= GOAL_RATIO
           and with_one.errors == 0 and statistics.fmean([without.rps, after.rps]) > 0)
     print(f"  throughput one endpoint / none {ratio:.2f} (goal >= {GOAL_RATIO}); "

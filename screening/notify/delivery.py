@@ -29,9 +29,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.db import AppState, utcnow
@@ -42,6 +43,7 @@ from screening.models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    new_id,
 )
 from screening.notify import addresses, signing
 from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
@@ -65,7 +67,7 @@ def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
     return dt.timedelta(seconds=bound * factor)
 
 
-def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
+def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent | Row[Any]) -> bool:
     """True when ``endpoint`` is to receive ``event``."""
     if event.endpoint_id is not None:
         return event.endpoint_id == endpoint.id
@@ -77,14 +79,16 @@ def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
 
 
 def fan_out(session: Session, now: dt.datetime) -> int:
-    """Turns undispatched events into deliveries; returns how many events it handled."""
-    events = list(session.scalars(
-        select(WebhookEvent)
+    """Turns undispatched events into deliveries; returns how many events it handled.
+    Plain statements (``executemany``), not ORM objects: this runs for every event."""
+    events = session.execute(
+        select(WebhookEvent.seq, WebhookEvent.id, WebhookEvent.type, WebhookEvent.clinic_id,
+               WebhookEvent.priority, WebhookEvent.endpoint_id, WebhookEvent.occurred_at)
         .where(WebhookEvent.dispatched_at.is_(None))
         .order_by(WebhookEvent.seq)
         .limit(FAN_OUT_BATCH)
         .with_for_update(skip_locked=True)
-    ))
+    ).all()
     if not events:
         return 0
     clinic_ids = {event.clinic_id for event in events}
@@ -94,15 +98,22 @@ def fan_out(session: Session, now: dt.datetime) -> int:
                                       WebhookEndpoint.deleted_at.is_(None))
     ):
         endpoints.setdefault(endpoint.clinic_id, []).append(endpoint)
-    for event in events:
-        for endpoint in endpoints.get(event.clinic_id, ()):
-            if subscribes(endpoint, event):
-                session.add(WebhookDelivery(
-                    endpoint_id=endpoint.id, event_id=event.id, clinic_id=event.clinic_id,
-                    state="pending", attempts=0, next_attempt_at=event.occurred_at,
-                    created_at=now,
-                ))
-        event.dispatched_at = now
+    rows = [
+        {"id": new_id(), "endpoint_id": endpoint.id, "event_id": event.id,
+         "clinic_id": event.clinic_id, "state": "pending", "attempts": 0,
+         "last_status": None, "last_error": None, "next_attempt_at": event.occurred_at,
+         "first_attempt_at": None, "delivered_at": None, "created_at": now}
+        for event in events
+        for endpoint in endpoints.get(event.clinic_id, ())
+        if subscribes(endpoint, event)
+    ]
+    connection = session.connection()
+    if rows:
+        connection.execute(insert(WebhookDelivery.__table__), rows)
+    connection.execute(
+        update(WebhookEvent.__table__)
+        .where(WebhookEvent.__table__.c.seq.in_([event.seq for event in events]))
+        .values(dispatched_at=now))
     return len(events)
 
 
@@ -118,13 +129,20 @@ class Attempt:
     body: bytes
 
 
+_TAKE = (
+    update(WebhookDelivery.__table__)
+    .where(WebhookDelivery.__table__.c.id == bindparam("delivery_id"))
+    .values(attempts=bindparam("attempt"), next_attempt_at=bindparam("lease_until"),
+            first_attempt_at=bindparam("first")))
+
+
 def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
     """Takes up to ``limit`` due deliveries for one attempt each (see the module doc)."""
     if limit <= 0:
         return []
     rows = session.execute(
-        select(WebhookDelivery, WebhookEvent, WebhookEndpoint, Clinic.slug,
-               Submission.received_at)
+        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.first_attempt_at,
+               WebhookEvent, WebhookEndpoint, Clinic.slug, Submission.received_at)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .join(Clinic, Clinic.id == WebhookDelivery.clinic_id)
@@ -134,16 +152,18 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
         .limit(limit)
         .with_for_update(skip_locked=True, of=WebhookDelivery)
     ).all()
-    attempts = []
-    for delivery, event, endpoint, slug, received_at in rows:
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + ATTEMPT_LEASE
-        delivery.first_attempt_at = delivery.first_attempt_at or now
-        body = orjson.dumps(outbox.payload(event, slug, received_at))
-        headers = signing.headers(webhooks.live_secrets(endpoint, now), event.id,
-                                  int(now.timestamp()), body)
-        attempts.append(Attempt(delivery.id, delivery.attempts, delivery.first_attempt_at,
-                                endpoint.url, headers, body))
+    attempts, taken = [], []
+    timestamp = int(now.timestamp())
+    for delivery_id, attempts_so_far, first, event, endpoint, slug, received_at in rows:
+        attempt = Attempt(delivery_id, attempts_so_far + 1, first or now, endpoint.url, {},
+                          orjson.dumps(outbox.payload(event, slug, received_at)))
+        attempt.headers.update(signing.headers(webhooks.live_secrets(endpoint, now), event.id,
+                                               timestamp, attempt.body))
+        attempts.append(attempt)
+        taken.append({"delivery_id": delivery_id, "attempt": attempt.attempt,
+                      "lease_until": now + ATTEMPT_LEASE, "first": attempt.first_attempt_at})
+    if taken:
+        session.connection().execute(_TAKE, taken)
     return attempts
 
 
