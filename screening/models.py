@@ -186,7 +186,8 @@ class Submission(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # How many times ``submission.escalated`` was raised for it (screening.notify.escalation).
-    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A server default only: the ingest driver's INSERT need not name it.
+    escalation_level: Mapped[int] = mapped_column(Integer, server_default="0")
 
     decision: Mapped[Decision | None] = relationship(back_populates="submission")
     notes: Mapped[list[Note]] = relationship(

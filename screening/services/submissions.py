@@ -147,7 +147,6 @@ def _evaluated_row(clinic_id: str, crisis_message: str | None, body: dict[str, A
         "claim_expires_at": None,
         "decided_at": None,
         "idempotency_key": key,
-        "escalation_level": 0,
     }
     return row, evaluation.safety.to_dict()
 
