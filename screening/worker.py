@@ -2,8 +2,8 @@
 
 The worker runs every job of ``JOBS`` each tick. A job is a plain function
 ``job(state: AppState) -> int`` returning the units of work it did (0: idle); the worker
-sleeps ``IDLE_SLEEP_S`` only when every job was idle. SIGTERM (and SIGINT) stop it after
-the current tick; deliveries in flight finish first.
+sleeps ``IDLE_SLEEP_S`` when every job was idle, and pauses ``BUSY_PAUSE_S`` otherwise.
+SIGTERM (and SIGINT) stop it after the current tick; deliveries in flight finish first.
 
 Several workers may run, one per app server, and any may be killed at any moment. On
 PostgreSQL they share the work (each job takes its rows with ``FOR UPDATE SKIP LOCKED``
@@ -35,6 +35,10 @@ JOBS: tuple[Job, ...] = (delivery_job, escalation_job)
 """Every job of the worker, run in this order each tick."""
 
 IDLE_SLEEP_S = 0.1
+# After a busy tick: a short pause lets events accumulate, so that under load one tick's
+# transaction carries many deliveries instead of a few (a tick costs about as much as
+# several deliveries); well inside the one second a crisis event may take to arrive.
+BUSY_PAUSE_S = 0.05
 LEASE_S = 15
 PARENT_ENV = "SCREENING_WORKER_PARENT"  # set by ``screening serve``: stop when it dies
 
@@ -102,6 +106,7 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
                     continue
                 lease_renewed_at = now.timestamp()
             if tick(state, jobs):
+                stop.wait(BUSY_PAUSE_S)
                 continue
             if once:
                 break
