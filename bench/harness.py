@@ -151,9 +151,24 @@ class Server:
     process: subprocess.Popen[bytes]
 
     def worker_pids(self) -> list[int]:
-        """The pids of the master's worker processes."""
+        """The pids of the master's web worker processes."""
+        return [pid for pid in self._children() if not _is_background_worker(pid)]
+
+    def background_pids(self) -> list[int]:
+        """The pid of the background worker ``screening serve`` started (if any)."""
+        return [pid for pid in self._children() if _is_background_worker(pid)]
+
+    def _children(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
+
+
+def _is_background_worker(pid: int) -> bool:
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"worker" in arguments[-3:]
 
 
 @contextmanager

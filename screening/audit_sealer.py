@@ -31,7 +31,9 @@ def seal_job(state: AppState) -> int:
     """Seals the events waiting now (up to ``MAX_BATCHES_PER_RUN`` batches), signs a
     checkpoint when one is due, and returns how many events it sealed."""
     sealed = 0
-    for _ in range(MAX_BATCHES_PER_RUN):
+    with state.db.read_sessions() as session:
+        waiting = audit.backlog(session).count
+    for _ in range(MAX_BATCHES_PER_RUN if waiting else 0):
         with state.db.write_sessions.begin() as session:
             count = audit.seal_pending(session, batch=audit.SEAL_BATCH)
         sealed += count

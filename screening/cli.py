@@ -240,16 +240,18 @@ def users_revoke_token(public_id: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-worker", is_flag=True,
+              help="Do not start the background worker (webhooks, escalation) beside it.")
 @_user_errors
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn (production server)."""
+def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
+    """Serve the API with gunicorn (production server) and one background worker."""
     from screening.config import settings_from_environment
     from screening.server import run
 
     # Fail fast on bad configuration, before the port is bound or any worker starts;
     # RATE_LIMIT too, which the application of the other commands turns off.
     settings_from_environment(None, _app().instance_path)
-    run(host=host, port=port, workers=workers)
+    run(host=host, port=port, workers=workers, background_worker=not no_worker)
 
 
 @main.command()
@@ -352,5 +354,8 @@ def _read_checkpoint(handle: Any) -> Any:
 
 # Last: the command groups in their own modules import this module's helpers.
 from screening.cli_rulesets import ruleset  # noqa: E402
+from screening.cli_webhooks import webhooks, worker  # noqa: E402
 
 main.add_command(ruleset)
+main.add_command(webhooks)
+main.add_command(worker)

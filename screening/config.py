@@ -12,6 +12,7 @@
 | `CONSOLE_LOGIN_LIMIT` | `10/minute` console sign-in attempts per address and e-mail |
 | `TRUSTED_PROXIES`     | `0`: how many reverse proxies' `X-Forwarded-For`/`-Proto` to trust |
 | `AUDIT_SIGNING_KEY`   | unset: Ed25519 key generated into `<instance folder>/audit_signing_key` |
+| `WEBHOOK_ALLOW_PRIVATE` | `0`: `1` lets webhooks reach private addresses and `http://` |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ ENV_VARS = (
     "CONSOLE_LOGIN_LIMIT",
     "TRUSTED_PROXIES",
     "AUDIT_SIGNING_KEY",
+    "WEBHOOK_ALLOW_PRIVATE",
 )
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_CHARS = 32
@@ -74,6 +76,7 @@ class Settings:
     console_login_limit: str = DEFAULT_CONSOLE_LOGIN_LIMIT
     trusted_proxies: int = 0
     audit_signing_key: bytes = field(default=b"", repr=False)  # Ed25519 private seed
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object], instance_path: str | Path) -> Settings:
@@ -90,6 +93,7 @@ class Settings:
             trusted_proxies=_trusted_proxies(environ.get("TRUSTED_PROXIES")),
             audit_signing_key=_audit_signing_key(environ.get("AUDIT_SIGNING_KEY"),
                                                  Path(instance_path)),
+            webhook_allow_private=_allow_private(environ.get("WEBHOOK_ALLOW_PRIVATE")),
         )
 
     @property
@@ -282,3 +286,10 @@ def _idle_minutes(value: object) -> float:
 def _login_limit(value: object) -> str:
     return _limit(_text(value) or DEFAULT_CONSOLE_LOGIN_LIMIT,
                   "CONSOLE_LOGIN_LIMIT must be a limit such as '10/minute'")
+
+
+def _allow_private(value: object) -> bool:
+    text = (_text(value) or "0").lower()
+    if text not in ("0", "1", "true", "false"):
+        raise ConfigError("WEBHOOK_ALLOW_PRIVATE must be 1 or 0")
+    return text in ("1", "true")

@@ -173,6 +173,14 @@ class GroupCommitter:
             item.result, item.done = result, True
 
     @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """The lock this committer takes before writing (SQLite only; nothing on
+        PostgreSQL), for a writer beside it that must not starve in SQLite's busy handler
+        while committers of other processes take turns (the background worker)."""
+        with self._writer_lock():
+            yield
+
+    @contextmanager
     def _writer_lock(self) -> Iterator[None]:
         if self._lock_path is None:
             yield

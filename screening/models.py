@@ -192,6 +192,14 @@ class Submission(Base):
             postgresql_where=text(_in("status", OPEN_STATUSES)),
             sqlite_where=text(_in("status", OPEN_STATUSES)),
         ),
+        # Open critical and urgent submissions: what the worker's escalation job scans.
+        Index(
+            "ix_submissions_open_crisis",
+            "priority_rank",
+            "received_at",
+            postgresql_where=text(_in("status", OPEN_STATUSES) + " AND priority_rank <= 1"),
+            sqlite_where=text(_in("status", OPEN_STATUSES) + " AND priority_rank <= 1"),
+        ),
         CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         CheckConstraint("priority_rank BETWEEN 0 AND 3", name="priority_rank"),
@@ -215,6 +223,9 @@ class Submission(Base):
     claim_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # How many times ``submission.escalated`` was raised for it (screening.notify.escalation).
+    # A server default only: the ingest driver's INSERT need not name it.
+    escalation_level: Mapped[int] = mapped_column(Integer, server_default="0")
 
     decision: Mapped[Decision | None] = relationship(back_populates="submission")
     notes: Mapped[list[Note]] = relationship(
@@ -333,3 +344,100 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     key_id: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(88))
+
+
+WEBHOOK_EVENT_TYPES = ("submission.created", "submission.escalated", "submission.decided")
+"""Event types an endpoint can subscribe to; ``webhook.test`` goes to its one endpoint."""
+WEBHOOK_ALL_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "webhook.test")
+DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
+
+
+class WebhookEndpoint(Base):
+    """A clinic's webhook receiver. The secret must sign every delivery, so it is kept as
+    issued (not hashed); during a rotation the previous one signs too until it expires."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint(_in("min_priority", PRIORITIES), name="min_priority"),
+        Index("ix_webhook_endpoints_clinic", "clinic_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JsonDocument)
+    min_priority: Mapped[str] = mapped_column(String(16), default="routine")
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookEvent(Base):
+    """The transactional outbox: one row per event, written in the transaction of the
+    change it reports. The worker fans it out into deliveries (``dispatched_at``)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        CheckConstraint(_in("type", WEBHOOK_ALL_EVENT_TYPES), name="type"),
+        # Undispatched events only, oldest first: what the worker scans every tick.
+        Index(
+            "ix_webhook_events_undispatched",
+            "seq",
+            postgresql_where=text("dispatched_at IS NULL"),
+            sqlite_where=text("dispatched_at IS NULL"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    submission_id: Mapped[str | None] = mapped_column(String(36))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    # Set for an event meant for one endpoint only (``webhook.test``).
+    endpoint_id: Mapped[str | None] = mapped_column(String(36))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: its state, attempts and the last outcome. A worker
+    sending it has pushed ``next_attempt_at`` past the attempt's end (a lease), so no
+    other worker takes it meanwhile, and a worker that dies leaves it to be retried."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_log", "endpoint_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    first_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+
+
+class WorkerLease(Base):
+    """A named lease: on SQLite the one worker holding ``worker`` works, others idle."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -7,6 +7,9 @@ its own application (no preloading), so no database connection crosses a fork.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -55,8 +58,22 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
-def run(*, host: str, port: int, workers: int) -> None:
-    """Serves until interrupted."""
+def run(*, host: str, port: int, workers: int, background_worker: bool = True) -> None:
+    """Serves until interrupted; with ``background_worker``, a ``screening worker``
+    process runs beside the web workers and stops with the server."""
     from screening import create_app
 
-    GunicornApp(server_options(host, port, workers), create_app).run()
+    worker = _start_worker() if background_worker else None
+    try:
+        GunicornApp(server_options(host, port, workers), create_app).run()
+    finally:
+        if worker is not None:
+            worker.terminate()  # SIGTERM: it finishes the deliveries in flight
+            worker.wait(timeout=30)
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    from screening.worker import PARENT_ENV
+
+    environment = {**os.environ, PARENT_ENV: str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment)

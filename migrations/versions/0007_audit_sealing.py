@@ -9,7 +9,7 @@ their ``seq`` and ``hash`` unchanged (``id`` is not hashed), so the chain verifi
 before. ``audit_checkpoints`` holds the signed heads.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

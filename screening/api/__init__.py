@@ -33,10 +33,19 @@ URL_PREFIX = "/api/v1"
 def _child_blueprints() -> list[Blueprint]:
     """Blueprints mounted under ``/api/v1``; imported here so that nothing is imported
     before the application is assembled."""
-    from screening.api import audit, fhir, questionnaires, queue, review, rulesets, submissions
+    from screening.api import (
+        audit,
+        fhir,
+        questionnaires,
+        queue,
+        review,
+        rulesets,
+        submissions,
+        webhooks,
+    )
 
     return [submissions.bp, queue.bp, review.bp, audit.bp, questionnaires.bp, fhir.export_bp,
-            rulesets.bp]
+            rulesets.bp, webhooks.bp]
 
 
 def create_blueprint() -> Blueprint:

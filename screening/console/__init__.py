@@ -13,6 +13,7 @@ API (``screening.services``), under ``/console``.
 | GET `/console/audit`                   | audit log (admins)                             |
 | GET `/console/ruleset`                 | active ruleset, draft form (admins); drafts:   |
 |                                        | GET page, POST `shadow`, `activate`            |
+| GET `/console/webhooks`                | webhook endpoints, recent deliveries (admins)  |
 
 Sign-in: argon2 password hashes (``passwords``), RFC 6238 TOTP second factor (``totp``),
 use cases in ``signin``; session cookie and CSRF in ``guard``; blueprint hooks and HTML
@@ -33,10 +34,18 @@ def init_app(app: Flask) -> None:
     """Registers the console on ``app``: cookie settings, sign-in throttles, blueprint.
     Call after ``screening.limits.init_app`` (the console's static files are exempted
     from the API's rate limit)."""
-    from screening.console import audit_views, auth_views, guard, review_views, ruleset_views, web
+    from screening.console import (
+        audit_views,
+        auth_views,
+        guard,
+        review_views,
+        ruleset_views,
+        web,
+        webhook_views,
+    )
     from screening.console.throttle import SignInThrottle
 
-    del audit_views, review_views, ruleset_views  # imported for their routes
+    del audit_views, review_views, ruleset_views, webhook_views  # imported for their routes
     settings = app_state(app).settings
     guard.configure_cookie(app)
     app.extensions[auth_views.EXTENSION] = SignInThrottle(

@@ -68,6 +68,7 @@ def queue_rows(session: Session, items: list[dict[str, Any]], me: ConsoleUser,
             "status": presenters.STATUS_LABELS.get(item["status"], item["status"]),
             "holder": _who(claim["holder"], me, holders) if claim else "",
             "claim_until": presenters.utc_time(_parsed(claim["expires_at"])) if claim else "",
+            "escalation_level": item["escalation_level"],
         })
     return rows
 

@@ -39,6 +39,7 @@ from screening.errors import (
     Unprocessable,
 )
 from screening.models import OPEN_STATUSES, Decision, Note, Submission
+from screening.services import outbox
 from screening.services.decision_rules import (
     RATIONALE_MAX_CHARS,
     DecisionRequest,
@@ -221,6 +222,9 @@ def decide(
         raise Unprocessable(errors, "The decision is incomplete.")
     _store_decision(session, reviewer, submission, request, now)
     _record(session, reviewer, "submission.decide", submission.id)
+    outbox.add_event(session, type="submission.decided", clinic_id=submission.clinic_id,
+                     occurred_at=now, submission_id=submission.id,
+                     priority=submission.priority, data={"outcome": request.outcome})
     return submission
 
 

@@ -45,6 +45,7 @@ def summary(submission: Submission, now: dt.datetime) -> dict[str, Any]:
         "priority": submission.priority,
         "reasons": reasons(submission),
         "claim": claim(submission, now),
+        "escalation_level": submission.escalation_level,
     }
 
 
@@ -62,6 +63,7 @@ def full_record(submission: Submission, now: dt.datetime) -> dict[str, Any]:
         "answers": submission.answers,
         "evaluation": submission.evaluation,
         "claim": claim(submission, now),
+        "escalation_level": submission.escalation_level,
         "decision": decision(submission.decision),
         "notes": [note(n) for n in submission.notes],
     }

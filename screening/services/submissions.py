@@ -1,9 +1,10 @@
 """Submissions: create (evaluated, audited, idempotent), read one in full, list.
 
 ``ingest`` creates: everything is validated and evaluated before any lock is taken, and
-the rows (submission, audit event, the Idempotency-Key's stored answer) are written and
-committed by the group committer (``screening.group_commit``) together with those of
-concurrent requests. The native and the FHIR create views both call it.
+the rows (submission, its ``submission.created`` webhook event, audit event, the
+Idempotency-Key's stored answer) are written and committed by the group committer
+(``screening.group_commit``) together with those of concurrent requests. The native and
+the FHIR create views both call it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from screening.models import (
     SUBMISSION_STATUSES,
     IdempotencyRecord,
     Submission,
+    WebhookEvent,
     new_id,
 )
-from screening.services import idempotency, rulesets, shapes
+from screening.services import idempotency, outbox, rulesets, shapes
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
 
 OBJECT_TYPE = "submission"
@@ -110,6 +112,7 @@ def _ingest_new(committer: GroupCommitter, clinic_id: str,
 
     def build(batch: WriteBatch) -> None:
         batch.insert(Submission.__table__, row)  # type: ignore[arg-type]
+        batch.insert(WebhookEvent.__table__, outbox.created_event(row))  # type: ignore[arg-type]
         if record_id is not None:
             batch.execute(_COMPLETE_RECORD, {"record_id": record_id, "response_status": 201,
                                              "response_body": body, "submission_id": row["id"]})

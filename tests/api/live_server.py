@@ -61,9 +61,12 @@ def service_environment(database_url: str, **settings: str) -> dict[str, str]:
 
 
 def start(env: Mapping[str, str], port: int, log: object) -> subprocess.Popen[bytes]:
-    """``screening serve`` with one worker on ``port``, in its own process group."""
+    """``screening serve`` with one web worker on ``port``, in its own process group.
+    Without the background worker: it would seal, deliver and escalate on the shared test
+    database behind the other tests' backs (its own tests start workers themselves)."""
     return subprocess.Popen(
-        [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--no-worker"],
         env=dict(env), stdout=log, stderr=log, start_new_session=True)  # type: ignore[arg-type]
 
 

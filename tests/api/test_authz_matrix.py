@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.db import utcnow
+from screening.db import session_scope, utcnow
 from screening.fhir.questionnaire import to_resource
+from screening.models import WebhookDelivery
+from screening.notify.delivery import fan_out
+from screening.services import webhooks
 from tests.api.bodies import example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import answer
@@ -25,6 +29,7 @@ from tests.api.test_openapi import document, served_operations
 
 ROLES = ("anonymous", "intake", "clinician", "admin", "other_clinic")
 SUBMISSION = "/api/v1/submissions/{id}"
+WEBHOOK = "/api/v1/webhooks/{id}"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 RULESET_DRAFT = "/api/v1/ruleset/drafts/{id}"
 
@@ -57,6 +62,12 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/ruleset/drafts"): (401, 403, 403, 201, 403),
     ("POST", RULESET_DRAFT + "/shadow"): (401, 403, 403, 200, 403),
     ("POST", RULESET_DRAFT + "/activate"): (401, 403, 403, 200, 403),
+    ("POST", "/api/v1/webhooks"): (401, 403, 403, 201, 403),
+    ("GET", "/api/v1/webhooks"): (401, 403, 403, 200, 403),
+    ("DELETE", WEBHOOK): (401, 403, 403, 204, 403),
+    ("POST", WEBHOOK + "/rotate-secret"): (401, 403, 403, 200, 403),
+    ("GET", WEBHOOK + "/deliveries"): (401, 403, 403, 200, 403),
+    ("POST", WEBHOOK + "/deliveries/{delivery_id}/redeliver"): (401, 403, 403, 202, 403),
 }
 OBJECT_ROUTES = [route for route in MATRIX if route[1].startswith(SUBMISSION)]
 CASES = [(route, role, MATRIX[route][i]) for route in MATRIX for i, role in enumerate(ROLES)]
@@ -71,6 +82,8 @@ class Scene:
     alpha: TenantCredentials
     beta: TenantCredentials
     submission_id: str
+    webhook_id: str
+    delivery_id: str
 
     def headers(self, role: str) -> dict[str, str]:
         if role == "anonymous":
@@ -107,6 +120,8 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "outcome": "needs_more_information", "acknowledged_flags": flags_of_example()},
     ("POST", SUBMISSION + "/notes"): lambda: {"text": "Checked."},
     ("POST", "/api/v1/ruleset/drafts"): lambda: {"settings": {"phq9_threshold": 15}},
+    ("POST", "/api/v1/webhooks"): lambda: {"url": "https://93.184.215.14/hook",
+                                           "events": ["submission.created"]},
 }
 
 
@@ -114,9 +129,11 @@ QUESTIONNAIRE_ROUTES = {"/api/v1/questionnaires/{id}", "/fhir/Questionnaire/{id}
 FHIR_RESPONSE = ("POST", "/fhir/QuestionnaireResponse")
 
 
-def url(route: tuple[str, str], submission_id: str) -> str:
+def url(route: tuple[str, str], submission_id: str, scene: Scene | None = None) -> str:
     if route[1] in QUESTIONNAIRE_ROUTES:
         return route[1].format(id="ketamine-intake")
+    if route[1].startswith(WEBHOOK) and scene is not None:
+        return route[1].format(id=scene.webhook_id, delivery_id=scene.delivery_id)
     return route[1].format(id=submission_id)
 
 
@@ -131,7 +148,7 @@ def call(scene: Scene, route: tuple[str, str], role: str, submission_id: str) ->
         drafted = scene.client.post("/api/v1/ruleset/drafts", headers=scene.alpha.headers(
             "admin"), json={"settings": {"phq9_threshold": 15}})
         submission_id = drafted.get_json()["id"]
-    return scene.client.open(url(route, submission_id), method=route[0], json=body,
+    return scene.client.open(url(route, submission_id, scene), method=route[0], json=body,
                              headers=headers)
 
 
@@ -139,7 +156,22 @@ def call(scene: Scene, route: tuple[str, str], role: str, submission_id: str) ->
 def scene(app: Flask, client: FlaskClient, clinic: TenantCredentials,
           other_clinic: TenantCredentials) -> Scene:
     [submission_id] = seed(app, clinic.clinic_id, [example()], 1)
-    return Scene(app, client, clinic, other_clinic, submission_id)
+    webhook_id, delivery_id = webhook_with_a_delivery(app, clinic.clinic_id)
+    return Scene(app, client, clinic, other_clinic, submission_id, webhook_id, delivery_id)
+
+
+def webhook_with_a_delivery(app: Flask, clinic_id: str) -> tuple[str, str]:
+    """A webhook endpoint of the clinic and one delivery of a test event to it."""
+    with session_scope(app) as session:
+        endpoint = webhooks.register(
+            session, webhooks.Admin(clinic_id), url="https://93.184.215.14/hook",
+            events=["submission.created"], min_priority="routine", description=None,
+            allow_private=False, now=utcnow())
+        webhooks.queue_test(session, webhooks.Admin(clinic_id), endpoint.id, now=utcnow())
+        fan_out(session, utcnow())
+        session.flush()
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        return endpoint.id, delivery.id
 
 
 def test_matrix_covers_every_route_of_the_application(app: Flask) -> None:

@@ -55,7 +55,8 @@ def test_items_carry_no_answers_or_respondent(client: FlaskClient,
                                               clinic: TenantCredentials) -> None:
     [submission_id] = create(client, clinic, "critical")
     [item] = client.get(QUEUE, headers=clinic.headers("clinician")).get_json()["items"]
-    assert set(item) == {"id", "received_at", "status", "priority", "reasons", "claim"}
+    assert set(item) == {"id", "received_at", "status", "priority", "reasons", "claim",
+                         "escalation_level"}
     assert item["id"] == submission_id
     assert (item["status"], item["priority"], item["claim"]) == ("pending_review", "critical",
                                                                  None)

@@ -46,6 +46,12 @@ ROLE_FOR = {
     ("POST", "/api/v1/submissions"): "intake",
     ("POST", "/fhir/QuestionnaireResponse"): "intake",
     ("GET", "/api/v1/audit"): "admin",
+    ("POST", "/api/v1/webhooks"): "admin",
+    ("GET", "/api/v1/webhooks"): "admin",
+    ("DELETE", "/api/v1/webhooks/{id}"): "admin",
+    ("POST", "/api/v1/webhooks/{id}/rotate-secret"): "admin",
+    ("GET", "/api/v1/webhooks/{id}/deliveries"): "admin",
+    ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"): "admin",
 }
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _VALID_KEY = re.compile(r"[!-~]{1,200}")
@@ -233,6 +239,8 @@ def minimal_case(method: str, path: str, headers: dict[str, str]) -> schemathesi
     kwargs: dict[str, Any] = {"headers": headers}
     if "{id}" in path:
         kwargs["path_parameters"] = {"id": "00000000-0000-4000-8000-000000000000"}
+    if "{delivery_id}" in path:
+        kwargs["path_parameters"]["delivery_id"] = "00000000-0000-4000-8000-000000000001"
     if method == "POST":
         kwargs |= {"body": example_body(), "media_type": "application/json"}
     return operation.Case(**kwargs)

@@ -163,7 +163,7 @@ def test_full_read_as_clinician(app: Flask, client: FlaskClient,
     body = response.get_json()
     assert list(body) == ["id", "questionnaire", "questionnaire_version", "received_at",
                           "status", "priority", "reasons", "respondent", "answers",
-                          "evaluation", "claim", "decision", "notes"]
+                          "evaluation", "claim", "escalation_level", "decision", "notes"]
     assert body["respondent"] == example()["respondent"]
     assert body["answers"] == example()["answers"]
     assert body["evaluation"]["routing"] == {"priority": "high",
@@ -226,7 +226,8 @@ def test_list_is_newest_first_without_patient_data(client: FlaskClient,
     assert [item["id"] for item in page["items"]] == ids[::-1]
     assert page["next_cursor"] is None
     for item in page["items"]:
-        assert set(item) == {"id", "received_at", "status", "priority", "reasons", "claim"}
+        assert set(item) == {"id", "received_at", "status", "priority", "reasons", "claim",
+                         "escalation_level"}
 
 
 def test_list_shows_only_the_callers_clinic(client: FlaskClient, clinic: TenantCredentials,

@@ -1,0 +1,102 @@
+"""``screening webhooks ...`` and ``screening worker`` (shared spec §9).
+
+Attached to the ``screening`` group at the end of ``screening.cli``, whose session and
+error helpers they share.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from screening.cli import _app, _session, _user_errors
+from screening.models import PRIORITIES, WEBHOOK_EVENT_TYPES
+
+
+@click.group()
+def webhooks() -> None:
+    """Webhook endpoints: a clinic's systems hear of new, waiting and decided submissions."""
+
+
+@webhooks.command("add")
+@click.argument("slug")
+@click.argument("url")
+@click.option("--event", "events", multiple=True, type=click.Choice(WEBHOOK_EVENT_TYPES),
+              help="An event type to send (repeatable; default: all of them).")
+@click.option("--min-priority", type=click.Choice(PRIORITIES), default="routine",
+              show_default=True, help="Only submissions at or above this priority.")
+@click.option("--description", default=None, help="What the endpoint is, e.g. 'pager'.")
+@_user_errors
+def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str,
+                 description: str | None) -> None:
+    """Register URL for clinic SLUG; the last line is its signing secret (shown once).
+    URL must be https:// and resolve to public addresses (WEBHOOK_ALLOW_PRIVATE=1 allows
+    private ones and http://)."""
+    from screening.db import app_state, utcnow
+    from screening.services import accounts
+    from screening.services import webhooks as service
+
+    state = app_state(_app())
+    allow_private = state.settings.webhook_allow_private
+    state.db.dispose()
+    with _session() as session:
+        clinic = accounts.get_clinic(session, slug)
+        endpoint = service.register(
+            session, service.Admin(clinic.id), url=url,
+            events=list(events or WEBHOOK_EVENT_TYPES), min_priority=min_priority,
+            description=description, allow_private=allow_private, now=utcnow())
+        endpoint_id, secret = endpoint.id, endpoint.secret
+    click.echo(f"webhook {endpoint_id} for clinic {slug}; signing secret (shown once):")
+    click.echo(secret)
+
+
+@webhooks.command("list")
+@click.argument("slug")
+@_user_errors
+def webhooks_list(slug: str) -> None:
+    """List the webhook endpoints of clinic SLUG (never their secrets)."""
+    from screening.services import accounts
+    from screening.services import webhooks as service
+
+    with _session(write=False) as session:
+        clinic = accounts.get_clinic(session, slug)
+        for endpoint in service.list_endpoints(session, clinic.id):
+            click.echo(f"{endpoint.id}  {endpoint.url}  min_priority={endpoint.min_priority}"
+                       f"  events={','.join(endpoint.events)}")
+
+
+@webhooks.command("test")
+@click.argument("slug")
+@click.argument("endpoint_id")
+@_user_errors
+def webhooks_test(slug: str, endpoint_id: str) -> None:
+    """Queue a webhook.test event for endpoint ENDPOINT_ID of clinic SLUG (the worker
+    sends it)."""
+    from screening.db import utcnow
+    from screening.services import accounts
+    from screening.services import webhooks as service
+
+    with _session() as session:
+        clinic = accounts.get_clinic(session, slug)
+        event_id = service.queue_test(session, service.Admin(clinic.id), endpoint_id,
+                                      now=utcnow())
+    click.echo(f"queued webhook.test {event_id}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Work until idle, then exit.")
+@_user_errors
+def worker(once: bool) -> None:
+    """Deliver webhooks and raise escalations until SIGTERM (graceful: deliveries in
+    flight finish). Safe to run one per app server."""
+    from screening import worker as background
+    from screening.db import app_state
+
+    state = app_state(_app())
+    stop = threading.Event()
+    try:
+        with background.stopping_on_signals(stop):
+            background.run(state, once=once, stop=stop)
+    finally:
+        state.db.dispose()

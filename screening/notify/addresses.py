@@ -1,0 +1,92 @@
+"""Which destinations a webhook may reach: the guard against server-side request forgery.
+
+A delivery must not let a clinic admin probe or attack the service's own network: the
+host is resolved and *every* address it resolves to must be public (not loopback, private,
+link-local, multicast, reserved, unspecified, shared or the cloud metadata address). The
+check happens at registration and again before every attempt (DNS can change), and the
+attempt connects to the address that was checked, never resolving the name a second time.
+``WEBHOOK_ALLOW_PRIVATE=1`` allows private addresses and ``http://`` for receivers inside
+a clinic's own network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+Resolver = Callable[[str, int], list[str]]
+
+
+class ForbiddenDestination(ValueError):
+    """The URL may not be delivered to; the message names why (never the URL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A checked URL: where to connect (``address``) and what to ask for."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+    target: str  # path and query, as sent in the request line
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (IPv4 and IPv6), in resolver order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def is_public(address: str) -> bool:
+    """True for an address on the public internet (``ipaddress``'s ``is_global``, minus
+    multicast, which ``is_global`` lets through for some ranges)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> Destination:
+    """The ``Destination`` for ``url``; raises ``ForbiddenDestination`` when it is not
+    ``https://`` (``http://`` too with ``allow_private``) or resolves to a forbidden
+    address. The first allowed address is the one to connect to."""
+    parts = _split(url, allow_private)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolver(host, port)
+    except (OSError, UnicodeError):
+        raise ForbiddenDestination("The host name does not resolve.") from None
+    if not addresses:
+        raise ForbiddenDestination("The host name does not resolve.")
+    for address in addresses:
+        if not allow_private and not is_public(address):
+            raise ForbiddenDestination("The host resolves to a non-public address.")
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return Destination(url, parts.scheme, host, port, addresses[0], target)
+
+
+def _split(url: str, allow_private: bool) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ForbiddenDestination("Must be an absolute https:// URL.") from None
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ForbiddenDestination(
+            "Must be an absolute https:// URL." if not allow_private
+            else "Must be an absolute https:// or http:// URL."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ForbiddenDestination("Must not carry a user name or password.")
+    if parts.fragment:
+        raise ForbiddenDestination("Must not carry a fragment.")
+    return parts

@@ -1,0 +1,276 @@
+"""Webhook delivery (shared spec §9) to a real receiver on 127.0.0.1: signed per the
+Standard Webhooks specification, verified with its reference library; retries with the
+same ``webhook-id``; a receiver that was down gets everything; filters, rotation,
+deletion, redelivery and the address check at every attempt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from screening.db import app_state, session_scope, utcnow
+from screening.models import WebhookDelivery
+from screening.notify.delivery import DeliveryPool
+from screening.notify.sender import Sender
+from tests.api.bodies import SUBMISSIONS, routed
+from tests.api.conftest import TenantCredentials
+from tests.api.reviewing import submit
+from tests.api.test_canary import CANARIES, canary_body
+from tests.api.webhook_receiver import Receiver
+
+WEBHOOKS = "/api/v1/webhooks"
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """Receivers in these tests listen on 127.0.0.1 over http://."""
+    return make_app(WEBHOOK_ALLOW_PRIVATE="1")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def pool(app: Flask) -> Iterator[DeliveryPool]:
+    """The worker's delivery pool, with a short timeout so a slow receiver is quick to
+    test."""
+    made = DeliveryPool(app_state(app), Sender(timeout=0.5))
+    yield made
+    made.close()
+
+
+def register(client: FlaskClient, clinic: TenantCredentials, url: str, **extra: Any
+             ) -> dict[str, Any]:
+    body = {"url": url, "events": ["submission.created", "submission.escalated",
+                                   "submission.decided"], **extra}
+    response = client.post(WEBHOOKS, json=body, headers=clinic.headers("admin"))
+    assert response.status_code == 201, response.get_json()
+    return dict(response.get_json())
+
+
+def run(pool: DeliveryPool, after: dt.timedelta = dt.timedelta(0)) -> int:
+    """One worker tick at ``after`` from now, then waits for its attempts to end."""
+    done = pool.tick(utcnow() + after)
+    pool.wait(timeout=10)
+    return done
+
+
+def deliveries(app: Flask) -> list[WebhookDelivery]:
+    with session_scope(app, write=False) as session:
+        return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.created_at)))
+
+
+def test_critical_submission_reaches_the_receiver_signed_per_standard_webhooks(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    endpoint = register(client, clinic, receiver.url)
+    submission_id = submit(client, clinic, routed("critical"))
+    run(pool)
+    [got] = receiver.wait_for(1)
+    # A receiver built on the reference library accepts it.
+    payload = Webhook(endpoint["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "submission.created"
+    assert payload["data"] == {
+        "clinic": clinic.slug, "submission_id": submission_id, "priority": "critical",
+        "received_at": payload["data"]["received_at"],
+        "url": f"{SUBMISSIONS}/{submission_id}",
+    }
+    assert got.headers["webhook-id"].startswith("msg_")
+    assert got.headers["webhook-signature"].startswith("v1,")
+    [delivery] = deliveries(app)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 1, 200)
+
+
+def test_payload_never_carries_patient_data(
+        client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    register(client, clinic, receiver.url)
+    response = client.post(SUBMISSIONS, json=canary_body(), headers=clinic.headers("intake"))
+    assert response.status_code == 201
+    run(pool)
+    [got] = receiver.wait_for(1)
+    text = got.body.decode() + repr(got.headers)
+    for canary in CANARIES:
+        assert canary not in text
+    for member in ("answers", "respondent", "evaluation", "scores", "reasons"):
+        assert member not in got.json["data"]
+
+
+def test_a_failed_attempt_is_retried_with_the_same_webhook_id(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, pool: DeliveryPool
+) -> None:
+    receiver = Receiver(script=[500, ("sleep", 1.5)])
+    try:
+        register(client, clinic, receiver.url)
+        submit(client, clinic, routed("critical"))
+        run(pool)
+        [delivery] = deliveries(app)
+        assert (delivery.state, delivery.last_status, delivery.last_error) == (
+            "pending", 500, "http_status")
+        assert dt.timedelta(seconds=4) < delivery.next_attempt_at - utcnow() <= dt.timedelta(
+            seconds=10)  # the first retry comes within 10 s
+        run(pool, dt.timedelta(seconds=11))
+        [delivery] = deliveries(app)
+        assert (delivery.state, delivery.last_status, delivery.last_error) == (
+            "pending", None, "timeout")
+        assert dt.timedelta(seconds=29) < delivery.next_attempt_at - utcnow() <= dt.timedelta(
+            seconds=60)  # the second within 60 s
+        run(pool, dt.timedelta(seconds=72))
+        received = receiver.wait_for(3)
+        [delivery] = deliveries(app)
+        assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 3, 200)
+        assert len(set(receiver.ids())) == 1
+        assert receiver.ids()[0] == delivery.event_id
+        assert len({r.headers["webhook-timestamp"] for r in received}) >= 1
+        assert len({r.body for r in received}) == 1  # the same bytes every time
+    finally:
+        receiver.stop()
+
+
+def test_a_receiver_that_was_down_gets_everything_once_it_is_back(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    register(client, clinic, receiver.url)
+    receiver.stop()
+    for priority in ("critical", "urgent", "routine"):
+        submit(client, clinic, routed(priority))
+    run(pool)
+    assert {(d.state, d.last_error) for d in deliveries(app)} == {
+        ("pending", "connection_refused")}
+    receiver.start()
+    run(pool, dt.timedelta(seconds=11))
+    receiver.wait_for(3)
+    assert sorted(receiver.ids()) == sorted(d.event_id for d in deliveries(app))
+    assert {d.state for d in deliveries(app)} == {"delivered"}
+
+
+def test_after_24_hours_of_failures_the_delivery_is_failed(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, pool: DeliveryPool
+) -> None:
+    receiver = Receiver(default=503)
+    try:
+        register(client, clinic, receiver.url)
+        submit(client, clinic, routed("critical"))
+        run(pool)
+        run(pool, dt.timedelta(hours=23))
+        assert deliveries(app)[0].state == "pending"
+        with session_scope(app) as session:  # the first attempt was a day ago
+            delivery = session.scalars(select(WebhookDelivery)).one()
+            delivery.first_attempt_at = utcnow() - dt.timedelta(hours=24, seconds=1)
+        run(pool, dt.timedelta(hours=24))
+        [delivery] = deliveries(app)
+        assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 3, 503)
+    finally:
+        receiver.stop()
+
+
+def test_min_priority_filters_submissions_below_it(
+        client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    register(client, clinic, receiver.url, min_priority="urgent")
+    for priority in ("routine", "high", "urgent", "critical"):
+        submit(client, clinic, routed(priority))
+    run(pool)
+    got = receiver.wait_for(2)
+    assert sorted(r.json["data"]["priority"] for r in got) == ["critical", "urgent"]
+    run(pool)
+    assert len(receiver.received) == 2
+
+
+def test_other_clinics_endpoints_hear_nothing(
+        client: FlaskClient, clinic: TenantCredentials, other_clinic: TenantCredentials,
+        receiver: Receiver, pool: DeliveryPool) -> None:
+    register(client, other_clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    run(pool)
+    assert receiver.received == []
+
+
+def test_after_rotation_deliveries_verify_under_the_old_and_the_new_secret(
+        client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    old = register(client, clinic, receiver.url)
+    response = client.post(f"{WEBHOOKS}/{old['id']}/rotate-secret",
+                           headers=clinic.headers("admin"))
+    assert response.status_code == 200
+    new_secret = response.get_json()["secret"]
+    assert new_secret != old["secret"]
+    submit(client, clinic, routed("critical"))
+    run(pool)
+    [got] = receiver.wait_for(1)
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(old["secret"]).verify(got.body, got.headers)
+    Webhook(new_secret).verify(got.body, got.headers)
+
+
+def test_a_decision_sends_submission_decided_with_its_outcome(
+        client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    register(client, clinic, receiver.url, events=["submission.decided"])
+    submission_id = submit(client, clinic, routed("critical"))
+    claimed = client.post(f"{SUBMISSIONS}/{submission_id}/claim",
+                          headers=clinic.headers("clinician"))
+    flags = [flag["id"] for flag in claimed.get_json()["evaluation"]["flags"]]
+    decided = client.post(
+        f"{SUBMISSIONS}/{submission_id}/decision",
+        json={"outcome": "refer_to_crisis_services", "acknowledged_flags": flags},
+        headers={**clinic.headers("clinician"), "If-Match": claimed.headers["ETag"]})
+    assert decided.status_code == 200, decided.get_json()
+    run(pool)
+    [got] = receiver.wait_for(1)
+    assert got.json["type"] == "submission.decided"
+    assert got.json["data"]["outcome"] == "refer_to_crisis_services"
+    assert got.json["data"]["submission_id"] == submission_id
+
+
+def test_delete_cancels_pending_deliveries_and_redeliver_sends_the_same_event_again(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    endpoint = register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    run(pool)
+    [first] = receiver.wait_for(1)
+    log = client.get(f"{WEBHOOKS}/{endpoint['id']}/deliveries", headers=clinic.headers("admin"))
+    [entry] = log.get_json()["items"]
+    assert (entry["state"], entry["attempts"], entry["last_status"], entry["type"]) == (
+        "delivered", 1, 200, "submission.created")
+    again = client.post(f"{WEBHOOKS}/{endpoint['id']}/deliveries/{entry['id']}/redeliver",
+                        headers=clinic.headers("admin"))
+    assert again.status_code == 202
+    run(pool)
+    [_, second] = receiver.wait_for(2)
+    assert second.headers["webhook-id"] == first.headers["webhook-id"] == entry["event_id"]
+
+    receiver.stop()
+    submit(client, clinic, routed("critical"))
+    run(pool)  # refused: stays pending
+    deleted = client.delete(f"{WEBHOOKS}/{endpoint['id']}", headers=clinic.headers("admin"))
+    assert deleted.status_code == 204
+    assert sorted(d.state for d in deliveries(app)) == ["cancelled", "delivered"]
+    assert pool.tick(utcnow() + dt.timedelta(hours=1)) == 0
+
+
+def test_every_attempt_checks_the_address_again(
+        make_app: Callable[..., Flask], client: FlaskClient, clinic: TenantCredentials,
+        receiver: Receiver) -> None:
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    strict = DeliveryPool(app_state(make_app()), Sender(timeout=0.5))  # no private receivers
+    try:
+        run(strict)
+    finally:
+        strict.close()
+    assert receiver.received == []
+    [delivery] = deliveries(make_app())
+    assert (delivery.state, delivery.last_error) == ("failed", "forbidden_address")

@@ -1,0 +1,118 @@
+"""The worker (``screening worker``): its jobs, the SQLite lease that lets one worker work
+at a time, the CLI end to end with a real receiver, and a graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from standardwebhooks.webhooks import Webhook
+
+from screening import worker
+from screening.cli import main
+from screening.db import AppState, app_state, utcnow
+from tests.api.conftest import TenantCredentials
+from tests.api.webhook_receiver import Receiver
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "1")
+    return lambda *args: CliRunner().invoke(main, list(args))
+
+
+def test_cli_adds_an_endpoint_queues_a_test_event_and_the_worker_delivers_it(
+        cli: Callable[..., Any], clinic: TenantCredentials, app: Flask) -> None:
+    receiver = Receiver()
+    try:
+        added = cli("webhooks", "add", clinic.slug, receiver.url, "--min-priority", "urgent")
+        assert added.exit_code == 0, added.output
+        secret = added.stdout.strip().splitlines()[-1]
+        endpoint_id = added.stdout.split()[1]
+        listed = cli("webhooks", "list", clinic.slug)
+        assert endpoint_id in listed.stdout and secret not in listed.stdout
+        assert cli("webhooks", "test", clinic.slug, endpoint_id).exit_code == 0
+        ran = cli("worker", "--once")
+        assert ran.exit_code == 0, ran.output
+        [got] = receiver.wait_for(1)
+        assert Webhook(secret).verify(got.body, got.headers)["type"] == "webhook.test"
+    finally:
+        receiver.stop()
+
+
+def test_cli_refuses_a_private_address_without_the_setting(
+        cli: Callable[..., Any], clinic: TenantCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE")
+    result = cli("webhooks", "add", clinic.slug, "https://127.0.0.1/hook")
+    assert result.exit_code == 1
+    assert "url:" in result.stderr and "127.0.0.1" not in result.stderr
+
+
+def test_a_failing_job_does_not_stop_the_others(app: Flask) -> None:
+    ran: list[str] = []
+
+    def broken(state: AppState) -> int:
+        raise RuntimeError("boom")
+
+    def working(state: AppState) -> int:
+        ran.append("working")
+        return 1
+
+    assert worker.tick(app_state(app), (broken, working)) == 1
+    assert ran == ["working"]
+
+
+def test_run_once_stops_when_every_job_is_idle(app: Flask) -> None:
+    counts = [2, 1, 0]
+    worker.run(app_state(app), once=True, jobs=(lambda state: counts.pop(0),))
+    assert counts == []
+
+
+def test_on_sqlite_one_worker_holds_the_lease_and_the_other_idles(app: Flask) -> None:
+    state = app_state(app)
+    if not state.settings.is_sqlite:
+        pytest.skip("the lease is SQLite's")
+    now = utcnow()
+    assert worker.hold_lease(state, "a", now)
+    assert not worker.hold_lease(state, "b", now)
+    assert worker.hold_lease(state, "a", now + dt.timedelta(seconds=5))  # renewed
+    assert not worker.hold_lease(state, "b", now + dt.timedelta(seconds=19))
+    # a holder that stopped renewing (killed) loses it once it lapses
+    assert worker.hold_lease(state, "b", now + dt.timedelta(seconds=21))
+    worker.release_lease(state, "b")
+    assert worker.hold_lease(state, "a", now)
+
+
+def test_on_postgresql_every_worker_works(app: Flask) -> None:
+    state = app_state(app)
+    if state.settings.is_sqlite:
+        pytest.skip("PostgreSQL workers share the work")
+    assert worker.hold_lease(state, "a", utcnow())
+    assert worker.hold_lease(state, "b", utcnow())
+
+
+def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> None:
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    process = subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(2)
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+        assert process.returncode == 0, stderr.decode()[-2000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -1,0 +1,60 @@
+"""The destination check of webhooks (server-side request forgery guard) and the Standard
+Webhooks signature, without a server."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from screening.notify import addresses, signing
+
+
+def resolving_to(*ips: str) -> addresses.Resolver:
+    """A resolver answering ``ips`` for any name (a DNS record we do not control here)."""
+    return lambda host, port: list(ips)
+
+
+@pytest.mark.parametrize("ips", [
+    ("10.1.2.3",), ("192.168.0.10",), ("172.16.5.5",), ("127.0.0.1",),
+    ("169.254.169.254",), ("fd00::1",), ("::ffff:10.0.0.1",), ("93.184.215.14", "10.0.0.1"),
+])
+def test_a_name_resolving_to_any_non_public_address_is_refused(ips: tuple[str, ...]) -> None:
+    with pytest.raises(addresses.ForbiddenDestination):
+        addresses.check_url("https://hooks.clinic.example/x", allow_private=False,
+                            resolver=resolving_to(*ips))
+
+
+def test_the_checked_address_is_the_one_to_connect_to() -> None:
+    destination = addresses.check_url("https://hooks.clinic.example:8443/in?x=1",
+                                      allow_private=False,
+                                      resolver=resolving_to("93.184.215.14"))
+    assert (destination.address, destination.host, destination.port, destination.target) == (
+        "93.184.215.14", "hooks.clinic.example", 8443, "/in?x=1")
+
+
+def test_allow_private_admits_private_addresses_and_http() -> None:
+    destination = addresses.check_url("http://ehr.local/in", allow_private=True,
+                                      resolver=resolving_to("10.1.2.3"))
+    assert destination.address == "10.1.2.3"
+
+
+def test_an_unresolvable_name_is_refused() -> None:
+    def fail(host: str, port: int) -> list[str]:
+        raise OSError("no such name")
+
+    with pytest.raises(addresses.ForbiddenDestination, match="does not resolve"):
+        addresses.check_url("https://nowhere.invalid/", allow_private=False, resolver=fail)
+
+
+def test_signatures_verify_with_the_standard_webhooks_library() -> None:
+    secret = signing.new_secret()
+    assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    body = b'{"type":"webhook.test"}'
+    headers = signing.headers([secret], "msg_1", now, body)
+    assert Webhook(secret).verify(body, headers) == {"type": "webhook.test"}
+    assert Webhook(secret).sign("msg_1", dt.datetime.fromtimestamp(now, dt.UTC),
+                                body.decode()) == headers["webhook-signature"]
