@@ -7,62 +7,15 @@ secret print it as the last line of stdout so scripts can capture it with ``tail
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from screening.errors import ScreeningError, Unprocessable
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _app() -> Flask:
-    from screening import create_app
-
-    return create_app({"RATE_LIMIT": "off"})
-
-
-@contextmanager
-def _session(write: bool = True) -> Iterator[Session]:
-    from screening.db import app_state, session_scope
-
-    app = _app()
-    try:
-        with session_scope(app, write=write) as session:
-            yield session
-    finally:
-        app_state(app).db.dispose()
-
-
-def _user_errors(command: F) -> F:
-    """Turns the package's own errors into a one-line message and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except Unprocessable as error:
-            fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
-            raise click.ClickException(fields) from None
-        except ScreeningError as error:
-            raise click.ClickException(error.detail) from None
-        except SQLAlchemyError as error:
-            from screening.db_diagnosis import connection_problem
-
-            # The message of a database error can quote values; name the class only.
-            name = type(error).__name__
-            problem = connection_problem(error) or f"database error ({name}); is it migrated?"
-            raise click.ClickException(problem) from None
-
-    return wrapper  # type: ignore[return-value]
+from screening.cli_rulesets import ruleset
+from screening.cli_support import cli_app, cli_session, user_errors
+from screening.cli_webhooks import webhooks, worker
 
 
 @click.group()
@@ -76,13 +29,13 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_user_errors
+@user_errors
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the latest schema (Alembic)."""
     from screening.db import app_state, upgrade
     from screening.db_diagnosis import schema_revision
 
-    app = _app()
+    app = cli_app()
     url = app_state(app).settings.database_url
     app_state(app).db.dispose()
     before = schema_revision(url)
@@ -104,12 +57,12 @@ def clinics() -> None:
 @click.argument("slug")
 @click.option("--name", required=True, help="Display name of the clinic.")
 @click.option("--crisis-message", default=None, help="Crisis text shown to respondents.")
-@_user_errors
+@user_errors
 def clinics_create(slug: str, name: str, crisis_message: str | None) -> None:
     """Create the clinic SLUG."""
     from screening.services import accounts
 
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.create_clinic(
             session, slug=slug, name=name, crisis_message=crisis_message
         )
@@ -124,12 +77,12 @@ def keys() -> None:
 @keys.command("create")
 @click.argument("slug")
 @click.option("--label", default=None, help="What the key is for, e.g. 'web form'.")
-@_user_errors
+@user_errors
 def keys_create(slug: str, label: str | None) -> None:
     """Issue an intake key for clinic SLUG; the last line is the key (shown once)."""
     from screening.services import accounts
 
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         issued = accounts.create_intake_key(session, clinic, label=label)
     click.echo(f"intake key {issued.public_id} for clinic {slug} (store it now, shown once):")
@@ -138,12 +91,12 @@ def keys_create(slug: str, label: str | None) -> None:
 
 @keys.command("revoke")
 @click.argument("public_id")
-@_user_errors
+@user_errors
 def keys_revoke(public_id: str) -> None:
     """Revoke the intake key PUBLIC_ID (the 12 hex characters after 'ik_')."""
     from screening.services import accounts
 
-    with _session() as session:
+    with cli_session() as session:
         accounts.revoke_intake_key(session, public_id)
     click.echo(f"revoked intake key {public_id}")
 
@@ -162,14 +115,14 @@ def users() -> None:
     is_flag=True,
     help="Read a review console password from standard input (one line).",
 )
-@_user_errors
+@user_errors
 def users_create(slug: str, email: str, role: str, password_stdin: bool) -> None:
     """Create a user of clinic SLUG; the last line is their API token (shown once)."""
     from screening.console import signin
     from screening.services import accounts
 
     password = _password_from_stdin() if password_stdin else None
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         issued = accounts.create_user(session, clinic, email=email, role=role)
         if password is not None:
@@ -194,7 +147,7 @@ def _password_from_stdin() -> str:
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, required=True,
               help="Read the new console password from standard input (one line).")
-@_user_errors
+@user_errors
 def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
     """Set (or reset) the review console password of EMAIL in clinic SLUG; their console
     sessions end."""
@@ -202,7 +155,7 @@ def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
     from screening.services import accounts
 
     password = _password_from_stdin()
-    with _session() as session:
+    with cli_session() as session:
         user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
         signin.set_password(session, user.id, password)
     click.echo(f"console password set for user {user.id}")
@@ -211,14 +164,14 @@ def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
 @users.command("reset-totp")
 @click.argument("slug")
 @click.argument("email")
-@_user_errors
+@user_errors
 def users_reset_totp(slug: str, email: str) -> None:
     """Forget the TOTP device of EMAIL in clinic SLUG (a lost phone): the next console
     sign-in enrols a new one."""
     from screening.console import signin
     from screening.services import accounts
 
-    with _session() as session:
+    with cli_session() as session:
         user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
         signin.reset_totp(session, user.id)
     click.echo(f"TOTP device forgotten for user {user.id}; enrol again at the next sign-in")
@@ -226,12 +179,12 @@ def users_reset_totp(slug: str, email: str) -> None:
 
 @users.command("revoke-token")
 @click.argument("public_id")
-@_user_errors
+@user_errors
 def users_revoke_token(public_id: str) -> None:
     """Revoke the API token PUBLIC_ID (the 12 hex characters after 'ut_')."""
     from screening.services import accounts
 
-    with _session() as session:
+    with cli_session() as session:
         accounts.revoke_user_token(session, public_id)
     click.echo(f"revoked API token {public_id}")
 
@@ -242,7 +195,7 @@ def users_revoke_token(public_id: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-worker", is_flag=True,
               help="Do not start the background worker (webhooks, escalation) beside it.")
-@_user_errors
+@user_errors
 def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Serve the API with gunicorn (production server) and one background worker."""
     from screening.config import settings_from_environment
@@ -250,7 +203,7 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 
     # Fail fast on bad configuration, before the port is bound or any worker starts;
     # RATE_LIMIT too, which the application of the other commands turns off.
-    settings_from_environment(None, _app().instance_path)
+    settings_from_environment(None, cli_app().instance_path)
     run(host=host, port=port, workers=workers, background_worker=not no_worker)
 
 
@@ -258,7 +211,7 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when any clinic exists.")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True,
               help="Where the service will answer (printed in the hints).")
-@_user_errors
+@user_errors
 def demo(if_empty: bool, url: str) -> None:
     """Seed the demo clinic 'demo' and print its intake key, user tokens and a review
     console sign-in for its clinician."""
@@ -266,7 +219,7 @@ def demo(if_empty: bool, url: str) -> None:
     from screening.services import accounts
 
     console_password = _demo_password()
-    with _session() as session:
+    with cli_session() as session:
         if if_empty and accounts.clinic_count(session) > 0:
             click.echo("clinics exist already; demo data not added")
             return
@@ -306,7 +259,7 @@ def audit() -> None:
               help="A checkpoint saved from GET /api/v1/audit/checkpoint: also prove that "
                    "no event up to it was edited, deleted, inserted or reordered, and that "
                    "the chain was not truncated below it.")
-@_user_errors
+@user_errors
 def audit_verify(checkpoint_file: Any) -> None:
     """Check the audit hash chain (and the latest checkpoint stored with this key); report
     the events still waiting to be sealed. Exit 1 if anything is broken."""
@@ -315,7 +268,7 @@ def audit_verify(checkpoint_file: Any) -> None:
     from screening.db import app_state, session_scope, utcnow
 
     given = _read_checkpoint(checkpoint_file) if checkpoint_file is not None else None
-    app = _app()
+    app = cli_app()
     key = audit_checkpoints.SigningKey.from_seed(app_state(app).settings.audit_signing_key)
     try:
         with session_scope(app, write=False) as session:
@@ -351,10 +304,6 @@ def _read_checkpoint(handle: Any) -> Any:
     except ValueError as error:  # json.JSONDecodeError is one
         raise click.BadParameter(f"not a checkpoint ({error})", param_hint="--checkpoint") from None
 
-
-# Last: the command groups in their own modules import this module's helpers.
-from screening.cli_rulesets import ruleset  # noqa: E402
-from screening.cli_webhooks import webhooks, worker  # noqa: E402
 
 main.add_command(ruleset)
 main.add_command(webhooks)

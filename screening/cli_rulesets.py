@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from screening.cli import _session, _user_errors
+from screening.cli_support import cli_session, user_errors
 from screening.errors import Unprocessable
 
 _ACTOR: dict[str, Any] = {"actor_type": "system", "actor_id": None, "user_id": None,
@@ -34,12 +34,12 @@ def ruleset() -> None:
 
 @ruleset.command("show")
 @click.argument("slug")
-@_user_errors
+@user_errors
 def ruleset_show(slug: str) -> None:
     """Print the active ruleset of the clinic SLUG as JSON."""
     from screening.services import accounts, rulesets
 
-    with _session(write=False) as session:
+    with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         _echo_json(rulesets.active_ruleset(session, clinic.id).to_dict())
 
@@ -48,7 +48,7 @@ def ruleset_show(slug: str) -> None:
 @click.argument("slug")
 @click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="JSON object of the settings to change (a partial map).")
-@_user_errors
+@user_errors
 def ruleset_draft(slug: str, path: Path) -> None:
     """Draft changes to the settings of the clinic SLUG; the last line is the draft id."""
     from screening.services import accounts, rulesets
@@ -57,7 +57,7 @@ def ruleset_draft(slug: str, path: Path) -> None:
         changes = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise Unprocessable({"file": ["Must be a JSON object of settings."]}) from None
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         draft = rulesets.create_draft(session, clinic.id, {"settings": changes}, **_ACTOR)
         click.echo(f"drafted changes to {', '.join(sorted(changes))} of clinic {slug}")
@@ -71,20 +71,20 @@ def ruleset_draft(slug: str, path: Path) -> None:
               help="Only submissions received on or after this day (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Only submissions received before this day (UTC).")
-@_user_errors
+@user_errors
 def ruleset_shadow(slug: str, draft_id: str, since: dt.datetime | None,
                    until: dt.datetime | None) -> None:
     """Print what DRAFT_ID would have done to the past submissions of SLUG (changes
     nothing stored)."""
     from screening.services import accounts, rulesets, shadow
 
-    with _session(write=False) as session:
+    with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         draft = rulesets.get_draft(session, clinic.id, draft_id)
         active = rulesets.active_ruleset(session, clinic.id)
         rows = shadow.past_submissions(session, clinic.id, _utc(since), _utc(until))
         report = shadow.shadow(rows, active, draft.id, rulesets.proposed_ruleset(active, draft))
-    with _session() as session:
+    with cli_session() as session:
         rulesets.record_shadow_run(session, clinic.id, draft.id, **_ACTOR)
     _echo_json(report.to_dict())
 
@@ -94,13 +94,13 @@ def ruleset_shadow(slug: str, draft_id: str, since: dt.datetime | None,
 @click.argument("draft_id")
 @click.option("--expect-version", type=int, default=None,
               help="Refuse unless this is still the active version (default: whichever is).")
-@_user_errors
+@user_errors
 def ruleset_activate(slug: str, draft_id: str, expect_version: int | None) -> None:
     """Make DRAFT_ID the active ruleset of SLUG; later submissions use it."""
     from screening.db import utcnow
     from screening.services import accounts, rulesets
 
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         expected = expect_version or clinic.ruleset_version
         active = rulesets.activate(session, clinic.id, draft_id,

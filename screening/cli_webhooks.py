@@ -1,7 +1,7 @@
 """``screening webhooks ...`` and ``screening worker`` (shared spec §9).
 
-Attached to the ``screening`` group at the end of ``screening.cli``, whose session and
-error helpers they share.
+Attached to the ``screening`` group by ``screening.cli``; the session and error helpers
+come from ``screening.cli_support``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 
 import click
 
-from screening.cli import _app, _session, _user_errors
+from screening.cli_support import cli_app, cli_session, user_errors
 from screening.models import PRIORITIES, WEBHOOK_EVENT_TYPES
 
 
@@ -27,7 +27,7 @@ def webhooks() -> None:
 @click.option("--min-priority", type=click.Choice(PRIORITIES), default="routine",
               show_default=True, help="Only submissions at or above this priority.")
 @click.option("--description", default=None, help="What the endpoint is, e.g. 'pager'.")
-@_user_errors
+@user_errors
 def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str,
                  description: str | None) -> None:
     """Register URL for clinic SLUG; the last line is its signing secret (shown once).
@@ -37,10 +37,10 @@ def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str
     from screening.services import accounts
     from screening.services import webhooks as service
 
-    state = app_state(_app())
+    state = app_state(cli_app())
     allow_private = state.settings.webhook_allow_private
     state.db.dispose()
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         endpoint = service.register(
             session, service.Admin(clinic.id), url=url,
@@ -53,13 +53,13 @@ def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str
 
 @webhooks.command("list")
 @click.argument("slug")
-@_user_errors
+@user_errors
 def webhooks_list(slug: str) -> None:
     """List the webhook endpoints of clinic SLUG (never their secrets)."""
     from screening.services import accounts
     from screening.services import webhooks as service
 
-    with _session(write=False) as session:
+    with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         for endpoint in service.list_endpoints(session, clinic.id):
             click.echo(f"{endpoint.id}  {endpoint.url}  min_priority={endpoint.min_priority}"
@@ -69,7 +69,7 @@ def webhooks_list(slug: str) -> None:
 @webhooks.command("test")
 @click.argument("slug")
 @click.argument("endpoint_id")
-@_user_errors
+@user_errors
 def webhooks_test(slug: str, endpoint_id: str) -> None:
     """Queue a webhook.test event for endpoint ENDPOINT_ID of clinic SLUG (the worker
     sends it)."""
@@ -77,7 +77,7 @@ def webhooks_test(slug: str, endpoint_id: str) -> None:
     from screening.services import accounts
     from screening.services import webhooks as service
 
-    with _session() as session:
+    with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         event_id = service.queue_test(session, service.Admin(clinic.id), endpoint_id,
                                       now=utcnow())
@@ -86,14 +86,14 @@ def webhooks_test(slug: str, endpoint_id: str) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Work until idle, then exit.")
-@_user_errors
+@user_errors
 def worker(once: bool) -> None:
     """Deliver webhooks and raise escalations until SIGTERM (graceful: deliveries in
     flight finish). Safe to run one per app server."""
     from screening import worker as background
     from screening.db import app_state
 
-    state = app_state(_app())
+    state = app_state(cli_app())
     stop = threading.Event()
     try:
         with background.stopping_on_signals(stop):
