@@ -194,7 +194,7 @@ def users_revoke_token(public_id: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-worker", is_flag=True,
-              help="Do not start the background worker (webhooks, escalation) beside it.")
+              help="Do not start the background worker (webhooks, escalation, audit sealing).")
 @user_errors
 def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Serve the API with gunicorn (production server) and one background worker."""

@@ -88,8 +88,8 @@ def webhooks_test(slug: str, endpoint_id: str) -> None:
 @click.option("--once", is_flag=True, help="Work until idle, then exit.")
 @user_errors
 def worker(once: bool) -> None:
-    """Deliver webhooks and raise escalations until SIGTERM (graceful: deliveries in
-    flight finish). Safe to run one per app server."""
+    """Deliver webhooks, raise escalations and seal the audit log until SIGTERM
+    (graceful: deliveries in flight finish). Safe to run one per app server."""
     from screening import worker as background
     from screening.db import app_state
 
