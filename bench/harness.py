@@ -18,11 +18,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -334,3 +334,31 @@ def write_json(path: Path, data: Any) -> Path:
     """Writes ``data`` as JSON to ``path`` (a bench body) and returns the path."""
     path.write_text(json.dumps(data))
     return path
+
+
+@contextmanager
+def example_body() -> Iterator[Path]:
+    """The contract's example submission in a temporary JSON file, for wrk to post."""
+    from tests.api.bodies import example
+
+    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
+        yield write_json(Path(folder) / "body.json", example())
+
+
+def serve_code_from(code: Path) -> None:
+    """Servers started afterwards import the service from the checkout ``code`` (its
+    modules win over this checkout's; nothing is written into it)."""
+    if code.resolve() != ROOT:
+        os.environ.update(PYTHONPATH=str(code.resolve()), PYTHONDONTWRITEBYTECODE="1")
+
+
+def on_each_database(choice: str, measure: Callable[[str, Path], bool]) -> NoReturn:
+    """Checks for wrk, prints the machine, runs ``measure(kind, body)`` on SQLite and/or
+    PostgreSQL (``choice``: ``sqlite``, ``postgres`` or ``both``) with the example body,
+    and exits 1 when any run missed its goal."""
+    require_wrk()
+    kinds = ("sqlite", "postgres") if choice == "both" else (choice,)
+    print(f"machine: {machine()}")
+    with example_body() as body:
+        results = [measure(kind, body) for kind in kinds]
+    sys.exit(0 if all(results) else 1)

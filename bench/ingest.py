@@ -7,8 +7,8 @@ PostgreSQL database ``$BENCH_PG_DB``, default ``bench``), starts, one after the 
   gunicorn settings (the ceiling);
 - the naive durable app (``bench/naive_app.py``): one ``INSERT`` + ``COMMIT`` per request
   (sqlite3 WAL ``synchronous=FULL``, or psycopg), gunicorn sync workers;
-- the service (``screening serve``), with the audit sealer (``bench/sealer.py``) running
-  beside it as the worker runs it, so sealing is measured at full ingest load;
+- the service (``screening serve``, whose worker seals the audit log), with
+  ``bench/seal_lag.py`` beside it reading how long events wait to be sealed at full load;
 
 drives each with wrk at the same concurrency and prints requests/s, p50, p99, errors, the
 ratios service/bare and service/naive, per request the workers' CPU time and voluntary
@@ -29,13 +29,10 @@ Goals: service >= 0.3 x bare and >= 1.5 x naive, no errors, p99 < 50 ms at concu
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -49,17 +46,15 @@ from bench.harness import (  # noqa: E402
     bench_database,
     create_clinic,
     free_port,
-    machine,
-    require_wrk,
+    on_each_database,
     rss_kib,
     run_wrk,
     serve,
+    serve_code_from,
     service_command,
     usage,
-    write_json,
 )
 from screening.server import CONNECTIONS_PER_WORKER  # noqa: E402
-from tests.api.bodies import example  # noqa: E402
 
 PATH = "/api/v1/submissions"
 GOAL_RATIO = 0.3
@@ -99,20 +94,20 @@ def naive_command(port: int, workers: int, url: str) -> list[str]:
             "--workers", str(workers), "--database", url]
 
 
-def start_sealer(env: dict[str, str], code: Path) -> subprocess.Popen[str] | None:
-    """``bench/sealer.py`` beside the service, when its code has a sealer."""
+def start_seal_lag(env: dict[str, str], code: Path) -> subprocess.Popen[str] | None:
+    """``bench/seal_lag.py`` beside the service, when its code seals the audit log."""
     if not (code / "screening" / "audit_sealer.py").exists():
         return None
-    return subprocess.Popen([sys.executable, str(ROOT / "bench" / "sealer.py")], env=env,
+    return subprocess.Popen([sys.executable, str(ROOT / "bench" / "seal_lag.py")], env=env,
                             stdout=subprocess.PIPE, text=True)
 
 
-def stop_sealer(sealer: subprocess.Popen[str] | None) -> dict[str, float] | None:
-    """Stops the sealer; what it measured."""
-    if sealer is None:
+def stop_seal_lag(monitor: subprocess.Popen[str] | None) -> dict[str, float] | None:
+    """Stops the monitor; what it measured."""
+    if monitor is None:
         return None
-    sealer.send_signal(signal.SIGTERM)
-    out, _ = sealer.communicate(timeout=60)
+    monitor.send_signal(signal.SIGTERM)
+    out, _ = monitor.communicate(timeout=60)
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -140,13 +135,13 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
                    args.workers) as service:
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=args.connections, seconds=2)  # warm-up
-            sealer = start_sealer(database.env(), args.code)
+            monitor = start_seal_lag(database.env(), args.code)
             try:
                 measured, measured_used = measured_run(service, body, authorization, args)
                 keyed = (measured_run(service, body, authorization, args, unique_keys=True)
                          if args.idempotency else None)
             finally:
-                sealing = stop_sealer(sealer)
+                sealing = stop_seal_lag(monitor)
     ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
     naive_ratio = measured.rps / naive.rps if naive.rps else 0.0
     print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
@@ -159,7 +154,7 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
     sealed_in_time = True
     if sealing is not None:
         sealed_in_time = sealing["max_wait_s"] < GOAL_SEAL_WAIT_S
-        print(f"  audit sealing: {sealing['sealed']:.0f} events in {sealing['runs']:.0f} runs; "
+        print(f"  audit sealing ({sealing['samples']:.0f} samples): "
               f"oldest waiting event p99 {sealing['p99_wait_s']:.2f} s, "
               f"max {sealing['max_wait_s']:.2f} s (goal < {GOAL_SEAL_WAIT_S:.0f} s); "
               f"{sealing['waiting']:.0f} left when stopped")
@@ -212,16 +207,9 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
     args = parser.parse_args()
-    if args.code.resolve() != ROOT:
-        # Its modules win over this checkout's; nothing is written into it.
-        os.environ.update(PYTHONPATH=str(args.code.resolve()), PYTHONDONTWRITEBYTECODE="1")
-    require_wrk()
-    kinds = ("sqlite", "postgres") if args.database == "both" else (args.database,)
-    print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
-        body = write_json(Path(folder) / "body.json", copy.deepcopy(example()))
-        results = [(memory if args.memory else ingest)(kind, args, body) for kind in kinds]
-    sys.exit(0 if all(results) else 1)
+    serve_code_from(args.code)
+    on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(
+        kind, args, body))
 
 
 if __name__ == "__main__":

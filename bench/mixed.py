@@ -1,7 +1,7 @@
 """Mixed load: what two clinicians see while ingest runs flat out.
 
-For each database, starts the service (``screening serve --workers 2``, with the audit
-sealer of ``bench/sealer.py`` beside it when the code has one) and, while wrk posts
+For each database, starts the service (``screening serve --workers 2``, whose worker
+seals the audit log when the code has one) and, while wrk posts
 submissions at full speed, two clinicians each loop over the review cycle on keep-alive
 connections: ``POST /api/v1/queue/next`` (claim; audited), ``GET`` the full submission
 (audited read), ``POST .../decision`` with ``If-Match``. Prints ingest requests/s and p99,
@@ -14,13 +14,10 @@ Run: ``.venv/bin/python bench/mixed.py [--database sqlite|postgres|both] [--seco
 from __future__ import annotations
 
 import argparse
-import copy
 import http.client
 import json
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,16 +30,14 @@ from bench.harness import (  # noqa: E402
     bench_database,
     create_clinic,
     free_port,
-    machine,
-    require_wrk,
+    on_each_database,
     run_cli,
     run_wrk,
     serve,
+    serve_code_from,
     service_command,
-    write_json,
 )
-from bench.ingest import PATH, start_sealer, stop_sealer  # noqa: E402
-from tests.api.bodies import example  # noqa: E402
+from bench.ingest import PATH  # noqa: E402
 
 GOAL_P99_MS = 50.0
 STEPS = ("claim", "read", "decide")
@@ -104,7 +99,6 @@ def mixed(kind: str, args: argparse.Namespace, body: Path) -> bool:
         with serve(service_command(port, 2), database.env(), port, 2) as service:
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=args.connections, seconds=2)  # warm-up, fills the queue
-            sealer = start_sealer(database.env(), args.code)
             timings: dict[str, list[float]] = {step: [] for step in STEPS}
             failures: list[int] = []
             stop = threading.Event()
@@ -120,7 +114,6 @@ def mixed(kind: str, args: argparse.Namespace, body: Path) -> bool:
                 stop.set()
                 for reviewer in reviewers:
                     reviewer.join(30)
-                stop_sealer(sealer)
     every = [ms for step in STEPS for ms in timings[step]]
     print(f"{kind}: ingest {ingest.rps:.1f} req/s, p99 {ingest.p99_ms:.1f} ms, "
           f"{ingest.errors} errors, concurrency {args.connections}, {args.seconds} s")
@@ -145,15 +138,8 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
     args = parser.parse_args()
-    if args.code.resolve() != ROOT:
-        os.environ.update(PYTHONPATH=str(args.code.resolve()), PYTHONDONTWRITEBYTECODE="1")
-    require_wrk()
-    kinds = ("sqlite", "postgres") if args.database == "both" else (args.database,)
-    print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
-        body = write_json(Path(folder) / "body.json", copy.deepcopy(example()))
-        results = [mixed(kind, args, body) for kind in kinds]
-    sys.exit(0 if all(results) else 1)
+    serve_code_from(args.code)
+    on_each_database(args.database, lambda kind, body: mixed(kind, args, body))
 
 
 if __name__ == "__main__":

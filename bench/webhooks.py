@@ -22,13 +22,11 @@ Goals: p99 201 → arrival < 1 s; throughput with one endpoint >= 0.9 x without.
 from __future__ import annotations
 
 import argparse
-import copy
 import http.client
 import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -44,16 +42,13 @@ from bench.harness import (  # noqa: E402
     bench_database,
     create_clinic,
     free_port,
-    machine,
-    require_wrk,
+    on_each_database,
     run_cli,
     run_wrk,
     serve,
     service_command,
     usage,
-    write_json,
 )
-from tests.api.bodies import example  # noqa: E402
 
 PATH = "/api/v1/submissions"
 PROBE_INTERVAL_S = 0.1
@@ -223,13 +218,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn web workers")
     args = parser.parse_args()
-    require_wrk()
-    kinds = ("sqlite", "postgres") if args.database == "both" else (args.database,)
-    print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
-        body = write_json(Path(folder) / "body.json", copy.deepcopy(example()))
-        results = [measure(kind, args, body) for kind in kinds]
-    sys.exit(0 if all(results) else 1)
+    on_each_database(args.database, lambda kind, body: measure(kind, args, body))
 
 
 if __name__ == "__main__":

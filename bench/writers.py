@@ -4,7 +4,7 @@ Ingest (``POST /api/v1/submissions``) against 1, 2 and 4 app servers, each its o
 ``screening serve --workers 1`` on its own port, driven by one wrk per server with the
 connections shared out; first with the code of ``--before DIR`` (e.g. a checkout of the
 commit where every write locked the audit chain head), then with this checkout's (events
-inserted unsealed, the sealer of ``bench/sealer.py`` running beside), in one run. Prints
+inserted unsealed and sealed by each server's worker), in one run. Prints
 the total requests/s, the worst server's p99 and the errors of each.
 
 Run: ``.venv/bin/python bench/writers.py --before /path/to/old/checkout [--seconds 10]
@@ -14,10 +14,8 @@ Run: ``.venv/bin/python bench/writers.py --before /path/to/old/checkout [--secon
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -30,16 +28,15 @@ from bench.harness import (  # noqa: E402
     LoadResult,
     bench_database,
     create_clinic,
+    example_body,
     free_port,
     machine,
     require_wrk,
     run_wrk,
     serve,
     service_command,
-    write_json,
 )
-from bench.ingest import PATH, start_sealer, stop_sealer  # noqa: E402
-from tests.api.bodies import example  # noqa: E402
+from bench.ingest import PATH  # noqa: E402
 
 SERVERS = (1, 2, 4)
 
@@ -91,11 +88,7 @@ def measure(checkout: Path, servers: int, body: Path, args: argparse.Namespace) 
             urls.append(stack.enter_context(
                 serve(service_command(port, 1), database.env(), port, 1)).url)
         drive(urls, body, authorization, args.connections, 2)  # warm-up
-        sealer = start_sealer(database.env(), checkout)
-        try:
-            return drive(urls, body, authorization, args.connections, args.seconds)
-        finally:
-            stop_sealer(sealer)
+        return drive(urls, body, authorization, args.connections, args.seconds)
 
 
 def main() -> None:
@@ -109,8 +102,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"PostgreSQL, concurrency {args.connections} shared by the servers, "
           f"{args.seconds} s per run")
-    with tempfile.TemporaryDirectory(prefix="screening-bench-body-") as folder:
-        body = write_json(Path(folder) / "body.json", copy.deepcopy(example()))
+    with example_body() as body:
         for name, checkout in (("head lock (before)", args.before), ("sealer (after)", ROOT)):
             for servers in SERVERS:
                 result = measure(checkout, servers, body, args)
