@@ -30,7 +30,7 @@ from screening.audit_sealer import SEAL_INTERVAL_SECONDS, seal_job
 from screening.db import AppState, utcnow
 from screening.models import WorkerLease
 from screening.notify.delivery import delivery_job, stop_delivery
-from screening.notify.escalation import escalation_job
+from screening.notify.escalation import CHECK_EVERY_S, escalation_job
 
 Job = Callable[[AppState], int]
 
@@ -50,7 +50,11 @@ def every(seconds: float, job: Job) -> Job:
     return throttled
 
 
-JOBS: tuple[Job, ...] = (delivery_job, escalation_job, every(SEAL_INTERVAL_SECONDS, seal_job))
+JOBS: tuple[Job, ...] = (
+    delivery_job,
+    every(CHECK_EVERY_S, escalation_job),
+    every(SEAL_INTERVAL_SECONDS, seal_job),
+)
 """Every job of the worker, run in this order each tick."""
 
 IDLE_SLEEP_S = 0.1

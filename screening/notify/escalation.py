@@ -13,8 +13,6 @@ submission claimed meanwhile is not escalated (the condition re-checks the claim
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 from collections.abc import Mapping
 
 from sqlalchemy import ColumnElement, or_, select, text, update
@@ -29,9 +27,9 @@ from screening.services.rulesets import escalation_minutes
 
 ESCALATED_PRIORITIES = ("critical", "urgent")
 # Intervals are minutes long: looking every few seconds is prompt enough, and spares the
-# database a scan of the open crisis cases on every tick of the worker.
+# database a scan of the open crisis cases on every tick of the worker (which runs the job
+# at most this often).
 CHECK_EVERY_S = 5.0
-_last_check: dict[tuple[int, int], float] = {}
 
 
 # Literals, so the planners can prove the predicate of the partial index
@@ -99,10 +97,6 @@ def _raise(session: Session, submission_id: str, clinic_id: str, priority: str, 
 def escalation_job(state: AppState) -> int:
     """The worker job: raises the escalations due now, in one transaction. Looks first
     with a read session, so an idle tick takes no write lock (SQLite has one)."""
-    key = (id(state), os.getpid())
-    if time.monotonic() - _last_check.get(key, -CHECK_EVERY_S) < CHECK_EVERY_S:
-        return 0
-    _last_check[key] = time.monotonic()
     now = utcnow()
     with state.db.read_sessions() as session:
         if not due_escalations(session, now):
