@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` may hold the environment variables of ``screening.config`` (e.g.
     ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
     """
-    from screening import auth, console, db, errors, limits, observability
+    from screening import auth, console, db, limits, observability, rendering
     from screening.api import register
     from screening.config import ENV_VARS, settings_from_environment
 
@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observability.init_app(app, settings.log_level)
     database = db.init_app(app, settings)
     app.extensions["screening"] = db.AppState(settings=settings, db=database)
-    errors.init_app(app)
+    rendering.init_app(app)
     auth.init_app(app)
     limits.init_app(app, settings)
     register(app)

@@ -1,4 +1,4 @@
-"""Errors as RFC 9457 problem details: one error path for the whole service.
+"""The errors of the service: one exception tree, one ``type`` URI scheme for problems.
 
 Exception tree (every class is raised on purpose by this package)::
 
@@ -16,10 +16,9 @@ Exception tree (every class is raised on purpose by this package)::
      ├── PreconditionRequired      428 ``If-Match`` missing
      └── ServiceUnavailable        503 a dependency (the database) is unreachable
 
-Views and services raise these; ``init_app`` registers the only handlers that render them.
-Werkzeug's ``HTTPException`` (404 unknown route, 405, 413, 429 ...) is rendered from
-``e.get_response()`` so headers such as ``Allow`` and ``Retry-After`` survive. Any other
-exception rolls the request's sessions back and answers a 500 that names nothing internal.
+Views and services raise these; ``screening.rendering`` renders them, with Werkzeug's own
+errors and the unexpected ones, in the format of the request's surface (problem+json,
+OperationOutcome under ``/fhir``, HTML under ``/console``).
 
 Messages (``detail``, ``errors``) must never contain a submitted value: name the field,
 never echo what was sent.
@@ -27,40 +26,11 @@ never echo what was sent.
 
 from __future__ import annotations
 
-import json
-import logging
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES
-
 #: Every ``type`` member is this base plus a slug (one scheme for all problems).
 PROBLEM_TYPE_BASE = "https://screening.example/problems/"
-PROBLEM_MIMETYPE = "application/problem+json"
-
-log = logging.getLogger("screening.errors")
-
-# Slugs for the HTTP statuses Werkzeug raises on its own (routing, limits, body size).
-_HTTP_SLUGS = {
-    400: "bad-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    412: "precondition-failed",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "validation-failed",
-    428: "precondition-required",
-    429: "rate-limited",
-    500: "internal-error",
-    503: "service-unavailable",
-}
 
 
 class ScreeningError(Exception):
@@ -168,92 +138,3 @@ class ServiceUnavailable(ScreeningError):
 def problem_type(slug: str) -> str:
     """The ``type`` URI of a problem slug."""
     return PROBLEM_TYPE_BASE + slug
-
-
-def problem_response(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    slug: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> Response:
-    """Builds an ``application/problem+json`` response for the current request."""
-    body = {
-        "type": problem_type(slug or _HTTP_SLUGS.get(status, f"http-{status}")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        **(extra or {}),
-    }
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def _handle_screening_error(error: ScreeningError) -> Response:
-    if error.status >= 500:
-        _rollback_request_sessions()
-    return problem_response(
-        error.status,
-        error.title,
-        error.detail,
-        slug=error.slug,
-        headers=error.headers,
-        extra=error.extra_members(),
-    )
-
-
-def _handle_http_exception(error: HTTPException) -> Response:
-    """Keeps Werkzeug's status and headers (``Allow``, ``Retry-After``), swaps the body."""
-    original = error.get_response()
-    status = original.status_code
-    response = problem_response(
-        status,
-        HTTP_STATUS_CODES.get(status, "Error"),
-        _http_detail(status),
-    )
-    for name, value in original.headers.items():
-        if name.lower() not in {"content-type", "content-length"}:
-            response.headers.add(name, value)
-    return response
-
-
-def _http_detail(status: int) -> str:
-    """A fixed, value-free sentence per status (Werkzeug's descriptions may vary)."""
-    return {
-        404: "No resource at this path.",
-        405: "This method is not allowed on this resource; see the Allow header.",
-        413: "The request body is larger than the limit.",
-        429: "Too many requests for this credential; see the Retry-After header.",
-    }.get(status, "The request could not be served.")
-
-
-def _handle_unexpected(error: Exception) -> Response:
-    """500 without internals. The log names the exception class and the stack only: the
-    message of e.g. a database error can quote the submitted values."""
-    _rollback_request_sessions()
-    log.error(
-        "unhandled exception",
-        extra={
-            "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
-            "stack": "".join(traceback.format_tb(error.__traceback__)),
-        },
-    )
-    return problem_response(500, "Internal Server Error", "An unexpected error occurred.")
-
-
-def _rollback_request_sessions() -> None:
-    from screening.db import rollback_request_sessions
-
-    rollback_request_sessions()
-
-
-def init_app(app: Flask) -> None:
-    """Registers the three handlers that render every error of the application."""
-    app.register_error_handler(ScreeningError, _handle_screening_error)
-    app.register_error_handler(HTTPException, _handle_http_exception)
-    app.register_error_handler(Exception, _handle_unexpected)

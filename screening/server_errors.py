@@ -22,7 +22,7 @@ from gunicorn import util
 from gunicorn.http import errors as http
 from gunicorn.workers.gthread import ThreadWorker
 
-from screening.errors import PROBLEM_MIMETYPE, problem_type
+from screening.rendering import PROBLEM_MIMETYPE, Problem
 
 log = logging.getLogger("screening.server")
 
@@ -58,10 +58,8 @@ def answer_for(error: BaseException) -> tuple[int, str, str, str]:
 
 def problem_bytes(status: int, title: str, slug: str, detail: str, request_id: str) -> bytes:
     """The whole HTTP/1.1 response: problem details, then the connection closes."""
-    body = json.dumps({
-        "type": problem_type(slug), "title": title, "status": status, "detail": detail,
-        "instance": f"urn:uuid:{uuid.UUID(request_id)}",
-    }).encode()
+    problem = Problem(status, title, detail, slug)
+    body = json.dumps(problem.to_json(f"urn:uuid:{uuid.UUID(request_id)}")).encode()
     head = (f"HTTP/1.1 {status} {title}\r\nConnection: close\r\n"
             f"Content-Type: {PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n"
             f"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"

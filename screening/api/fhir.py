@@ -4,10 +4,9 @@ the clinician export ``GET /api/v1/submissions/{id}/fhir``.
 ``bp`` lives outside ``/api/v1`` and authenticates itself the same way (deny by default;
 ``@public`` reads). A posted response becomes a native submission body
 (``screening.fhir.response``) and goes through the very same schema, service, idempotency
-and audit as ``POST /api/v1/submissions``. Every error under ``/fhir`` is rendered once as
-a problem like everywhere else and then turned into an OperationOutcome with the same
-status and headers (``problems_as_outcomes``), so routing errors, 401, 413 and 429 are
-OperationOutcomes too.
+and audit as ``POST /api/v1/submissions``. Every error under ``/fhir`` is an
+OperationOutcome: the one error renderer (``screening.rendering``) writes that format for
+this path, so routing errors, 401, 413 and 429 are OperationOutcomes too.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from screening.api._json import json_body
 from screening.api.submissions import audited_read, store_submission
 from screening.auth import authenticate_request
 from screening.db import get_session, utcnow
-from screening.errors import PROBLEM_MIMETYPE, NotFound, UnsupportedMediaType
+from screening.errors import NotFound, UnsupportedMediaType
 from screening.fhir import CANONICAL_BASE, FHIR_JSON, bundle, outcome, response
 from screening.fhir.capability import capability_statement
 from screening.fhir.outcome import Issue, UnprocessableResource
@@ -45,21 +44,6 @@ OUTCOME_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/submission-outcome"
 def fhir_response(resource: Any, status: int = 200) -> Response:
     """A FHIR JSON response."""
     return Response(json.dumps(resource), status=status, mimetype=FHIR_JSON)
-
-
-@bp.after_app_request
-def problems_as_outcomes(answer: Response) -> Response:
-    """Under ``/fhir``, a problem becomes an OperationOutcome (status and headers kept)."""
-    if not _under_fhir() or answer.mimetype != PROBLEM_MIMETYPE:
-        return answer
-    problem = json.loads(answer.get_data())
-    answer.set_data(json.dumps(outcome.from_problem(problem)))
-    answer.mimetype = FHIR_JSON
-    return answer
-
-
-def _under_fhir() -> bool:
-    return request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/")
 
 
 @bp.get("/metadata")

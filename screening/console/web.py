@@ -5,13 +5,12 @@ but the sign-in pages and static files needs a live signed-in session (else a re
 the sign-in page, saying why when a session just ended). After it: a Content-Security-
 Policy that allows the console's own stylesheet and script and nothing else (no inline
 script), on top of the headers every response gets (``screening.observability``).
-Errors render as HTML pages, never as problem+json.
+Errors under ``/console`` render as HTML pages, never as problem+json
+(``screening.rendering``).
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -22,22 +21,18 @@ from flask import (
     current_app,
     flash,
     g,
-    render_template,
     request,
 )
-from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from screening.console import guard, pages, presenters
-from screening.db import rollback_request_sessions
-from screening.errors import ScreeningError
+from screening.rendering import Problem, render
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 F = TypeVar("F", bound=Callable[..., Any])
-log = logging.getLogger("screening.console")
 
 bp = Blueprint(
     "console",
@@ -89,9 +84,12 @@ def _guard() -> Response | None:
     return None
 
 
-@bp.after_request
+@bp.after_app_request
 def _policy(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # App-wide so that the error page of a path under /console no route matched is
+    # covered too.
+    if request.path == guard.CONSOLE_PATH or request.path.startswith(guard.CONSOLE_PATH + "/"):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 
 
@@ -112,48 +110,6 @@ def _page_context() -> dict[str, Any]:
 
 
 def error_page(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    """An HTML error page with ``status``."""
-    title = HTTP_STATUS_CODES.get(status, "Error")
-    body = render_template("console/error.html", status=status, title=title, detail=detail)
-    response = Response(body, status=status, mimetype="text/html")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-_HTTP_DETAILS = {
-    400: "The form was not accepted: it was missing its security token or had expired. "
-         "Go back, reload the page and try again.",
-    404: "There is nothing at this address.",
-    405: "This address does not accept that kind of request.",
-    413: "What was sent is larger than the limit.",
-    429: "Too many attempts. Wait a minute, then try again.",
-}
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response:
-    original = error.get_response()
-    status = original.status_code
-    kept = {k: v for k, v in original.headers.items()
-            if k.lower() not in {"content-type", "content-length"}}
-    return error_page(status, _HTTP_DETAILS.get(status, "The request could not be served."),
-                      kept)
-
-
-@bp.errorhandler(ScreeningError)
-def _screening_error(error: ScreeningError) -> Response:
-    if error.status >= 500:
-        rollback_request_sessions()
-    return error_page(error.status, error.detail, error.headers)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(error: Exception) -> Response:
-    """500 without internals; logged by class and stack only (messages may quote data)."""
-    rollback_request_sessions()
-    log.error("unhandled exception", extra={
-        "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
-        "stack": "".join(traceback.format_tb(error.__traceback__)),
-    })
-    return error_page(500, "Something went wrong on our side. Nothing was changed.")
+    """An HTML error page with ``status`` (the console's format of the one renderer)."""
+    return render(Problem(status, HTTP_STATUS_CODES.get(status, "Error"), detail,
+                          headers=headers or {}))

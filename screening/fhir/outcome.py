@@ -1,8 +1,8 @@
 """OperationOutcome bodies: errors under ``/fhir`` and the receipt of a submitted response.
 
-Every error of the service is raised and rendered once, as a problem (``screening.errors``);
-under ``/fhir`` the views' ``after_request`` hook turns that problem into an
-OperationOutcome with the same status and headers (``from_problem``). FHIR-specific errors
+Every error of the service is described once, as a problem; under ``/fhir`` the one error
+renderer (``screening.rendering``) writes it as an OperationOutcome (``from_problem``) with
+the same status and headers. FHIR-specific errors
 (``InvalidResource`` 400, ``UnprocessableResource`` 422) carry their issues, located by a
 simple FHIRPath ``expression`` and, for questionnaire items, by linkId in ``diagnostics``.
 No issue ever repeats a submitted value.
@@ -126,7 +126,7 @@ def information(message: str) -> dict[str, Any]:
 
 
 def from_problem(problem: Mapping[str, Any]) -> dict[str, Any]:
-    """The OperationOutcome of a problem body rendered by ``screening.errors``."""
+    """The OperationOutcome of a problem's ``application/problem+json`` body."""
     issues = problem.get("issue")
     if isinstance(issues, list) and issues:
         return {"resourceType": "OperationOutcome", "issue": issues}

@@ -51,3 +51,26 @@ def test_a_session_older_than_its_lifetime_is_refused_even_when_busy(
     assert client.get("/console/queue").status_code == 200
     monkeypatch.setattr(guard, "MAX_SESSION_HOURS", -1)
     assert client.get("/console/queue").status_code == 303
+
+
+def test_a_path_under_the_console_no_route_matches_is_an_html_page_with_the_policy(
+    console_client: FlaskClient,
+) -> None:
+    missing = console_client.get("/console/no-such-page")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "There is nothing at this address." in missing.get_data(as_text=True)
+    assert "style-src 'self'" in missing.headers["Content-Security-Policy"]
+    wrong_method = console_client.delete("/console/login")
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"
+    assert "POST" in wrong_method.headers["Allow"]
+
+
+def test_the_same_unknown_path_elsewhere_is_a_problem_or_an_operation_outcome(
+    console_client: FlaskClient,
+) -> None:
+    api = console_client.get("/api/v1/no-such-resource")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    assert "style-src" not in api.headers["Content-Security-Policy"]
+    fhir = console_client.get("/fhir/NoSuchResource")
+    assert fhir.status_code == 404 and fhir.mimetype == "application/fhir+json"
+    assert fhir.get_json(force=True)["resourceType"] == "OperationOutcome"
