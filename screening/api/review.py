@@ -15,57 +15,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
 from screening.api import require
 from screening.api._json import json_body
 from screening.db import app_state, get_session, utcnow
 from screening.errors import Forbidden, Unprocessable
-from screening.models import DECISION_OUTCOMES, Submission
+from screening.models import Submission
 from screening.schemas import flatten_errors
 from screening.services import review, shapes
+from screening.services.review_inputs import DecisionSchema, NoteSchema
 
 bp = Blueprint("review", __name__)
-
-MAX_ACKNOWLEDGED_FLAGS = 100
-FLAG_ID_MAX_CHARS = 64
-
-
-class DecisionSchema(Schema):
-    """``{"outcome", "rationale", "acknowledged_flags"}``; unknown members are refused."""
-
-    class Meta:
-        unknown = RAISE
-
-    outcome = fields.String(required=True, validate=validate.OneOf(DECISION_OUTCOMES))
-    rationale = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(max=review.RATIONALE_MAX_CHARS),
-    )
-    acknowledged_flags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=FLAG_ID_MAX_CHARS)),
-        required=True,
-        validate=validate.Length(max=MAX_ACKNOWLEDGED_FLAGS),
-    )
-
-
-class NoteSchema(Schema):
-    """``{"text"}``: 1 to 4000 characters, not blank; unknown members are refused."""
-
-    class Meta:
-        unknown = RAISE
-
-    text = fields.String(
-        required=True, validate=validate.Length(min=1, max=review.NOTE_MAX_CHARS)
-    )
-
-    @validates("text")
-    def _not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
-
 
 def _load(schema: Schema) -> dict[str, Any]:
     try:

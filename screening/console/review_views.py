@@ -15,7 +15,6 @@ from typing import Any
 from flask import Response, flash, g, request
 from marshmallow import ValidationError
 
-from screening.api.review import DecisionSchema, NoteSchema
 from screening.api.submissions import audited_read
 from screening.console import pages
 from screening.console.web import bp, current_user
@@ -25,6 +24,7 @@ from screening.models import PRIORITIES
 from screening.schemas import flatten_errors
 from screening.services import queue, review
 from screening.services.paging import parse_choice
+from screening.services.review_inputs import DecisionSchema, NoteSchema
 
 QUEUE_PAGE_SIZE = 25
 
