@@ -8,14 +8,24 @@ secret print it as the last line of stdout so scripts can capture it with ``tail
 from __future__ import annotations
 
 import json
+import secrets
+import string
 import sys
 from typing import Any
 
 import click
 
+from screening import audit as audit_log
+from screening import audit_checkpoints
 from screening.cli_rulesets import ruleset
 from screening.cli_support import cli_app, cli_session, user_errors
 from screening.cli_webhooks import webhooks, worker
+from screening.config import settings_from_environment
+from screening.console import signin
+from screening.db import app_state, session_scope, upgrade, utcnow
+from screening.db_diagnosis import schema_revision
+from screening.server import run
+from screening.services import accounts
 
 
 @click.group()
@@ -32,9 +42,6 @@ def db() -> None:
 @user_errors
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the latest schema (Alembic)."""
-    from screening.db import app_state, upgrade
-    from screening.db_diagnosis import schema_revision
-
     app = cli_app()
     url = app_state(app).settings.database_url
     app_state(app).db.dispose()
@@ -60,8 +67,6 @@ def clinics() -> None:
 @user_errors
 def clinics_create(slug: str, name: str, crisis_message: str | None) -> None:
     """Create the clinic SLUG."""
-    from screening.services import accounts
-
     with cli_session() as session:
         clinic = accounts.create_clinic(
             session, slug=slug, name=name, crisis_message=crisis_message
@@ -80,8 +85,6 @@ def keys() -> None:
 @user_errors
 def keys_create(slug: str, label: str | None) -> None:
     """Issue an intake key for clinic SLUG; the last line is the key (shown once)."""
-    from screening.services import accounts
-
     with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         issued = accounts.create_intake_key(session, clinic, label=label)
@@ -94,8 +97,6 @@ def keys_create(slug: str, label: str | None) -> None:
 @user_errors
 def keys_revoke(public_id: str) -> None:
     """Revoke the intake key PUBLIC_ID (the 12 hex characters after 'ik_')."""
-    from screening.services import accounts
-
     with cli_session() as session:
         accounts.revoke_intake_key(session, public_id)
     click.echo(f"revoked intake key {public_id}")
@@ -118,9 +119,6 @@ def users() -> None:
 @user_errors
 def users_create(slug: str, email: str, role: str, password_stdin: bool) -> None:
     """Create a user of clinic SLUG; the last line is their API token (shown once)."""
-    from screening.console import signin
-    from screening.services import accounts
-
     password = _password_from_stdin() if password_stdin else None
     with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
@@ -151,9 +149,6 @@ def _password_from_stdin() -> str:
 def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
     """Set (or reset) the review console password of EMAIL in clinic SLUG; their console
     sessions end."""
-    from screening.console import signin
-    from screening.services import accounts
-
     password = _password_from_stdin()
     with cli_session() as session:
         user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
@@ -168,9 +163,6 @@ def users_set_password(slug: str, email: str, password_stdin: bool) -> None:
 def users_reset_totp(slug: str, email: str) -> None:
     """Forget the TOTP device of EMAIL in clinic SLUG (a lost phone): the next console
     sign-in enrols a new one."""
-    from screening.console import signin
-    from screening.services import accounts
-
     with cli_session() as session:
         user = accounts.get_user(session, accounts.get_clinic(session, slug), email)
         signin.reset_totp(session, user.id)
@@ -182,8 +174,6 @@ def users_reset_totp(slug: str, email: str) -> None:
 @user_errors
 def users_revoke_token(public_id: str) -> None:
     """Revoke the API token PUBLIC_ID (the 12 hex characters after 'ut_')."""
-    from screening.services import accounts
-
     with cli_session() as session:
         accounts.revoke_user_token(session, public_id)
     click.echo(f"revoked API token {public_id}")
@@ -198,9 +188,6 @@ def users_revoke_token(public_id: str) -> None:
 @user_errors
 def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Serve the API with gunicorn (production server) and one background worker."""
-    from screening.config import settings_from_environment
-    from screening.server import run
-
     # Fail fast on bad configuration, before the port is bound or any worker starts;
     # RATE_LIMIT too, which the application of the other commands turns off.
     settings_from_environment(None, cli_app().instance_path)
@@ -215,9 +202,6 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 def demo(if_empty: bool, url: str) -> None:
     """Seed the demo clinic 'demo' and print its intake key, user tokens and a review
     console sign-in for its clinician."""
-    from screening.console import signin
-    from screening.services import accounts
-
     console_password = _demo_password()
     with cli_session() as session:
         if if_empty and accounts.clinic_count(session) > 0:
@@ -241,9 +225,6 @@ def demo(if_empty: bool, url: str) -> None:
 
 def _demo_password() -> str:
     """A random console password of letters and digits in groups (easy to type)."""
-    import secrets
-    import string
-
     alphabet = string.ascii_lowercase + string.digits
     groups = ("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
     return "-".join(groups)
@@ -263,10 +244,6 @@ def audit() -> None:
 def audit_verify(checkpoint_file: Any) -> None:
     """Check the audit hash chain (and the latest checkpoint stored with this key); report
     the events still waiting to be sealed. Exit 1 if anything is broken."""
-    from screening import audit as audit_log
-    from screening import audit_checkpoints
-    from screening.db import app_state, session_scope, utcnow
-
     given = _read_checkpoint(checkpoint_file) if checkpoint_file is not None else None
     app = cli_app()
     key = audit_checkpoints.SigningKey.from_seed(app_state(app).settings.audit_signing_key)
@@ -297,10 +274,8 @@ def audit_verify(checkpoint_file: Any) -> None:
 
 
 def _read_checkpoint(handle: Any) -> Any:
-    from screening.audit_checkpoints import Checkpoint
-
     try:
-        return Checkpoint.from_json(json.load(handle))
+        return audit_checkpoints.Checkpoint.from_json(json.load(handle))
     except ValueError as error:  # json.JSONDecodeError is one
         raise click.BadParameter(f"not a checkpoint ({error})", param_hint="--checkpoint") from None
 

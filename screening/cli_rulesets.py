@@ -13,7 +13,9 @@ from typing import Any
 import click
 
 from screening.cli_support import cli_session, user_errors
+from screening.db import utcnow
 from screening.errors import Unprocessable
+from screening.services import accounts, rulesets, shadow
 
 _ACTOR: dict[str, Any] = {"actor_type": "system", "actor_id": None, "user_id": None,
                           "request_id": None}
@@ -37,8 +39,6 @@ def ruleset() -> None:
 @user_errors
 def ruleset_show(slug: str) -> None:
     """Print the active ruleset of the clinic SLUG as JSON."""
-    from screening.services import accounts, rulesets
-
     with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         _echo_json(rulesets.active_ruleset(session, clinic.id).to_dict())
@@ -51,8 +51,6 @@ def ruleset_show(slug: str) -> None:
 @user_errors
 def ruleset_draft(slug: str, path: Path) -> None:
     """Draft changes to the settings of the clinic SLUG; the last line is the draft id."""
-    from screening.services import accounts, rulesets
-
     try:
         changes = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
@@ -76,8 +74,6 @@ def ruleset_shadow(slug: str, draft_id: str, since: dt.datetime | None,
                    until: dt.datetime | None) -> None:
     """Print what DRAFT_ID would have done to the past submissions of SLUG (changes
     nothing stored)."""
-    from screening.services import accounts, rulesets, shadow
-
     with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         draft = rulesets.get_draft(session, clinic.id, draft_id)
@@ -97,9 +93,6 @@ def ruleset_shadow(slug: str, draft_id: str, since: dt.datetime | None,
 @user_errors
 def ruleset_activate(slug: str, draft_id: str, expect_version: int | None) -> None:
     """Make DRAFT_ID the active ruleset of SLUG; later submissions use it."""
-    from screening.db import utcnow
-    from screening.services import accounts, rulesets
-
     with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         expected = expect_version or clinic.ruleset_version

@@ -13,21 +13,20 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from screening import create_app
+from screening.db import app_state, session_scope
+from screening.db_diagnosis import connection_problem
 from screening.errors import ScreeningError, Unprocessable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cli_app() -> Flask:
-    from screening import create_app
-
     return create_app({"RATE_LIMIT": "off"})
 
 
 @contextmanager
 def cli_session(write: bool = True) -> Iterator[Session]:
-    from screening.db import app_state, session_scope
-
     app = cli_app()
     try:
         with session_scope(app, write=write) as session:
@@ -49,8 +48,6 @@ def user_errors(command: F) -> F:
         except ScreeningError as error:
             raise click.ClickException(error.detail) from None
         except SQLAlchemyError as error:
-            from screening.db_diagnosis import connection_problem
-
             # The message of a database error can quote values; name the class only.
             name = type(error).__name__
             problem = connection_problem(error) or f"database error ({name}); is it migrated?"

@@ -11,7 +11,10 @@ import threading
 import click
 
 from screening.cli_support import cli_app, cli_session, user_errors
+from screening.db import app_state, utcnow
 from screening.models import PRIORITIES, WEBHOOK_EVENT_TYPES
+from screening.services import accounts
+from screening.services import webhooks as service
 
 
 @click.group()
@@ -33,10 +36,6 @@ def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str
     """Register URL for clinic SLUG; the last line is its signing secret (shown once).
     URL must be https:// and resolve to public addresses (WEBHOOK_ALLOW_PRIVATE=1 allows
     private ones and http://)."""
-    from screening.db import app_state, utcnow
-    from screening.services import accounts
-    from screening.services import webhooks as service
-
     state = app_state(cli_app())
     allow_private = state.settings.webhook_allow_private
     state.db.dispose()
@@ -56,9 +55,6 @@ def webhooks_add(slug: str, url: str, events: tuple[str, ...], min_priority: str
 @user_errors
 def webhooks_list(slug: str) -> None:
     """List the webhook endpoints of clinic SLUG (never their secrets)."""
-    from screening.services import accounts
-    from screening.services import webhooks as service
-
     with cli_session(write=False) as session:
         clinic = accounts.get_clinic(session, slug)
         for endpoint in service.list_endpoints(session, clinic.id):
@@ -73,10 +69,6 @@ def webhooks_list(slug: str) -> None:
 def webhooks_test(slug: str, endpoint_id: str) -> None:
     """Queue a webhook.test event for endpoint ENDPOINT_ID of clinic SLUG (the worker
     sends it)."""
-    from screening.db import utcnow
-    from screening.services import accounts
-    from screening.services import webhooks as service
-
     with cli_session() as session:
         clinic = accounts.get_clinic(session, slug)
         event_id = service.queue_test(session, service.Admin(clinic.id), endpoint_id,
@@ -90,8 +82,9 @@ def webhooks_test(slug: str, endpoint_id: str) -> None:
 def worker(once: bool) -> None:
     """Deliver webhooks, raise escalations and seal the audit log until SIGTERM
     (graceful: deliveries in flight finish). Safe to run one per app server."""
+    # Imported here: the worker pulls in httpx (and its rich console), about 0.2 s that
+    # every other command, --help included, would pay at start-up.
     from screening import worker as background
-    from screening.db import app_state
 
     state = app_state(cli_app())
     stop = threading.Event()

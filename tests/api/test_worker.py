@@ -19,7 +19,8 @@ from standardwebhooks.webhooks import Webhook
 
 from screening import worker
 from screening.cli import main
-from screening.db import AppState, app_state, utcnow
+from screening.db import AppState, app_state, session_scope, utcnow
+from screening.models import WorkerLease
 from tests.api.conftest import TenantCredentials
 from tests.api.webhook_receiver import Receiver
 
@@ -107,8 +108,12 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
     process = subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(2)
-        assert process.poll() is None
+        # The lease is taken inside the signal handling, so SIGTERM is not sent while the
+        # command is still starting (a loaded machine can take longer than any fixed sleep).
+        deadline = time.monotonic() + 30
+        while not _holds_the_lease(app, process.pid):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
         assert process.returncode == 0, stderr.decode()[-2000:]
@@ -116,3 +121,9 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def _holds_the_lease(app: Flask, pid: int) -> bool:
+    with session_scope(app, write=False) as session:
+        lease = session.get(WorkerLease, "worker")
+        return lease is not None and (lease.holder or "").startswith(f"{pid}-")
