@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.db import AppState, utcnow
@@ -287,19 +287,16 @@ def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]
         connection.execute(_RELEASE, released)
 
 
-_ANY_UNDISPATCHED = select(_events.c.seq).where(_events.c.dispatched_at.is_(None)).limit(1)
-_ANY_DUE = (select(_deliveries.c.id)
-            .where(_deliveries.c.state == "pending",
-                   _deliveries.c.next_attempt_at <= bindparam("now"))
-            .limit(1))
+_WORK_WAITING = select(
+    exists().where(_events.c.dispatched_at.is_(None)),
+    exists().where(_deliveries.c.state == "pending",
+                   _deliveries.c.next_attempt_at <= bindparam("now")))
 
 
 def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
-    """Whether any event awaits dispatch, and whether any delivery is due."""
-    connection = session.connection()
-    new_events = connection.execute(_ANY_UNDISPATCHED).first()
-    due = connection.execute(_ANY_DUE, {"now": now}).first()
-    return new_events is not None, due is not None
+    """Whether any event awaits dispatch, and whether any delivery is due (one query)."""
+    new_events, due = session.connection().execute(_WORK_WAITING, {"now": now}).one()
+    return bool(new_events), bool(due)
 
 
 class DeliveryPool:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,7 +108,8 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
     process = subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(2)
+        wait_for_handler(process.pid, signal.SIGTERM)
+        time.sleep(0.5)  # a few ticks
         assert process.poll() is None
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
@@ -116,3 +118,18 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def wait_for_handler(pid: int, signum: int, timeout: float = 30.0) -> None:
+    """Waits until process ``pid`` catches ``signum`` (Linux: ``SigCgt`` in its status);
+    a fixed sleep lost the race on a busy machine, when the interpreter took longer to
+    start than the sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines()
+                          if line.startswith("SigCgt:")), 16)
+        if caught & (1 << (signum - 1)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the worker never installed its signal handler")
