@@ -114,6 +114,49 @@ _deliveries = WebhookDelivery.__table__
 _clinics = Clinic.__table__
 _submissions = Submission.__table__
 
+
+class _Many:
+    """A statement run for many rows in one ``executemany`` on the DBAPI cursor: compiled
+    once per dialect by SQLAlchemy (the same SQL it would emit), each value through its
+    type's bind processor (UTC times) as SQLAlchemy would; only SQLAlchemy's per-row
+    parameter machinery is skipped, which cost the worker more than the database's own
+    work on these rows."""
+
+    def __init__(self, statement: Any, columns: tuple[str, ...] | None = None) -> None:
+        self._statement, self._columns = statement, columns
+        self._compiled: dict[str, tuple[str, bool, list[tuple[str, Any, Any]]]] = {}
+
+    def run(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Runs the statement once per row of ``rows`` (keyed by bind or column name)."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        sql, positional, binds = compiled
+        if positional:
+            parameters: list[Any] = [
+                tuple(row.get(name, constant) if process is None
+                      else process(row.get(name, constant)) for name, constant, process in binds)
+                for row in rows]
+        else:
+            parameters = [
+                {name: row.get(name, constant) if process is None
+                 else process(row.get(name, constant)) for name, constant, process in binds}
+                for row in rows]
+        connection.exec_driver_sql(sql, parameters)
+
+    def _compile(self, dialect: Any) -> tuple[str, bool, list[tuple[str, Any, Any]]]:
+        compiled: Any = self._statement.compile(
+            dialect=dialect, column_keys=list(self._columns) if self._columns else None)
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = compiled.positiontup if compiled.positional else list(by_name)
+        binds = [(name, None if by_name[name].required else by_name[name].value,
+                  by_name[name].type.bind_processor(dialect)) for name in names]
+        return compiled.string, bool(compiled.positional), binds
+
+
 # What a payload and its signatures need: the event, the clinic's slug and the
 # submission's receipt (``outbox.payload``), the endpoint's URL and live secrets.
 _EVENT_COLUMNS = (_events.c.type, _events.c.submission_id, _events.c.priority,
@@ -141,6 +184,11 @@ _LIVE_ENDPOINTS = (
 _MARK_DISPATCHED = (
     update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)))
     .values(dispatched_at=bindparam("now")))
+
+
+_INSERT_DELIVERIES = _Many(insert(_deliveries), (
+    "id", "endpoint_id", "event_id", "clinic_id", "state", "attempts", "next_attempt_at",
+    "first_attempt_at", "created_at"))
 
 
 def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Attempt]]:
@@ -172,10 +220,8 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
             rows.append({
                 "id": delivery_id, "endpoint_id": endpoint.id, "event_id": event.id,
                 "clinic_id": event.clinic_id, "state": "pending", "attempts": int(taken),
-                "last_status": None, "last_error": None,
                 "next_attempt_at": lease_until if taken else event.occurred_at,
-                "first_attempt_at": now if taken else None, "delivered_at": None,
-                "created_at": now})
+                "first_attempt_at": now if taken else None, "created_at": now})
             if taken:
                 if body is None:
                     body = orjson.dumps(outbox.payload(event, event.slug, event.received_at))
@@ -183,8 +229,7 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
                     delivery_id, 1, now, endpoint.url,
                     signing.headers(secrets[endpoint.id], event.id, timestamp, body), body,
                     lease_ends))
-    if rows:
-        connection.execute(insert(_deliveries), rows)
+    _INSERT_DELIVERIES.run(connection, rows)
     connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
     return len(events), attempts
 
@@ -241,7 +286,7 @@ def _lease_ends() -> float:
     return time.monotonic() + ATTEMPT_LEASE.total_seconds()
 
 
-_RECORD = (
+_RECORD = _Many(
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("delivery_id"),
            _deliveries.c.attempts == bindparam("attempt"),
@@ -249,7 +294,7 @@ _RECORD = (
     .values(state=bindparam("new_state"), last_status=bindparam("status"),
             last_error=bindparam("error"), next_attempt_at=bindparam("next_at"),
             delivered_at=bindparam("delivered")))
-_RELEASE = (
+_RELEASE = _Many(
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("delivery_id"),
            _deliveries.c.attempts == bindparam("attempt"),
@@ -280,11 +325,10 @@ def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]
                          "new_state": "failed" if failed else "pending",
                          "next_at": None if failed else now + backoff(attempt.attempt, rand),
                          "delivered": None})
-    connection: Connection | None = session.connection() if rows or released else None
-    if rows and connection is not None:
-        connection.execute(_RECORD, rows)
-    if released and connection is not None:
-        connection.execute(_RELEASE, released)
+    if rows or released:
+        connection = session.connection()
+        _RECORD.run(connection, rows)
+        _RELEASE.run(connection, released)
 
 
 _WORK_WAITING = select(
