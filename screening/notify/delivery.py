@@ -364,18 +364,27 @@ class DeliveryPool:
         self._queues: dict[str, deque[Attempt]] = {}
         self._lanes: dict[str, int] = {}
         self._outcomes: list[tuple[Attempt, Outcome, dt.datetime]] = []
+        self._busy = False  # the last tick dispatched or took something
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Records finished attempts, dispatches new events and takes due retries, in one
-        transaction, then queues the attempts taken; returns the work done."""
+        transaction, then queues the attempts taken; returns the work done.
+
+        After an idle tick, one read query first asks whether there is anything to do (an
+        idle tick takes no write lock: SQLite has one). After a busy tick more work is
+        likely, and the write transaction asks by itself (on PostgreSQL every query is a
+        round trip, and under load each costs more than the work)."""
         now = now or utcnow()
         with self._lock:
             outcomes, self._outcomes = self._outcomes, []
             room = MAX_IN_FLIGHT - self._in_flight
-        with self.state.db.read_sessions() as session:  # an idle tick takes no write lock
-            new_events, due = _work_waiting(session, now)
-        if not (outcomes or new_events or (due and room > 0)):
-            return 0
+        if self._busy:
+            new_events = due = True
+        else:
+            with self.state.db.read_sessions() as session:
+                new_events, due = _work_waiting(session, now)
+            if not (outcomes or new_events or (due and room > 0)):
+                return 0
         db = self.state.db
         with db.committer.writer_lock(), db.write_sessions() as session:
             record(session, outcomes)
@@ -383,6 +392,7 @@ class DeliveryPool:
             if due and room > len(attempts):
                 attempts += claim_due(session, now, room - len(attempts))
             session.commit()
+        self._busy = bool(handled or attempts)
         self._queue(attempts)
         return len(outcomes) + handled + len(attempts)
 
