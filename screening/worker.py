@@ -1,10 +1,13 @@
 """The background worker (``screening worker``): webhook delivery, escalation and the
 sealing of the audit log.
 
-The worker runs every job of ``JOBS`` each tick. A job is a plain function
-``job(state: AppState) -> int`` returning the units of work it did (0: idle); the worker
-sleeps ``IDLE_SLEEP_S`` when every job was idle, and pauses ``BUSY_PAUSE_S`` otherwise.
-SIGTERM (and SIGINT) stop it after the current tick; deliveries in flight finish first.
+A job is a plain function ``job(state: AppState) -> int`` returning the units of work it
+did (0: idle). The worker runs every job of ``JOBS`` each tick on its main thread, and the
+``PROMPT_JOBS`` (webhook delivery) on a thread of their own, so that a long run of another
+job (sealing a flood of audit events) never holds a delivery back. Each loop sleeps
+``IDLE_SLEEP_S`` when its jobs were idle, and pauses ``BUSY_PAUSE_S`` otherwise. With
+``--once`` all jobs run in turn on one thread until idle. SIGTERM (and SIGINT) stop it
+after the current ticks; deliveries in flight finish first.
 
 Several workers may run, one per app server, and any may be killed at any moment. On
 PostgreSQL they share the work (each job takes its rows with ``FOR UPDATE SKIP LOCKED``
@@ -51,17 +54,19 @@ def every(seconds: float, job: Job) -> Job:
 
 
 JOBS: tuple[Job, ...] = (
-    delivery_job,
     every(CHECK_EVERY_S, escalation_job),
     every(SEAL_INTERVAL_SECONDS, seal_job),
 )
-"""Every job of the worker, run in this order each tick."""
+"""The jobs of the main loop, run in this order each tick."""
+PROMPT_JOBS: tuple[Job, ...] = (delivery_job,)
+"""The jobs of the prompt loop (its own thread): what must not wait behind the others."""
 
 IDLE_SLEEP_S = 0.1
 # After a busy tick: a short pause lets events accumulate, so that under load one tick's
 # transaction carries many deliveries instead of a few (a tick costs about as much as
-# several deliveries); well inside the one second a crisis event may take to arrive.
-BUSY_PAUSE_S = 0.05
+# several deliveries, and on SQLite holds the single writer lock ingest needs); well
+# inside the one second a crisis event may take to arrive.
+BUSY_PAUSE_S = 0.1
 LEASE_S = 15
 PARENT_ENV = "SCREENING_WORKER_PARENT"  # set by ``screening serve``: stop when it dies
 
@@ -110,12 +115,21 @@ def tick(state: AppState, jobs: tuple[Job, ...] = JOBS) -> int:
 
 
 def run(state: AppState, *, once: bool = False, stop: threading.Event | None = None,
-        jobs: tuple[Job, ...] = JOBS) -> None:
+        jobs: tuple[Job, ...] = JOBS, prompt_jobs: tuple[Job, ...] = PROMPT_JOBS) -> None:
     """Runs the jobs until ``stop`` is set (or, with ``once``, until they are idle)."""
     stop = stop or threading.Event()
     holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     parent = os.environ.get(PARENT_ENV)
     lease_renewed_at = 0.0
+    working = threading.Event()  # set while this worker may work (holds the SQLite lease)
+    finished = threading.Event()
+    prompt: threading.Thread | None = None
+    if once:
+        jobs, prompt_jobs = prompt_jobs + jobs, ()
+    if prompt_jobs:
+        prompt = threading.Thread(target=_prompt_loop, name="worker-prompt", daemon=True,
+                                  args=(state, prompt_jobs, working, finished))
+        prompt.start()
     try:
         while not stop.is_set():
             if parent and str(os.getppid()) != parent:
@@ -123,11 +137,13 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
             now = utcnow()
             if now.timestamp() - lease_renewed_at >= LEASE_S / 3:
                 if not hold_lease(state, holder, now):
+                    working.clear()
                     if once:
                         break
                     stop.wait(1.0)
                     continue
                 lease_renewed_at = now.timestamp()
+                working.set()
             if tick(state, jobs):
                 stop.wait(BUSY_PAUSE_S)
                 continue
@@ -135,9 +151,25 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
                 break
             stop.wait(IDLE_SLEEP_S)
     finally:
+        working.clear()
+        finished.set()
+        if prompt is not None:
+            prompt.join()
         stop_delivery(state)
         if lease_renewed_at:
             release_lease(state, holder)
+
+
+def _prompt_loop(state: AppState, jobs: tuple[Job, ...], working: threading.Event,
+                 finished: threading.Event) -> None:
+    """Runs ``jobs`` while ``working`` is set, until ``finished`` is."""
+    while not finished.is_set():
+        if not working.wait(IDLE_SLEEP_S):
+            continue
+        if tick(state, jobs):
+            finished.wait(BUSY_PAUSE_S)
+        else:
+            finished.wait(IDLE_SLEEP_S)
 
 
 @contextmanager

@@ -1,20 +1,29 @@
-"""The worker's delivery job: outbox events become deliveries, due deliveries are sent.
+"""The worker's delivery job: outbox events become deliveries, and deliveries are sent.
 
-Each tick (``DeliveryPool.tick``):
+Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number of events:
 
-1. **Fan out**: undispatched events (oldest first) get one ``pending`` delivery per live
-   endpoint of their clinic that subscribes to the type at the event's priority (a
-   ``webhook.test`` event only its own endpoint).
-2. **Claim**: due ``pending`` deliveries are taken, as many as there are free sending
-   threads. Taking one counts the attempt and pushes ``next_attempt_at`` past the
-   attempt's end (``ATTEMPT_LEASE``), committed before anything is sent: another worker
-   skips it meanwhile (PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite one worker works at
-   a time), and if this worker dies the lease runs out and the attempt is made again.
-3. **Send** on a thread: check the destination again (DNS can change), POST the signed
-   body; the next tick records the outcome, fenced on the attempt number so a late answer
-   never overwrites a newer attempt. Any 2xx delivers; otherwise the next attempt waits
-   ``backoff(attempts)``; after ``RETRY_WINDOW`` of failures the delivery is ``failed``.
-   A forbidden destination fails at once (``forbidden_address``).
+1. **Record** the outcomes of the attempts that ended since the last tick, in one
+   ``executemany``, fenced on the attempt number (a late answer never overwrites a newer
+   attempt). Any 2xx delivers; otherwise the next attempt waits ``backoff(attempts)``;
+   after ``RETRY_WINDOW`` of failures the delivery is ``failed``. A forbidden destination
+   fails at once (``forbidden_address``).
+2. **Dispatch**: the undispatched events (oldest first, one query, PostgreSQL's ``FOR
+   UPDATE SKIP LOCKED``) become one delivery per live endpoint of their clinic that
+   subscribes to the type at the event's priority (a ``webhook.test`` event: its own
+   endpoint), inserted already *taken* for their first attempt. Taking an attempt counts
+   it and pushes ``next_attempt_at`` past the attempt's end (``ATTEMPT_LEASE``): another
+   worker skips it meanwhile (on SQLite one worker works at a time), and if this worker
+   dies the lease runs out and the attempt is made again.
+3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
+
+The transaction commits before anything is sent. The attempts then queue per
+destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes") take them
+one after the other over kept-alive connections (``screening.notify.sender``); a lane
+starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by one
+connection and a slow one by several. Each lane checks the destination again
+(``addresses.check_url``: DNS can change) before its first attempt and at least every
+``ADDRESS_RECHECK_S``, and connects only to the address it checked. An attempt whose lease
+would run out before its timeout is not started but released (made due again, uncounted).
 
 Every attempt carries the same ``webhook-id`` (the event id) and the same body.
 """
@@ -23,16 +32,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import random
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.db import AppState, utcnow
@@ -51,14 +62,19 @@ from screening.services import outbox, webhooks
 
 log = logging.getLogger("screening.notify")
 
-FAN_OUT_BATCH = 200
-SEND_THREADS = 64
+FAN_OUT_BATCH = 500
+MAX_IN_FLIGHT = 1024  # attempts taken and not yet recorded, per worker process
+SEND_THREADS = 64  # lanes of all destinations together
+LANES_PER_DESTINATION = 8
+LANE_BACKLOG = 8
+ADDRESS_RECHECK_S = 1.0
 ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 10)
 RETRY_WINDOW = dt.timedelta(hours=24)
 # Upper bound of the wait after the n-th failed attempt; the wait is drawn between half
 # and all of it (jitter, so receivers coming back are not hit by every retry at once).
 BACKOFF_S = (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)
-
+# An outcome meaning "not attempted": the attempt is given back, due at once.
+RELEASED = Outcome(None, "released")
 
 def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
     """The wait before the next attempt after ``attempts`` failed ones (1-based)."""
@@ -67,10 +83,11 @@ def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
     return dt.timedelta(seconds=bound * factor)
 
 
-def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent | Row[Any]) -> bool:
+
+def subscribes(endpoint: WebhookEndpoint | Row[Any], event: WebhookEvent | Row[Any]) -> bool:
     """True when ``endpoint`` is to receive ``event``."""
     if event.endpoint_id is not None:
-        return event.endpoint_id == endpoint.id
+        return bool(event.endpoint_id == endpoint.id)
     if event.type not in endpoint.events:
         return False
     if event.priority is None:
@@ -78,48 +95,9 @@ def subscribes(endpoint: WebhookEndpoint, event: WebhookEvent | Row[Any]) -> boo
     return PRIORITIES.index(event.priority) <= PRIORITIES.index(endpoint.min_priority)
 
 
-def fan_out(session: Session, now: dt.datetime) -> int:
-    """Turns undispatched events into deliveries; returns how many events it handled.
-    Plain statements (``executemany``), not ORM objects: this runs for every event."""
-    events = session.execute(
-        select(WebhookEvent.seq, WebhookEvent.id, WebhookEvent.type, WebhookEvent.clinic_id,
-               WebhookEvent.priority, WebhookEvent.endpoint_id, WebhookEvent.occurred_at)
-        .where(WebhookEvent.dispatched_at.is_(None))
-        .order_by(WebhookEvent.seq)
-        .limit(FAN_OUT_BATCH)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not events:
-        return 0
-    clinic_ids = {event.clinic_id for event in events}
-    endpoints: dict[str, list[WebhookEndpoint]] = {}
-    for endpoint in session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.clinic_id.in_(clinic_ids),
-                                      WebhookEndpoint.deleted_at.is_(None))
-    ):
-        endpoints.setdefault(endpoint.clinic_id, []).append(endpoint)
-    rows = [
-        {"id": new_id(), "endpoint_id": endpoint.id, "event_id": event.id,
-         "clinic_id": event.clinic_id, "state": "pending", "attempts": 0,
-         "last_status": None, "last_error": None, "next_attempt_at": event.occurred_at,
-         "first_attempt_at": None, "delivered_at": None, "created_at": now}
-        for event in events
-        for endpoint in endpoints.get(event.clinic_id, ())
-        if subscribes(endpoint, event)
-    ]
-    connection = session.connection()
-    if rows:
-        connection.execute(insert(WebhookDelivery.__table__), rows)
-    connection.execute(
-        update(WebhookEvent.__table__)
-        .where(WebhookEvent.__table__.c.seq.in_([event.seq for event in events]))
-        .values(dispatched_at=now))
-    return len(events)
-
-
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """Everything one attempt needs, read in the claiming transaction."""
+    """Everything one attempt needs, read in the transaction that took it."""
 
     delivery_id: str
     attempt: int
@@ -127,11 +105,157 @@ class Attempt:
     url: str
     headers: dict[str, str]
     body: bytes
+    lease_ends: float  # time.monotonic() at which another worker may take it
 
 
+_events = WebhookEvent.__table__
+_endpoints = WebhookEndpoint.__table__
+_deliveries = WebhookDelivery.__table__
+_clinics = Clinic.__table__
+_submissions = Submission.__table__
+
+
+class _Many:
+    """A statement run for many rows in one ``executemany`` on the DBAPI cursor: compiled
+    once per dialect by SQLAlchemy (the same SQL it would emit), each value through its
+    type's bind processor (UTC times) as SQLAlchemy would; only SQLAlchemy's per-row
+    parameter machinery is skipped, which cost the worker more than the database's own
+    work on these rows."""
+
+    def __init__(self, statement: Any, columns: tuple[str, ...] | None = None) -> None:
+        self._statement, self._columns = statement, columns
+        self._compiled: dict[str, tuple[str, bool, list[tuple[str, Any, Any]]]] = {}
+
+    def run(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Runs the statement once per row of ``rows`` (keyed by bind or column name)."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        sql, positional, binds = compiled
+        if positional:
+            parameters: list[Any] = [
+                tuple(row.get(name, constant) if process is None
+                      else process(row.get(name, constant)) for name, constant, process in binds)
+                for row in rows]
+        else:
+            parameters = [
+                {name: row.get(name, constant) if process is None
+                 else process(row.get(name, constant)) for name, constant, process in binds}
+                for row in rows]
+        connection.exec_driver_sql(sql, parameters)
+
+    def _compile(self, dialect: Any) -> tuple[str, bool, list[tuple[str, Any, Any]]]:
+        compiled: Any = self._statement.compile(
+            dialect=dialect, column_keys=list(self._columns) if self._columns else None)
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = compiled.positiontup if compiled.positional else list(by_name)
+        binds = [(name, None if by_name[name].required else by_name[name].value,
+                  by_name[name].type.bind_processor(dialect)) for name in names]
+        return compiled.string, bool(compiled.positional), binds
+
+
+# What a payload and its signatures need: the event, the clinic's slug and the
+# submission's receipt (``outbox.payload``), the endpoint's URL and live secrets.
+_EVENT_COLUMNS = (_events.c.type, _events.c.submission_id, _events.c.priority,
+                  _events.c.occurred_at, _events.c.data, _clinics.c.slug,
+                  _submissions.c.received_at)
+_ENDPOINT_COLUMNS = (_endpoints.c.url, _endpoints.c.secret, _endpoints.c.previous_secret,
+                     _endpoints.c.previous_secret_expires_at)
+
+_UNDISPATCHED = (
+    select(_events.c.seq, _events.c.id, _events.c.clinic_id, _events.c.endpoint_id,
+           *_EVENT_COLUMNS)
+    .join_from(_events, _clinics, _clinics.c.id == _events.c.clinic_id)
+    .outerjoin(_submissions, _submissions.c.id == _events.c.submission_id)
+    .where(_events.c.dispatched_at.is_(None))
+    .order_by(_events.c.seq)
+    .limit(FAN_OUT_BATCH)
+    .with_for_update(skip_locked=True, of=_events)
+)
+_LIVE_ENDPOINTS = (
+    select(_endpoints.c.id, _endpoints.c.clinic_id, _endpoints.c.events,
+           _endpoints.c.min_priority, *_ENDPOINT_COLUMNS)
+    .where(_endpoints.c.clinic_id.in_(bindparam("clinic_ids", expanding=True)),
+           _endpoints.c.deleted_at.is_(None))
+)
+_MARK_DISPATCHED = (
+    update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(dispatched_at=bindparam("now")))
+
+
+_INSERT_DELIVERIES = _Many(insert(_deliveries), (
+    "id", "endpoint_id", "event_id", "clinic_id", "state", "attempts", "next_attempt_at",
+    "first_attempt_at", "created_at"))
+
+
+def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Attempt]]:
+    """Turns undispatched events into deliveries, the first ``take`` of them taken for
+    their first attempt; returns how many events it handled and the attempts taken.
+    Plain statements on the session's connection, no ORM objects: this runs for every
+    event."""
+    connection = session.connection()
+    events = connection.execute(_UNDISPATCHED).all()
+    if not events:
+        return 0, []
+    endpoints: dict[str, list[Row[Any]]] = {}
+    for endpoint in connection.execute(
+            _LIVE_ENDPOINTS, {"clinic_ids": list({event.clinic_id for event in events})}):
+        endpoints.setdefault(endpoint.clinic_id, []).append(endpoint)
+    rows: list[dict[str, Any]] = []
+    attempts: list[Attempt] = []
+    lease_until, lease_ends = now + ATTEMPT_LEASE, _lease_ends()
+    timestamp = int(now.timestamp())
+    secrets = {endpoint.id: webhooks.live_secrets(endpoint, now)
+               for clinic_endpoints in endpoints.values() for endpoint in clinic_endpoints}
+    for event in events:
+        body: bytes | None = None
+        for endpoint in endpoints.get(event.clinic_id, ()):
+            if not subscribes(endpoint, event):
+                continue
+            delivery_id = new_id()
+            taken = len(attempts) < take
+            rows.append({
+                "id": delivery_id, "endpoint_id": endpoint.id, "event_id": event.id,
+                "clinic_id": event.clinic_id, "state": "pending", "attempts": int(taken),
+                "next_attempt_at": lease_until if taken else event.occurred_at,
+                "first_attempt_at": now if taken else None, "created_at": now})
+            if taken:
+                if body is None:
+                    body = orjson.dumps(outbox.payload(event, event.slug, event.received_at))
+                attempts.append(Attempt(
+                    delivery_id, 1, now, endpoint.url,
+                    signing.headers(secrets[endpoint.id], event.id, timestamp, body), body,
+                    lease_ends))
+    _INSERT_DELIVERIES.run(connection, rows)
+    connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
+    return len(events), attempts
+
+
+def fan_out(session: Session, now: dt.datetime) -> int:
+    """Turns undispatched events into ``pending`` deliveries (none taken); returns how
+    many events it handled."""
+    return dispatch(session, now, 0)[0]
+
+
+_DUE = (
+    select(_deliveries.c.id.label("delivery_id"), _deliveries.c.attempts,
+           _deliveries.c.first_attempt_at, _events.c.id.label("event_id"), *_EVENT_COLUMNS,
+           *_ENDPOINT_COLUMNS)
+    .join_from(_deliveries, _events, _events.c.id == _deliveries.c.event_id)
+    .join(_endpoints, _endpoints.c.id == _deliveries.c.endpoint_id)
+    .join(_clinics, _clinics.c.id == _deliveries.c.clinic_id)
+    .outerjoin(_submissions, _submissions.c.id == _events.c.submission_id)
+    .where(_deliveries.c.state == "pending", _deliveries.c.next_attempt_at <= bindparam("now"))
+    .order_by(_deliveries.c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=_deliveries)
+)
 _TAKE = (
-    update(WebhookDelivery.__table__)
-    .where(WebhookDelivery.__table__.c.id == bindparam("delivery_id"))
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"))
     .values(attempts=bindparam("attempt"), next_attempt_at=bindparam("lease_until"),
             first_attempt_at=bindparam("first")))
 
@@ -140,137 +264,201 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
     """Takes up to ``limit`` due deliveries for one attempt each (see the module doc)."""
     if limit <= 0:
         return []
-    rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.first_attempt_at,
-               WebhookEvent, WebhookEndpoint, Clinic.slug, Submission.received_at)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .join(Clinic, Clinic.id == WebhookDelivery.clinic_id)
-        .outerjoin(Submission, Submission.id == WebhookEvent.submission_id)
-        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)
-    ).all()
+    connection = session.connection()
+    rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
     attempts, taken = [], []
-    timestamp = int(now.timestamp())
-    for delivery_id, attempts_so_far, first, event, endpoint, slug, received_at in rows:
-        attempt = Attempt(delivery_id, attempts_so_far + 1, first or now, endpoint.url, {},
-                          orjson.dumps(outbox.payload(event, slug, received_at)))
-        attempt.headers.update(signing.headers(webhooks.live_secrets(endpoint, now), event.id,
-                                               timestamp, attempt.body))
+    timestamp, lease_until, lease_ends = int(now.timestamp()), now + ATTEMPT_LEASE, _lease_ends()
+    for row in rows:
+        body = orjson.dumps(outbox.payload(row, row.slug, row.received_at))
+        attempt = Attempt(row.delivery_id, row.attempts + 1, row.first_attempt_at or now,
+                          row.url, signing.headers(webhooks.live_secrets(row, now),
+                                                   row.event_id, timestamp, body),
+                          body, lease_ends)
         attempts.append(attempt)
-        taken.append({"delivery_id": delivery_id, "attempt": attempt.attempt,
-                      "lease_until": now + ATTEMPT_LEASE, "first": attempt.first_attempt_at})
+        taken.append({"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
+                      "lease_until": lease_until, "first": attempt.first_attempt_at})
     if taken:
-        session.connection().execute(_TAKE, taken)
+        connection.execute(_TAKE, taken)
     return attempts
 
 
-_deliveries = WebhookDelivery.__table__.c
-_RECORD = (
-    update(WebhookDelivery.__table__)
-    .where(_deliveries.id == bindparam("delivery_id"),
-           _deliveries.attempts == bindparam("attempt"),
-           _deliveries.state == "pending")
+def _lease_ends() -> float:
+    return time.monotonic() + ATTEMPT_LEASE.total_seconds()
+
+
+_RECORD = _Many(
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"),
+           _deliveries.c.attempts == bindparam("attempt"),
+           _deliveries.c.state == "pending")
     .values(state=bindparam("new_state"), last_status=bindparam("status"),
             last_error=bindparam("error"), next_attempt_at=bindparam("next_at"),
             delivered_at=bindparam("delivered")))
+_RELEASE = _Many(
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"),
+           _deliveries.c.attempts == bindparam("attempt"),
+           _deliveries.c.state == "pending")
+    .values(attempts=bindparam("attempt", type_=Integer) - 1,
+            next_attempt_at=bindparam("next_at")))
 
 
 def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]],
            rand: random.Random | None = None) -> None:
     """Stores the outcomes of finished attempts in one ``executemany`` (an outcome is
-    ignored if a newer attempt of its delivery has begun)."""
-    rows = []
+    ignored if a newer attempt of its delivery has begun); released attempts are made due
+    again without counting."""
+    rows, released = [], []
     for attempt, outcome, now in finished:
-        row = {"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
-               "status": outcome.status, "error": outcome.error, "new_state": "pending",
-               "next_at": None, "delivered": None}
-        if outcome.delivered:
-            row.update(new_state="delivered", delivered=now)
-        elif outcome.error == "forbidden_address" or now - attempt.first_attempt_at >= RETRY_WINDOW:
-            row.update(new_state="failed")
+        if outcome is RELEASED:
+            released.append({"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
+                             "next_at": now})
+        elif outcome.delivered:
+            rows.append({"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
+                         "status": outcome.status, "error": None, "new_state": "delivered",
+                         "next_at": None, "delivered": now})
         else:
-            row.update(next_at=now + backoff(attempt.attempt, rand))
-        rows.append(row)
-    if rows:
-        session.connection().execute(_RECORD, rows)
+            failed = (outcome.error == "forbidden_address"
+                      or now - attempt.first_attempt_at >= RETRY_WINDOW)
+            rows.append({"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
+                         "status": outcome.status, "error": outcome.error,
+                         "new_state": "failed" if failed else "pending",
+                         "next_at": None if failed else now + backoff(attempt.attempt, rand),
+                         "delivered": None})
+    if rows or released:
+        connection = session.connection()
+        _RECORD.run(connection, rows)
+        _RELEASE.run(connection, released)
+
+
+_WORK_WAITING = select(
+    exists().where(_events.c.dispatched_at.is_(None)),
+    exists().where(_deliveries.c.state == "pending",
+                   _deliveries.c.next_attempt_at <= bindparam("now")))
 
 
 def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
-    """Whether any event awaits fan-out, and whether any delivery is due."""
-    new_events = session.scalar(
-        select(WebhookEvent.seq).where(WebhookEvent.dispatched_at.is_(None)).limit(1))
-    due = session.scalar(
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
-        .limit(1))
-    return new_events is not None, due is not None
+    """Whether any event awaits dispatch, and whether any delivery is due (one query)."""
+    new_events, due = session.connection().execute(_WORK_WAITING, {"now": now}).one()
+    return bool(new_events), bool(due)
 
 
 class DeliveryPool:
-    """Sends deliveries on a pool of threads with one pooled HTTP client (one per worker
+    """Sends deliveries on lanes of threads over one pooled ``Sender`` (one pool per worker
     process). ``tick`` never waits for a receiver; ``wait`` does.
 
-    Outcomes are not written by the sending threads one by one: the next tick records them
-    all in its one write transaction, together with the fan-out and the next claims (a
-    write per delivery would contend with ingest for SQLite's single writer, and cost a
-    durable commit each). An outcome lost with a killed worker only means the attempt is
-    made again when its lease runs out."""
+    Outcomes are not written by the lanes one by one: the next tick records them all in
+    its one write transaction, together with the dispatch and the next claims (a write per
+    delivery would contend with ingest for SQLite's single writer, and cost a durable
+    commit each). An outcome lost with a killed worker only means the attempt is made
+    again when its lease runs out."""
 
     def __init__(self, state: AppState, sender: Sender | None = None,
                  threads: int = SEND_THREADS) -> None:
         self.state = state
         self.sender = sender or Sender()
-        self._threads = threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
-        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0  # taken attempts not yet handed to ``record``
+        self._queues: dict[str, deque[Attempt]] = {}
+        self._lanes: dict[str, int] = {}
         self._outcomes: list[tuple[Attempt, Outcome, dt.datetime]] = []
-        self._idle = threading.Condition()
+        self._busy = False  # the last tick dispatched or took something
 
     def tick(self, now: dt.datetime | None = None) -> int:
-        """Records finished attempts, fans out new events and starts the due attempts, in
-        one transaction; returns the work done."""
+        """Records finished attempts, dispatches new events and takes due retries, in one
+        transaction, then queues the attempts taken; returns the work done.
+
+        After an idle tick, one read query first asks whether there is anything to do (an
+        idle tick takes no write lock: SQLite has one). After a busy tick more work is
+        likely, and the write transaction asks by itself (on PostgreSQL every query is a
+        round trip, and under load each costs more than the work)."""
         now = now or utcnow()
-        with self._idle:
+        with self._lock:
             outcomes, self._outcomes = self._outcomes, []
-            free = self._threads - self._in_flight
-        with self.state.db.read_sessions() as session:  # an idle tick takes no write lock
-            new_events, due = _work_waiting(session, now)
-        if not (outcomes or new_events or (due and free > 0)):
-            return 0
+            room = MAX_IN_FLIGHT - self._in_flight
+        if self._busy:
+            new_events = due = True
+        else:
+            with self.state.db.read_sessions() as session:
+                new_events, due = _work_waiting(session, now)
+            if not (outcomes or new_events or (due and room > 0)):
+                return 0
         db = self.state.db
         with db.committer.writer_lock(), db.write_sessions() as session:
             record(session, outcomes)
-            done = fan_out(session, now) if new_events else 0
-            attempts = claim_due(session, now, free) if due or done else []
+            handled, attempts = dispatch(session, now, room) if new_events else (0, [])
+            if due and room > len(attempts):
+                attempts += claim_due(session, now, room - len(attempts))
             session.commit()
-        for attempt in attempts:
-            with self._idle:
-                self._in_flight += 1
-            self._executor.submit(self._attempt, attempt)
-        return len(outcomes) + done + len(attempts)
+        self._busy = bool(handled or attempts)
+        self._queue(attempts)
+        return len(outcomes) + handled + len(attempts)
 
-    def _attempt(self, attempt: Attempt) -> None:
-        try:
-            outcome = self._send(attempt)
-        except Exception:  # a bug, not the receiver: the lease runs out, it is tried again
-            log.exception("webhook delivery attempt failed unexpectedly")
-            outcome = None
-        with self._idle:
-            if outcome is not None:
-                self._outcomes.append((attempt, outcome, utcnow()))
-            self._in_flight -= 1
-            self._idle.notify_all()
+    def _queue(self, attempts: list[Attempt]) -> None:
+        """Queues ``attempts`` by destination and starts the lanes their backlog needs."""
+        if not attempts:
+            return
+        starting: list[str] = []
+        with self._lock:
+            self._in_flight += len(attempts)
+            touched = set()
+            for attempt in attempts:
+                queue = self._queues.get(attempt.url)
+                if queue is None:
+                    queue = self._queues[attempt.url] = deque()
+                queue.append(attempt)
+                touched.add(attempt.url)
+            for url in touched:
+                lanes = self._lanes.get(url, 0)
+                wanted = min(LANES_PER_DESTINATION,
+                             max(1, math.ceil(len(self._queues[url]) / LANE_BACKLOG)))
+                starting += [url] * (wanted - lanes)
+                self._lanes[url] = max(lanes, wanted)
+        for url in starting:
+            self._executor.submit(self._lane, url)
 
-    def _send(self, attempt: Attempt) -> Outcome:
+    def _lane(self, url: str) -> None:
+        """Sends the attempts queued for ``url`` one after the other until none is left."""
+        destination: addresses.Destination | None = None
+        checked = 0.0
+        while True:
+            with self._lock:
+                queue = self._queues[url]
+                if not queue:
+                    self._lanes[url] -= 1
+                    if not self._lanes[url]:
+                        del self._lanes[url], self._queues[url]
+                    return
+                attempt = queue.popleft()
+            outcome: Outcome | None
+            try:
+                if time.monotonic() + self.sender.timeout + 1 > attempt.lease_ends:
+                    outcome = RELEASED  # it could outlast its lease: another worker's turn
+                else:
+                    if destination is None or time.monotonic() - checked > ADDRESS_RECHECK_S:
+                        destination, checked = self._check(url), time.monotonic()
+                    if destination is None:
+                        outcome = Outcome(None, "forbidden_address")
+                    else:
+                        outcome = self.sender.send(destination, attempt.headers, attempt.body)
+            except Exception:  # a bug, not the receiver: the lease runs out, it is tried again
+                log.exception("webhook delivery attempt failed unexpectedly")
+                outcome = None
+            with self._lock:
+                if outcome is not None:
+                    self._outcomes.append((attempt, outcome, utcnow()))
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.notify_all()
+
+    def _check(self, url: str) -> addresses.Destination | None:
         try:
-            destination = addresses.check_url(
-                attempt.url, allow_private=self.state.settings.webhook_allow_private)
+            return addresses.check_url(
+                url, allow_private=self.state.settings.webhook_allow_private)
         except addresses.ForbiddenDestination:
-            return Outcome(None, "forbidden_address")
-        return self.sender.send(destination, attempt.headers, attempt.body)
+            return None
 
     def wait(self, timeout: float | None = None) -> None:
         """Waits until no attempt is in flight, then records the outcomes."""

@@ -1,7 +1,8 @@
 """Drills with real servers (``screening serve``: gunicorn plus its worker) on the test
 database and a real receiver: kill -9 of the whole server under load loses no event of an
 acknowledged submission, and two app servers with a worker each on one PostgreSQL deliver
-every event exactly once. Each drill is bounded to well under a minute."""
+every event exactly once, both workers taking part. Each drill is bounded to well under a
+minute."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -157,10 +160,12 @@ def test_two_app_servers_on_postgresql_deliver_1000_events_exactly_once(
         database_url: str, app: Flask, clinic: TenantCredentials) -> None:
     if app_state(app).settings.is_sqlite:
         pytest.skip("several workers share the outbox on PostgreSQL")
-    receiver = Receiver()
+    workers: list[int] = []
+    receiver = Receiver(observe=lambda client: socket_owner(client[1], workers))
     acknowledged: dict[str, str] = {}
     try:
-        with served(database_url) as (first, _), served(database_url) as (second, _):
+        with served(database_url) as (first, one), served(database_url) as (second, two):
+            workers += [background_worker(one), background_worker(two)]
             register(first, clinic, receiver.url, "routine")
             post_until([first, second], clinic, threading.Event(), acknowledged, limit=1000,
                        threads=8)
@@ -170,5 +175,38 @@ def test_two_app_servers_on_postgresql_deliver_1000_events_exactly_once(
         ids = receiver.ids()
         assert len(ids) == len(set(ids)) == 1000
         assert delivered_submissions(receiver) == set(acknowledged)
+        by_worker = Counter(r.note for r in receiver.received)
+        assert by_worker[workers[0]] > 0 and by_worker[workers[1]] > 0, by_worker
+        assert by_worker[workers[0]] + by_worker[workers[1]] == 1000
     finally:
         receiver.stop()
+
+
+def background_worker(server: subprocess.Popen[bytes]) -> int:
+    """The pid of the ``screening worker`` that ``screening serve`` started."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        for pid in children:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"worker" in arguments:
+                return int(pid)
+        time.sleep(0.1)
+    raise AssertionError("the server started no background worker")
+
+
+def socket_owner(port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` holds the TCP socket bound to local ``port`` (Linux ``/proc``):
+    which worker process sent the request that came from that port."""
+    inodes = {fields[9]
+              for table in ("/proc/net/tcp", "/proc/net/tcp6")
+              for fields in (line.split() for line in Path(table).read_text().splitlines()[1:])
+              if int(fields[1].rsplit(":", 1)[1], 16) == port}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                    return pid
+            except OSError:
+                continue
+    return None

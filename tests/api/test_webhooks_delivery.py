@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from screening.db import app_state, session_scope, utcnow
 from screening.models import WebhookDelivery
+from screening.notify import delivery
 from screening.notify.delivery import DeliveryPool
 from screening.notify.sender import Sender
 from tests.api.bodies import SUBMISSIONS, routed
@@ -274,3 +275,23 @@ def test_every_attempt_checks_the_address_again(
     assert receiver.received == []
     [delivery] = deliveries(make_app())
     assert (delivery.state, delivery.last_error) == ("failed", "forbidden_address")
+
+
+def test_an_attempt_that_could_outlast_its_lease_is_released_uncounted_not_sent(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lease shorter than the sender's timeout plus a second: another worker could take
+    # the delivery while this one still sends it, so the attempt must not start.
+    monkeypatch.setattr(delivery, "ATTEMPT_LEASE", dt.timedelta(seconds=1))
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    run(pool)
+    [released] = deliveries(app)
+    assert (released.state, released.attempts, released.last_error) == ("pending", 0, None)
+    assert released.next_attempt_at <= utcnow()  # due again at once
+    assert receiver.received == []
+    monkeypatch.undo()
+    run(pool)
+    receiver.wait_for(1)
+    [delivered] = deliveries(app)
+    assert (delivered.state, delivered.attempts) == ("delivered", 1)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from screening import worker
 from screening.cli import main
-from screening.db import AppState, app_state, session_scope, utcnow
-from screening.models import WorkerLease
+from screening.db import AppState, app_state, utcnow
 from tests.api.conftest import TenantCredentials
 from tests.api.webhook_receiver import Receiver
 
@@ -108,12 +108,9 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
     process = subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # The lease is taken inside the signal handling, so SIGTERM is not sent while the
-        # command is still starting (a loaded machine can take longer than any fixed sleep).
-        deadline = time.monotonic() + 30
-        while not _holds_the_lease(app, process.pid):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_handler(process.pid, signal.SIGTERM)
+        time.sleep(0.5)  # a few ticks
+        assert process.poll() is None
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
         assert process.returncode == 0, stderr.decode()[-2000:]
@@ -123,7 +120,16 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
             process.communicate()
 
 
-def _holds_the_lease(app: Flask, pid: int) -> bool:
-    with session_scope(app, write=False) as session:
-        lease = session.get(WorkerLease, "worker")
-        return lease is not None and (lease.holder or "").startswith(f"{pid}-")
+def wait_for_handler(pid: int, signum: int, timeout: float = 30.0) -> None:
+    """Waits until process ``pid`` catches ``signum`` (Linux: ``SigCgt`` in its status);
+    a fixed sleep lost the race on a busy machine, when the interpreter took longer to
+    start than the sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines()
+                          if line.startswith("SigCgt:")), 16)
+        if caught & (1 << (signum - 1)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the worker never installed its signal handler")

@@ -4,13 +4,15 @@ It records every request (headers, body, arrival time) and answers from a script
 entry is a status code, or ``("sleep", seconds)`` to answer 200 only after that long (a
 receiver too slow for the sender's timeout); when the script runs out it answers
 ``default``. ``stop()`` closes the port (a receiver that is down), ``start()`` opens the
-same port again.
+same port again. ``observe``, when given, is called with each request's client address
+while the request is open, and what it returns is kept with the request (``note``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +27,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     arrived: float  # time.time()
+    note: Any = None
 
     @property
     def json(self) -> Any:
@@ -35,8 +38,10 @@ class Received:
 class Receiver:
     """See the module docstring."""
 
-    def __init__(self, script: list[Any] | None = None, default: int = 200) -> None:
+    def __init__(self, script: list[Any] | None = None, default: int = 200,
+                 observe: Callable[[tuple[str, int]], Any] | None = None) -> None:
         self.script = list(script or [])
+        self.observe = observe
         self.default = default
         self.received: list[Received] = []
         self._lock = threading.Lock()
@@ -56,9 +61,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrived = time.time()
+                note = receiver.observe(self.client_address) if receiver.observe else None
                 with receiver._lock:
                     receiver.received.append(Received(
-                        {k.lower(): v for k, v in self.headers.items()}, body, time.time()))
+                        {k.lower(): v for k, v in self.headers.items()}, body, arrived, note))
                     step = receiver.script.pop(0) if receiver.script else receiver.default
                 if isinstance(step, tuple):
                     time.sleep(step[1])

@@ -1,0 +1,266 @@
+"""The HTTP side of a delivery attempt (``screening.notify.sender``) against real local
+servers: kept-alive connections are reused, a closed one is replaced, the 10 s are a
+deadline for the whole attempt, redirects are not followed, and over TLS the certificate
+is verified against the URL's host name, sent as SNI, on a connection to the checked
+address."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from screening.notify.addresses import Destination
+from screening.notify.sender import Outcome, Sender
+
+HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 whose connections ``handle`` serves, one thread each;
+    counts the connections it accepted and every request head it read."""
+
+    def __init__(self, handle: Callable[[RawServer, socket.socket], None],
+                 context: ssl.SSLContext | None = None) -> None:
+        self.handle, self.context = handle, context
+        self.connections = 0
+        self.heads: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.context is not None:
+                try:
+                    sock = self.context.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError):
+                    sock.close()
+                    continue
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        with sock:
+            try:
+                self.handle(self, sock)
+            except OSError:
+                pass
+
+    def read_request(self, sock: socket.socket) -> bytes | None:
+        """Reads one request (head and ``Content-Length`` body); None at end of stream."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            body += sock.recv(65536)
+        self.heads.append(head)
+        return head
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def keep_alive(server: RawServer, sock: socket.socket) -> None:
+    while server.read_request(sock) is not None:
+        sock.sendall(NO_CONTENT)
+
+
+def one_answer_then_close(server: RawServer, sock: socket.socket) -> None:
+    if server.read_request(sock) is not None:
+        sock.sendall(NO_CONTENT)  # keep-alive promised, then the receiver drops it
+
+
+def dribble(server: RawServer, sock: socket.socket) -> None:
+    server.read_request(sock)
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+        sock.sendall(bytes([byte]))
+        time.sleep(0.1)
+
+
+def redirect(server: RawServer, sock: socket.socket) -> None:
+    while server.read_request(sock) is not None:
+        sock.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+
+
+@pytest.fixture
+def serving() -> Iterator[Callable[..., RawServer]]:
+    made: list[RawServer] = []
+
+    def start(handle: Callable[[RawServer, socket.socket], None],
+              context: ssl.SSLContext | None = None) -> RawServer:
+        made.append(RawServer(handle, context))
+        return made[-1]
+
+    yield start
+    for server in made:
+        server.close()
+
+
+def destination(port: int, *, scheme: str = "http", host: str = "127.0.0.1") -> Destination:
+    return Destination(f"{scheme}://{host}:{port}/hooks", scheme, host, port, "127.0.0.1",
+                       "/hooks")
+
+
+def test_attempts_to_one_address_share_a_kept_alive_connection(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(keep_alive)
+    sender = Sender()
+    try:
+        outcomes = [sender.send(destination(server.port), HEADERS, b"{}") for _ in range(5)]
+    finally:
+        sender.close()
+    assert outcomes == [Outcome(204, None)] * 5
+    assert server.connections == 1
+    assert all(b"webhook-id: msg_1" in head for head in server.heads)
+
+
+def test_a_connection_the_receiver_closed_is_replaced_and_the_attempt_delivers(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(one_answer_then_close)
+    sender = Sender()
+    try:
+        first = sender.send(destination(server.port), HEADERS, b"{}")
+        time.sleep(0.1)  # the receiver has closed the kept-alive connection by now
+        second = sender.send(destination(server.port), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert (first, second) == (Outcome(204, None), Outcome(204, None))
+    assert server.connections == 2
+
+
+def test_a_receiver_dribbling_its_answer_is_cut_off_at_the_total_timeout(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(dribble)
+    sender = Sender(timeout=1.0)
+    try:
+        started = time.monotonic()
+        outcome = sender.send(destination(server.port), HEADERS, b"{}")
+        took = time.monotonic() - started
+    finally:
+        sender.close()
+    assert outcome == Outcome(None, "timeout")
+    assert took < 1.5  # each byte came within any per-read timeout; the deadline held
+
+
+def test_a_redirect_is_not_followed(serving: Callable[..., RawServer]) -> None:
+    server = serving(redirect)
+    sender = Sender()
+    try:
+        outcome = sender.send(destination(server.port), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert outcome == Outcome(307, "http_status")
+    assert len(server.heads) == 1 and server.heads[0].startswith(b"POST /hooks ")
+
+
+def test_a_closed_port_is_connection_refused() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = Sender()
+    try:
+        assert sender.send(destination(port), HEADERS, b"{}") == Outcome(
+            None, "connection_refused")
+    finally:
+        sender.close()
+
+
+def certificate_for(name: str, folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate it issued for ``name``: (CA, cert, key) PEM files."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(1)
+          .not_valid_before(now - dt.timedelta(hours=1))
+          .not_valid_after(now + dt.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def tls_server(serving: Callable[..., RawServer], tmp_path: Path
+               ) -> tuple[RawServer, Path, list[str | None]]:
+    """A TLS receiver on 127.0.0.1 holding a certificate for ``hooks.clinic.test`` from a
+    private CA; notes the SNI name of every handshake."""
+    ca, cert, key = certificate_for("hooks.clinic.test", tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _context: names.append(name)
+    return serving(keep_alive, context), ca, names
+
+
+def test_tls_verifies_the_certificate_for_the_url_host_sent_as_sni(
+        tls_server: tuple[RawServer, Path, list[str | None]]) -> None:
+    server, ca, names = tls_server
+    sender = Sender(context=ssl.create_default_context(cafile=str(ca)))
+    try:
+        outcome = sender.send(destination(server.port, scheme="https",
+                                          host="hooks.clinic.test"), HEADERS, b"{}")
+        wrong_name = sender.send(destination(server.port, scheme="https",
+                                             host="other.clinic.test"), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert outcome == Outcome(204, None)
+    assert names[0] == "hooks.clinic.test"
+    assert any(head.lower().startswith(b"post /hooks ") and b"host: hooks.clinic.test:"
+               in head.lower() for head in server.heads)
+    assert wrong_name == Outcome(None, "tls")
+
+
+def test_tls_refuses_a_certificate_from_an_unknown_authority(
+        tls_server: tuple[RawServer, Path, list[str | None]]) -> None:
+    server, _, _ = tls_server
+    sender = Sender()  # the default trust store does not know the test CA
+    try:
+        outcome = sender.send(destination(server.port, scheme="https",
+                                          host="hooks.clinic.test"), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert outcome == Outcome(None, "tls")
+    assert server.heads == []
