@@ -21,8 +21,9 @@ destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes")
 one after the other over kept-alive connections (``screening.notify.sender``); a lane
 starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by one
 connection and a slow one by several. Each lane checks the destination again
-(``addresses.check_url``: DNS can change) before its first attempt and at least every
-``ADDRESS_RECHECK_S``, and connects only to the address it checked. An attempt whose lease
+(``addresses.check_url``: DNS can change) before every attempt, and connects only to the
+address it checked (a kept-alive connection is reused only while the check still names
+its address). An attempt whose lease
 would run out before its timeout is not started but released (made due again, uncounted).
 
 Every attempt carries the same ``webhook-id`` (the event id) and the same body.
@@ -67,7 +68,6 @@ MAX_IN_FLIGHT = 1024  # attempts taken and not yet recorded, per worker process
 SEND_THREADS = 64  # lanes of all destinations together
 LANES_PER_DESTINATION = 8
 LANE_BACKLOG = 8
-ADDRESS_RECHECK_S = 1.0
 ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 10)
 RETRY_WINDOW = dt.timedelta(hours=24)
 # Upper bound of the wait after the n-th failed attempt; the wait is drawn between half
@@ -76,12 +76,12 @@ BACKOFF_S = (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)
 # An outcome meaning "not attempted": the attempt is given back, due at once.
 RELEASED = Outcome(None, "released")
 
+
 def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
     """The wait before the next attempt after ``attempts`` failed ones (1-based)."""
     bound = BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1]
     factor = (rand or random).uniform(0.5, 1.0)
     return dt.timedelta(seconds=bound * factor)
-
 
 
 def subscribes(endpoint: WebhookEndpoint | Row[Any], event: WebhookEvent | Row[Any]) -> bool:
@@ -422,7 +422,6 @@ class DeliveryPool:
     def _lane(self, url: str) -> None:
         """Sends the attempts queued for ``url`` one after the other until none is left."""
         destination: addresses.Destination | None = None
-        checked = 0.0
         while True:
             with self._lock:
                 queue = self._queues[url]
@@ -437,8 +436,7 @@ class DeliveryPool:
                 if time.monotonic() + self.sender.timeout + 1 > attempt.lease_ends:
                     outcome = RELEASED  # it could outlast its lease: another worker's turn
                 else:
-                    if destination is None or time.monotonic() - checked > ADDRESS_RECHECK_S:
-                        destination, checked = self._check(url), time.monotonic()
+                    destination = self._check(url)
                     if destination is None:
                         outcome = Outcome(None, "forbidden_address")
                     else:
