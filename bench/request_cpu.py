@@ -9,7 +9,8 @@ and of each component the request runs, measured one by one in isolation:
 - ``request``: the whole ``POST /api/v1/submissions`` (what the server spends beside
   HTTP parsing, the database write included);
 - ``request (no write)``: the same with the group committer's write replaced by a no-op,
-  i.e. everything but the database write;
+  i.e. everything but the database write, and below it the same again with rate limits on
+  (in memory), as production runs by default;
 - ``auth``, ``json``, ``validate``, ``evaluate``, ``fingerprint``, ``jsonify``: the
   components alone.
 
@@ -87,10 +88,10 @@ def measure(count: int, profile: int) -> dict[str, float]:
     def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
         statuses.append(status)
 
-    def one_request() -> None:
+    def one_request(served: Any = app) -> None:
         environ = dict(environ_base)
         environ["wsgi.input"] = io.BytesIO(raw)
-        for _chunk in app.wsgi_app(environ, start_response):
+        for _chunk in served.wsgi_app(environ, start_response):
             pass
         if statuses.pop() != "201 CREATED":
             raise RuntimeError("the request was not created")
@@ -117,6 +118,12 @@ def measure(count: int, profile: int) -> dict[str, float]:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
         return results
     results["request (no write)"] = _per_call_us(one_request, count)
+    # The same with rate limits on (in memory, a limit no run reaches), as they are by
+    # default in production; bench/ingest.py serves with them off.
+    limited = create_app({"DATABASE_URL": url, "RATE_LIMIT": "1000000/minute",
+                          "LOG_LEVEL": "WARNING"})
+    app_state(limited).db.committer = _NoWrite()  # type: ignore[assignment]
+    results["  with rate limit on"] = _per_call_us(lambda: one_request(limited), count)
     database.committer = committer
     results.update(_components(app, key, raw, count))
     return results
