@@ -95,13 +95,18 @@ def measured_run(server: Server, body: Path, authorization: str | None,
 def measured_baseline(database: BenchDatabase, body: Path, authorization: str,
                       args: argparse.Namespace) -> tuple[LoadResult, Usage]:
     """The service served from the ``--baseline`` checkout on the same database, measured
-    like the service itself (just before it, in the same run)."""
+    like the service itself (just before it, in the same run, with the seal-lag monitor
+    beside it too, as it reads the same database)."""
     env = database.env(PYTHONPATH=str(args.baseline.resolve()), PYTHONDONTWRITEBYTECODE="1")
     port = free_port()
     with serve(service_command(port, args.workers), env, port, args.workers) as baseline:
         run_wrk(baseline.url + PATH, body=body, authorization=authorization,
                 connections=args.connections, seconds=2)  # warm-up
-        return measured_run(baseline, body, authorization, args)
+        monitor = start_seal_lag(database.env(), args.baseline)
+        try:
+            return measured_run(baseline, body, authorization, args)
+        finally:
+            stop_seal_lag(monitor)
 
 
 def naive_command(port: int, workers: int, url: str) -> list[str]:
