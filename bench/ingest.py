@@ -15,12 +15,15 @@ ratios service/bare and service/naive, per request the workers' CPU time and vol
 thread switches, and how long audit events waited to be sealed. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
-[--connections 16] [--workers 2] [--idempotency] [--memory N] [--code DIR]``.
+[--connections 16] [--workers 2] [--idempotency] [--memory N] [--code DIR]
+[--baseline DIR]``.
 
 ``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
 ``--memory N`` instead sends at least N requests to a single worker and prints its
 resident memory (``VmRSS``) before and after. ``--code DIR`` serves (and migrates with)
-the service code of another checkout, e.g. the commit before a change, read-only.
+the service code of another checkout, e.g. the commit before a change, read-only;
+``--baseline DIR`` serves another checkout's service as well, just before this one's on
+the same database, and prints both with their ratio.
 Needs ``wrk`` (``apt-get install wrk``).
 Goals: service >= 0.3 x bare and >= 1.5 x naive, no errors, p99 < 50 ms at concurrency
 16, events sealed within 2 s; RSS < 150 MB.
@@ -39,6 +42,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import (  # noqa: E402
     ROOT,
+    BenchDatabase,
     LoadResult,
     Server,
     Usage,
@@ -88,6 +92,23 @@ def measured_run(server: Server, body: Path, authorization: str | None,
     return result, usage(pids) - before
 
 
+def measured_baseline(database: BenchDatabase, body: Path, authorization: str,
+                      args: argparse.Namespace) -> tuple[LoadResult, Usage]:
+    """The service served from the ``--baseline`` checkout on the same database, measured
+    like the service itself (just before it, in the same run, with the seal-lag monitor
+    beside it too, as it reads the same database)."""
+    env = database.env(PYTHONPATH=str(args.baseline.resolve()), PYTHONDONTWRITEBYTECODE="1")
+    port = free_port()
+    with serve(service_command(port, args.workers), env, port, args.workers) as baseline:
+        run_wrk(baseline.url + PATH, body=body, authorization=authorization,
+                connections=args.connections, seconds=2)  # warm-up
+        monitor = start_seal_lag(database.env(), args.baseline)
+        try:
+            return measured_run(baseline, body, authorization, args)
+        finally:
+            stop_seal_lag(monitor)
+
+
 def naive_command(port: int, workers: int, url: str) -> list[str]:
     """The naive durable app (``bench/naive_app.py``) on ``url``."""
     return [sys.executable, str(ROOT / "bench" / "naive_app.py"), "--port", str(port),
@@ -130,6 +151,8 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
             run_wrk(naive_server.url + PATH, body=body, authorization=None,
                     connections=args.connections, seconds=2)  # warm-up
             naive, naive_used = measured_run(naive_server, body, None, args)
+        baseline = (measured_baseline(database, body, authorization, args)
+                    if args.baseline is not None else None)
         port = free_port()
         with serve(service_command(port, args.workers), database.env(), port,
                    args.workers) as service:
@@ -148,7 +171,16 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
           f"{args.seconds} s per run")
     print(describe("bare Flask (ceiling)", ceiling, ceiling_used))
     print(describe("naive durable app", naive, naive_used))
+    if baseline is not None:
+        print(describe("service (baseline)", *baseline))
     print(describe("service", measured, measured_used))
+    if baseline is not None:
+        base_result, base_used = baseline
+        base_cpu = (base_used.user + base_used.system) / max(base_result.requests, 1)
+        cpu = (measured_used.user + measured_used.system) / max(measured.requests, 1)
+        print(f"  service/baseline: {measured.rps / base_result.rps if base_result.rps else 0:.2f}"
+              f" x requests/s, {cpu / base_cpu if base_cpu else 0:.2f} x worker CPU per "
+              "request")
     if keyed is not None:
         print(describe("service + Idem.-Key", *keyed))
     sealed_in_time = True
@@ -206,6 +238,9 @@ def main() -> None:
                         help="instead: N requests to one worker, RSS before and after")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="also serve this checkout's service code, just before, and "
+                             "compare (e.g. the commit before a change)")
     args = parser.parse_args()
     serve_code_from(args.code)
     on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(

@@ -36,7 +36,9 @@ def body_path(definition_path: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     segments: tuple[str, ...]
-    conditions: tuple[tuple[tuple[str, ...], int | str], ...]
+    # Each condition: the path's segments, the definition path of each of its prefixes
+    # (built once here, not on every request) and the value it must equal.
+    conditions: tuple[tuple[tuple[str, ...], tuple[str, ...], int | str], ...]
     needs_all: bool
     required: bool
     accept_when_disabled: tuple[int | str, ...]
@@ -45,8 +47,8 @@ class _Rule:
     def enabled(self, root: Mapping[str, Any], repeating: frozenset[str],
                 indexes: Mapping[str, int]) -> bool:
         results = (
-            _same(_value_at(root, path, repeating, indexes), equals)
-            for path, equals in self.conditions
+            _same(_value_at(root, path, prefixes, repeating, indexes), equals)
+            for path, prefixes, equals in self.conditions
         )
         return all(results) if self.needs_all else any(results)
 
@@ -92,8 +94,7 @@ class Conditionals:
         """Every object in the request that holds (or would hold) the item, with its
         concrete path and the repetition index of each repeating ancestor."""
         states: list[tuple[Path, Mapping[str, Any], dict[str, int]]] = [((), root, {})]
-        for depth, name in enumerate(segments[:-1]):
-            definition_path = ".".join(segments[: depth + 1])
+        for name, definition_path in zip(segments[:-1], _prefixes(segments), strict=False):
             reached = []
             for where, container, indexes in states:
                 value = container.get(name)
@@ -108,8 +109,17 @@ class Conditionals:
         yield from states
 
 
+def _prefixes(segments: tuple[str, ...]) -> tuple[str, ...]:
+    """The definition path of each prefix of ``segments``: ``("a", "a.b", "a.b.c")``."""
+    return tuple(".".join(segments[: depth + 1]) for depth in range(len(segments)))
+
+
 def _rule(item: Item) -> _Rule:
-    conditions = tuple((tuple(c.path.split(".")), c.equals) for c in item.enable_when)
+    conditions = tuple(
+        (segments, _prefixes(segments), c.equals)
+        for c in item.enable_when
+        for segments in (tuple(c.path.split(".")),)
+    )
     needs_all = item.enable_behavior == "all"
     joiner = " and " if needs_all else " or "
     text = joiner.join(f"{body_path(c.path)} is {json.dumps(c.equals)}" for c in item.enable_when)
@@ -138,15 +148,16 @@ def _document(body: Mapping[str, Any]) -> dict[str, Any]:
     return root
 
 
-def _value_at(root: Mapping[str, Any], segments: tuple[str, ...], repeating: frozenset[str],
-              indexes: Mapping[str, int]) -> Any:
+def _value_at(root: Mapping[str, Any], segments: tuple[str, ...], prefixes: tuple[str, ...],
+              repeating: frozenset[str], indexes: Mapping[str, int]) -> Any:
     node: Any = root
+    last = len(segments) - 1
     for depth, name in enumerate(segments):
         if not isinstance(node, Mapping) or name not in node:
             return _ABSENT
         node = node[name]
-        definition_path = ".".join(segments[: depth + 1])
-        if definition_path in repeating and depth < len(segments) - 1:
+        definition_path = prefixes[depth]
+        if depth < last and definition_path in repeating:
             index = indexes.get(definition_path)
             if index is None or not isinstance(node, list) or index >= len(node):
                 return _ABSENT

@@ -8,7 +8,6 @@ and PostgreSQL and cheap to extend in a migration).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.db import Base, UTCDateTime, utcnow
+from screening.ids import uuid4_str
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first audit event and the initial chain head."""
@@ -39,7 +39,7 @@ BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 
 def new_id() -> str:
     """A new primary key: a UUID4 string of 36 characters."""
-    return str(uuid.uuid4())
+    return uuid4_str()
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -15,10 +15,11 @@ import re
 import sys
 import time
 import traceback
-import uuid
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+
+from screening.ids import uuid4_hex
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -43,6 +44,11 @@ SECURITY_HEADERS = {
 # Headers a view may send itself, e.g. the review console's policy that allows its own
 # stylesheet and script; every other security header is always the one above.
 VIEW_MAY_SET = frozenset({"Content-Security-Policy"})
+# The WSGI environ key of the incoming request id (what ``request.headers`` reads).
+_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+# Lower-case names of every header ``_finish_request`` sets: when a response carries none
+# of them yet (nearly always), they are appended instead of replaced one by one.
+_OWN_HEADERS = frozenset(name.lower() for name in (REQUEST_ID_HEADER, *SECURITY_HEADERS))
 
 access_log = logging.getLogger("screening.access")
 
@@ -102,21 +108,38 @@ def incoming_request_id(value: str | None) -> str:
     """The caller's request id when sane, else a new uuid4 hex."""
     if value and _SANE_REQUEST_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """A new request id: a random uuid4 in hex."""
+    return uuid4_hex()
 
 
 def _start_request() -> None:
-    g.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.request_id = incoming_request_id(request.environ.get(_REQUEST_ID_ENVIRON))
     g.request_started = time.perf_counter()
 
 
 def _finish_request(response: Response) -> Response:
-    request_id = g.get("request_id") or incoming_request_id(None)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    for name, value in SECURITY_HEADERS.items():
-        if name in VIEW_MAY_SET and name in response.headers:
-            continue
-        response.headers[name] = value
+    request_id = g.get("request_id") or new_request_id()
+    headers = response.headers
+    if _OWN_HEADERS.isdisjoint([name.lower() for name, _ in headers]):
+        headers.add(REQUEST_ID_HEADER, request_id)
+        for name, value in SECURITY_HEADERS.items():
+            headers.add(name, value)
+    else:
+        headers[REQUEST_ID_HEADER] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            if name in VIEW_MAY_SET and name in headers:
+                continue
+            headers[name] = value
+    if access_log.isEnabledFor(logging.INFO):
+        _log_access(request_id, response.status_code)
+    return response
+
+
+def _log_access(request_id: str, status: int) -> None:
     principal = g.get("principal")
     started = g.get("request_started", time.perf_counter())
     access_log.info(
@@ -125,13 +148,12 @@ def _finish_request(response: Response) -> Response:
             "request_id": request_id,
             "method": request.method,
             "path": request.path,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "clinic_id": principal.clinic_id if principal else None,
             "principal": principal.kind if principal else None,
         },
     )
-    return response
 
 
 def init_app(app: Flask, log_level: str) -> None:

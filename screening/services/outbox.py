@@ -13,11 +13,11 @@ answers, scores, names, contact details or free text.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from screening.ids import uuid4_hex
 from screening.models import WebhookEvent
 from screening.services.shapes import json_time
 
@@ -26,7 +26,7 @@ SUBMISSION_PATH = "/api/v1/submissions/{id}"
 
 def new_event_id() -> str:
     """A new event id (``msg_`` + 32 hex digits): the ``webhook-id`` of its deliveries."""
-    return "msg_" + uuid.uuid4().hex
+    return "msg_" + uuid4_hex()
 
 
 def created_event(submission_row: dict[str, Any]) -> dict[str, Any]:
