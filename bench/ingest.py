@@ -15,7 +15,15 @@ ratios service/bare and service/naive, per request the workers' CPU time and vol
 thread switches, and how long audit events waited to be sealed. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
-[--connections 16] [--workers 2] [--idempotency] [--memory N] [--code DIR]``.
+[--connections 16] [--workers 2] [--serve MODEL ...] [--idempotency] [--memory N]
+[--code DIR]``.
+
+``--serve`` measures the service under several serving models side by side in the one
+run, each ``WORKERSxTHREADS`` (``2x4``: two gthread workers of four threads; ``6x1``: six
+sync workers) with an optional ``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in
+microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``.
+Without it the service runs as ``screening serve`` does by default. Goals are checked on
+the first model.
 
 ``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
 ``--memory N`` instead sends at least N requests to a single worker and prints its
@@ -33,12 +41,14 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import (  # noqa: E402
     ROOT,
+    BenchDatabase,
     LoadResult,
     Server,
     Usage,
@@ -111,6 +121,37 @@ def stop_seal_lag(monitor: subprocess.Popen[str] | None) -> dict[str, float] | N
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class ServingModel:
+    """One way of serving the service: workers, threads each, PostgreSQL commit_delay."""
+
+    workers: int
+    threads: int | None
+    commit_delay_us: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> ServingModel:
+        """``WORKERSxTHREADS[@DELAY]``."""
+        shape, _, delay = text.partition("@")
+        workers, _, threads = shape.partition("x")
+        return cls(int(workers), int(threads), int(delay or 0))
+
+    def name(self) -> str:
+        """How the result line names it."""
+        if self.threads is None:
+            return "service"
+        kind = "sync" if self.threads == 1 else f"gthread {self.threads}t"
+        delay = f" cd{self.commit_delay_us}" if self.commit_delay_us else ""
+        return f"service {self.workers}w {kind}{delay}"
+
+    def env(self, database: BenchDatabase) -> dict[str, str]:
+        """The service's environment: ``PGOPTIONS`` (read by libpq) sets commit_delay."""
+        if not self.commit_delay_us or database.kind != "postgres":
+            return database.env()
+        return database.env(PGOPTIONS=f"-c commit_delay={self.commit_delay_us} "
+                                      "-c commit_siblings=1")
+
+
 def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
     """Measures bare, naive and service on one database; True when goals are met."""
     with bench_database(kind) as database:
@@ -130,40 +171,54 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
             run_wrk(naive_server.url + PATH, body=body, authorization=None,
                     connections=args.connections, seconds=2)  # warm-up
             naive, naive_used = measured_run(naive_server, body, None, args)
-        port = free_port()
-        with serve(service_command(port, args.workers), database.env(), port,
-                   args.workers) as service:
-            run_wrk(service.url + PATH, body=body, authorization=authorization,
-                    connections=args.connections, seconds=2)  # warm-up
-            monitor = start_seal_lag(database.env(), args.code)
-            try:
-                measured, measured_used = measured_run(service, body, authorization, args)
-                keyed = (measured_run(service, body, authorization, args, unique_keys=True)
-                         if args.idempotency else None)
-            finally:
-                sealing = stop_seal_lag(monitor)
-    ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
-    naive_ratio = measured.rps / naive.rps if naive.rps else 0.0
-    print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
+        services = [measure_service(model, database, body, authorization, args)
+                    for model in args.serve]
+    print(f"{kind}: {args.workers} workers (bare, naive), concurrency {args.connections}, "
           f"{args.seconds} s per run")
     print(describe("bare Flask (ceiling)", ceiling, ceiling_used))
     print(describe("naive durable app", naive, naive_used))
-    print(describe("service", measured, measured_used))
-    if keyed is not None:
-        print(describe("service + Idem.-Key", *keyed))
-    sealed_in_time = True
-    if sealing is not None:
-        sealed_in_time = sealing["max_wait_s"] < GOAL_SEAL_WAIT_S
-        print(f"  audit sealing ({sealing['samples']:.0f} samples): "
-              f"oldest waiting event p99 {sealing['p99_wait_s']:.2f} s, "
-              f"max {sealing['max_wait_s']:.2f} s (goal < {GOAL_SEAL_WAIT_S:.0f} s); "
-              f"{sealing['waiting']:.0f} left when stopped")
-    ok = (ratio >= GOAL_RATIO and naive_ratio >= GOAL_NAIVE_RATIO and measured.errors == 0
-          and measured.p99_ms < GOAL_P99_MS and sealed_in_time)
-    print(f"  service/bare {ratio:.2f} (goal >= {GOAL_RATIO}), service/naive "
-          f"{naive_ratio:.2f} (goal >= {GOAL_NAIVE_RATIO}); p99 goal < {GOAL_P99_MS:.0f} ms; "
-          f"{'OK' if ok else 'GOAL MISSED'}")
-    return ok
+    results = []
+    for model, (measured, measured_used, keyed, sealing) in zip(args.serve, services,
+                                                                 strict=True):
+        print(describe(model.name(), measured, measured_used))
+        if keyed is not None:
+            print(describe("  + Idempotency-Key", *keyed))
+        sealed_in_time = True
+        if sealing is not None:
+            sealed_in_time = sealing["max_wait_s"] < GOAL_SEAL_WAIT_S
+            print(f"  {'':<22} audit sealing ({sealing['samples']:.0f} samples): oldest "
+                  f"waiting event p99 {sealing['p99_wait_s']:.2f} s, max "
+                  f"{sealing['max_wait_s']:.2f} s (goal < {GOAL_SEAL_WAIT_S:.0f} s); "
+                  f"{sealing['waiting']:.0f} left when stopped")
+        ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
+        naive_ratio = measured.rps / naive.rps if naive.rps else 0.0
+        ok = (ratio >= GOAL_RATIO and naive_ratio >= GOAL_NAIVE_RATIO
+              and measured.errors == 0 and measured.p99_ms < GOAL_P99_MS and sealed_in_time)
+        print(f"  {'':<22} /bare {ratio:.2f} (goal >= {GOAL_RATIO}), /naive "
+              f"{naive_ratio:.2f} (goal >= {GOAL_NAIVE_RATIO}); p99 goal < "
+              f"{GOAL_P99_MS:.0f} ms; {'OK' if ok else 'GOAL MISSED'}")
+        results.append(ok)
+    return results[0]
+
+
+def measure_service(model: ServingModel, database: BenchDatabase, body: Path,
+                    authorization: str, args: argparse.Namespace
+                    ) -> tuple[LoadResult, Usage, tuple[LoadResult, Usage] | None,
+                               dict[str, float] | None]:
+    """The service under ``model``: plain run, keyed run (``--idempotency``), sealing."""
+    port = free_port()
+    with serve(service_command(port, model.workers, model.threads), model.env(database),
+               port, model.workers) as service:
+        run_wrk(service.url + PATH, body=body, authorization=authorization,
+                connections=args.connections, seconds=2)  # warm-up
+        monitor = start_seal_lag(database.env(), args.code)
+        try:
+            measured, measured_used = measured_run(service, body, authorization, args)
+            keyed = (measured_run(service, body, authorization, args, unique_keys=True)
+                     if args.idempotency else None)
+        finally:
+            sealing = stop_seal_lag(monitor)
+    return measured, measured_used, keyed, sealing
 
 
 def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
@@ -200,6 +255,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=12, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
+    parser.add_argument("--serve", nargs="+", type=ServingModel.parse, metavar="MODEL",
+                        help="serving models to compare, e.g. 2x4 6x1 6x1@100")
     parser.add_argument("--idempotency", action="store_true",
                         help="also measure with a unique Idempotency-Key per request")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
@@ -207,6 +264,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
     args = parser.parse_args()
+    args.serve = args.serve or [ServingModel(args.workers, None)]
     serve_code_from(args.code)
     on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(
         kind, args, body))
