@@ -270,7 +270,8 @@ def audit_verify(checkpoint_file: Any) -> None:
     the events still waiting to be sealed. Exit 1 if anything is broken."""
     from screening import audit as audit_log
     from screening import audit_checkpoints
-    from screening.db import app_state, session_scope, utcnow
+    from screening.db import app_state, utcnow
+    from screening.unit_of_work import session_scope
 
     given = _read_checkpoint(checkpoint_file) if checkpoint_file is not None else None
     app = cli_app()

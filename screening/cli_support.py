@@ -26,7 +26,8 @@ def cli_app() -> Flask:
 
 @contextmanager
 def cli_session(write: bool = True) -> Iterator[Session]:
-    from screening.db import app_state, session_scope
+    from screening.db import app_state
+    from screening.unit_of_work import session_scope
 
     app = cli_app()
     try:

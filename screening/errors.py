@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -42,6 +42,7 @@ PROBLEM_TYPE_BASE = "https://screening.example/problems/"
 PROBLEM_MIMETYPE = "application/problem+json"
 
 log = logging.getLogger("screening.errors")
+_ROLLBACK = "screening.errors.rollback"  # app.extensions key of init_app's ``rollback``
 
 # Slugs for the HTTP statuses Werkzeug raises on its own (routing, limits, body size).
 _HTTP_SLUGS = {
@@ -247,13 +248,13 @@ def _handle_unexpected(error: Exception) -> Response:
 
 
 def _rollback_request_sessions() -> None:
-    from screening.db import rollback_request_sessions
-
-    rollback_request_sessions()
+    current_app.extensions[_ROLLBACK]()
 
 
-def init_app(app: Flask) -> None:
-    """Registers the three handlers that render every error of the application."""
+def init_app(app: Flask, rollback: Callable[[], None]) -> None:
+    """Registers the three handlers that render every error of the application;
+    ``rollback`` undoes the request's database work before a 500 answers."""
+    app.extensions[_ROLLBACK] = rollback
     app.register_error_handler(ScreeningError, _handle_screening_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -29,8 +29,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from screening.console import guard, pages, presenters
-from screening.db import rollback_request_sessions
 from screening.errors import ScreeningError
+from screening.unit_of_work import rollback_request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -144,14 +144,14 @@ def _http_error(error: HTTPException) -> Response:
 @bp.errorhandler(ScreeningError)
 def _screening_error(error: ScreeningError) -> Response:
     if error.status >= 500:
-        rollback_request_sessions()
+        rollback_request()
     return error_page(error.status, error.detail, error.headers)
 
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
     """500 without internals; logged by class and stack only (messages may quote data)."""
-    rollback_request_sessions()
+    rollback_request()
     log.error("unhandled exception", extra={
         "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
         "stack": "".join(traceback.format_tb(error.__traceback__)),

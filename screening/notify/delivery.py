@@ -48,6 +48,7 @@ from screening.models import (
 from screening.notify import addresses, signing
 from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
 from screening.services import outbox, webhooks
+from screening.unit_of_work import unit_of_work
 
 log = logging.getLogger("screening.notify")
 
@@ -241,11 +242,11 @@ class DeliveryPool:
         if not (outcomes or new_events or (due and free > 0)):
             return 0
         db = self.state.db
-        with db.committer.writer_lock(), db.write_sessions() as session:
+        with db.committer.writer_lock(), unit_of_work(db) as uow:
+            session = uow.session(write=True)
             record(session, outcomes)
             done = fan_out(session, now) if new_events else 0
             attempts = claim_due(session, now, free) if due or done else []
-            session.commit()
         for attempt in attempts:
             with self._idle:
                 self._in_flight += 1
@@ -284,9 +285,8 @@ class DeliveryPool:
             outcomes, self._outcomes = self._outcomes, []
         if outcomes:
             db = self.state.db
-            with db.committer.writer_lock(), db.write_sessions() as session:
-                record(session, outcomes)
-                session.commit()
+            with db.committer.writer_lock(), unit_of_work(db) as uow:
+                record(uow.session(write=True), outcomes)
 
     def close(self) -> None:
         """Finishes the attempts in flight, records them, closes threads and client."""
