@@ -15,15 +15,16 @@ ratios service/bare and service/naive, per request the workers' CPU time and vol
 thread switches, and how long audit events waited to be sealed. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
-[--connections 16] [--workers 2] [--serve MODEL ...] [--idempotency] [--memory N]
-[--code DIR]``.
+[--connections 16] [--workers 2] [--serve MODEL ...] [--rounds N] [--idempotency]
+[--memory N] [--code DIR]``.
 
 ``--serve`` measures the service under several serving models side by side in the one
 run, each ``WORKERSxTHREADS`` (``2x4``: two gthread workers of four threads; ``6x1``: six
 sync workers) with an optional ``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in
 microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``.
 Without it the service runs as ``screening serve`` does by default. Goals are checked on
-the first model.
+the first model. ``--rounds N`` measures bare, naive and every model N times in turn and
+judges each side's median round: on a shared machine the load drifts during a run.
 
 ``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
 ``--memory N`` instead sends at least N requests to a single worker and prints its
@@ -43,6 +44,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -144,6 +146,10 @@ class ServingModel:
         delay = f" cd{self.commit_delay_us}" if self.commit_delay_us else ""
         return f"service {self.workers}w {kind}{delay}"
 
+    def applies_to(self, kind: str) -> bool:
+        """commit_delay is PostgreSQL's: on SQLite such a model is skipped."""
+        return kind == "postgres" or not self.commit_delay_us
+
     def env(self, database: BenchDatabase) -> dict[str, str]:
         """The service's environment: ``PGOPTIONS`` (read by libpq) sets commit_delay."""
         if not self.commit_delay_us or database.kind != "postgres":
@@ -152,35 +158,67 @@ class ServingModel:
                                       "-c commit_siblings=1")
 
 
+def measure_bare(database: BenchDatabase, body: Path, args: argparse.Namespace
+                 ) -> tuple[LoadResult, Usage]:
+    """The bare Flask app: the ceiling."""
+    port = free_port()
+    with serve(bare_command(port, args.workers), database.env(), port, args.workers) as bare:
+        run_wrk(bare.url + PATH, body=body, authorization=None,
+                connections=args.connections, seconds=2)  # warm-up
+        return measured_run(bare, body, None, args)
+
+
+def measure_naive(database: BenchDatabase, body: Path, args: argparse.Namespace
+                  ) -> tuple[LoadResult, Usage]:
+    """The naive durable app."""
+    port = free_port()
+    with serve(naive_command(port, args.workers, database.url), database.env(), port,
+               args.workers) as naive_server:
+        run_wrk(naive_server.url + PATH, body=body, authorization=None,
+                connections=args.connections, seconds=2)  # warm-up
+        return measured_run(naive_server, body, None, args)
+
+
+def median_run(runs: list[Any]) -> Any:
+    """Of several rounds' results (each starting with a ``LoadResult``), the one with the
+    median requests/s."""
+    return sorted(runs, key=lambda run: run[0].rps)[len(runs) // 2]
+
+
 def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
-    """Measures bare, naive and service on one database; True when goals are met."""
+    """Measures bare, naive and the service under each serving model on one database,
+    ``--rounds`` times in turn (so a change of the machine's load hits every side
+    alike), and judges the median round of each; True when the first model meets the
+    goals."""
+    bares: list[tuple[LoadResult, Usage]] = []
+    naives: list[tuple[LoadResult, Usage]] = []
+    services: list[list[Any]] = [[] for _ in args.serve]
     with bench_database(kind) as database:
         credentials = create_clinic(database)
         authorization = f"Bearer {credentials.intake_key}"
-        port = free_port()
-        with serve(bare_command(port, args.workers), database.env(), port,
-                   args.workers) as bare:
-            run_wrk(bare.url + PATH, body=body, authorization=None,
-                    connections=args.connections, seconds=2)  # warm-up
-            ceiling, ceiling_used = measured_run(bare, body, None, args)
         subprocess.run(naive_command(0, 1, database.url) + ["--create"], check=True,
                        env=database.env())
-        port = free_port()
-        with serve(naive_command(port, args.workers, database.url), database.env(), port,
-                   args.workers) as naive_server:
-            run_wrk(naive_server.url + PATH, body=body, authorization=None,
-                    connections=args.connections, seconds=2)  # warm-up
-            naive, naive_used = measured_run(naive_server, body, None, args)
-        services = [measure_service(model, database, body, authorization, args)
-                    for model in args.serve]
+        for _ in range(args.rounds):
+            bares.append(measure_bare(database, body, args))
+            naives.append(measure_naive(database, body, args))
+            for runs, model in zip(services, args.serve, strict=True):
+                if model.applies_to(kind):
+                    runs.append(measure_service(model, database, body, authorization, args))
     print(f"{kind}: {args.workers} workers (bare, naive), concurrency {args.connections}, "
-          f"{args.seconds} s per run")
+          f"{args.seconds} s per run, median of {args.rounds} round(s)")
+    ceiling, ceiling_used = median_run(bares)
+    naive, naive_used = median_run(naives)
     print(describe("bare Flask (ceiling)", ceiling, ceiling_used))
+    print(rounds_line(bares))
     print(describe("naive durable app", naive, naive_used))
+    print(rounds_line(naives))
     results = []
-    for model, (measured, measured_used, keyed, sealing) in zip(args.serve, services,
-                                                                 strict=True):
+    for model, runs in zip(args.serve, services, strict=True):
+        if not runs:
+            continue
+        measured, measured_used, keyed, sealing = median_run(runs)
         print(describe(model.name(), measured, measured_used))
+        print(rounds_line(runs))
         if keyed is not None:
             print(describe("  + Idempotency-Key", *keyed))
         sealed_in_time = True
@@ -199,6 +237,12 @@ def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
               f"{GOAL_P99_MS:.0f} ms; {'OK' if ok else 'GOAL MISSED'}")
         results.append(ok)
     return results[0]
+
+
+def rounds_line(runs: list[Any]) -> str:
+    """Every round's requests/s and p99, in the order run."""
+    return f"  {'':<22} rounds: " + ", ".join(
+        f"{run[0].rps:.0f}/s p99 {run[0].p99_ms:.0f} ms" for run in runs)
 
 
 def measure_service(model: ServingModel, database: BenchDatabase, body: Path,
@@ -257,6 +301,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
     parser.add_argument("--serve", nargs="+", type=ServingModel.parse, metavar="MODEL",
                         help="serving models to compare, e.g. 2x4 6x1 6x1@100")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every side this many times in turn; report medians")
     parser.add_argument("--idempotency", action="store_true",
                         help="also measure with a unique Idempotency-Key per request")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
