@@ -120,7 +120,9 @@ def stop_seal_lag(monitor: subprocess.Popen[str] | None) -> dict[str, float] | N
         return None
     monitor.send_signal(signal.SIGTERM)
     out, _ = monitor.communicate(timeout=60)
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    lines = out.strip().splitlines()
+    # Stopped before it had started (a short run on a loaded machine): nothing measured.
+    return json.loads(lines[-1]) if lines else None
 
 
 @dataclass(frozen=True, slots=True)

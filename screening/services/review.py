@@ -15,7 +15,7 @@ Refusals that matter for accountability (claiming a held or decided submission, 
 or deciding without the live lease) append a ``denied`` audit event and raise ``Denied``;
 the caller commits that event before answering 409.
 
-Writers lock the submission row only (``audit.record`` inserts its event unsealed and
+Writers lock the submission row only (``UnitOfWork.audit`` queues its event unsealed and
 takes no lock), so two writers never wait on each other crosswise. The caller passes
 the current time and the lease length (``CLAIM_LEASE_MINUTES``) and commits once.
 """
