@@ -21,7 +21,9 @@ Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--sec
 ``--serve`` measures the service under several serving models side by side in the one
 run, each ``WORKERSxTHREADS`` (``2x4``: two gthread workers of four threads; ``6x1``: six
 sync workers) with an optional ``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in
-microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``.
+microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``, and
+an optional ``=DIR`` that serves the code of another checkout (read-only) for that model
+only, e.g. a variant of the write path.
 Without it the service runs as ``screening serve`` does by default. Goals are checked on
 the first model. ``--rounds N`` measures bare, naive and every model N times in turn and
 judges each side's median round: on a shared machine the load drifts during a run.
@@ -132,13 +134,16 @@ class ServingModel:
     workers: int
     threads: int | None
     commit_delay_us: int = 0
+    code: Path | None = None
 
     @classmethod
     def parse(cls, text: str) -> ServingModel:
-        """``WORKERSxTHREADS[@DELAY]``."""
+        """``WORKERSxTHREADS[@DELAY][=DIR]``."""
+        text, _, code = text.partition("=")
         shape, _, delay = text.partition("@")
         workers, _, threads = shape.partition("x")
-        return cls(int(workers), int(threads), int(delay or 0))
+        return cls(int(workers), int(threads), int(delay or 0),
+                   Path(code).resolve() if code else None)
 
     def name(self) -> str:
         """How the result line names it."""
@@ -146,18 +151,22 @@ class ServingModel:
             return "service"
         kind = "sync" if self.threads == 1 else f"gthread {self.threads}t"
         delay = f" cd{self.commit_delay_us}" if self.commit_delay_us else ""
-        return f"service {self.workers}w {kind}{delay}"
+        code = f" {self.code.name}" if self.code else ""
+        return f"service {self.workers}w {kind}{delay}{code}"
 
     def applies_to(self, kind: str) -> bool:
         """commit_delay is PostgreSQL's: on SQLite such a model is skipped."""
         return kind == "postgres" or not self.commit_delay_us
 
     def env(self, database: BenchDatabase) -> dict[str, str]:
-        """The service's environment: ``PGOPTIONS`` (read by libpq) sets commit_delay."""
-        if not self.commit_delay_us or database.kind != "postgres":
-            return database.env()
-        return database.env(PGOPTIONS=f"-c commit_delay={self.commit_delay_us} "
-                                      "-c commit_siblings=1")
+        """The service's environment: ``PGOPTIONS`` (read by libpq) sets commit_delay;
+        ``PYTHONPATH`` the code of another checkout."""
+        extra = {}
+        if self.commit_delay_us and database.kind == "postgres":
+            extra["PGOPTIONS"] = f"-c commit_delay={self.commit_delay_us} -c commit_siblings=1"
+        if self.code is not None:
+            extra.update(PYTHONPATH=str(self.code), PYTHONDONTWRITEBYTECODE="1")
+        return database.env(**extra)
 
 
 def measure_bare(database: BenchDatabase, body: Path, args: argparse.Namespace
