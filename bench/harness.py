@@ -227,10 +227,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def service_command(port: int, workers: int) -> list[str]:
-    """``screening serve`` on ``port`` with ``workers`` workers."""
-    return [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers)]
+def service_command(port: int, workers: int, threads: int | None = None) -> list[str]:
+    """``screening serve`` on ``port`` with ``workers`` workers (of ``threads`` threads
+    each; None: its default)."""
+    command = [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
+    return command if threads is None else [*command, "--threads", str(threads)]
 
 
 def bare_command(port: int, workers: int) -> list[str]:

@@ -15,15 +15,23 @@ ratios service/bare and service/naive, per request the workers' CPU time and vol
 thread switches, and how long audit events waited to be sealed. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
-[--connections 16] [--workers 2] [--idempotency] [--memory N] [--code DIR]
-[--baseline DIR]``.
+[--connections 16] [--workers 2] [--serve MODEL ...] [--rounds N] [--idempotency]
+[--memory N] [--code DIR]``.
+
+``--serve`` measures the service under several serving models side by side in the one
+run, each ``WORKERSxTHREADS`` (``2x4``: two gthread workers of four threads; ``6x1``: six
+sync workers) with an optional ``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in
+microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``, and
+an optional ``=DIR`` that serves the code of another checkout (read-only) for that model
+only, e.g. a variant of the write path.
+Without it the service runs as ``screening serve`` does by default. Goals are checked on
+the first model. ``--rounds N`` measures bare, naive and every model N times in turn and
+judges each side's median round: on a shared machine the load drifts during a run.
 
 ``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
 ``--memory N`` instead sends at least N requests to a single worker and prints its
 resident memory (``VmRSS``) before and after. ``--code DIR`` serves (and migrates with)
-the service code of another checkout, e.g. the commit before a change, read-only;
-``--baseline DIR`` serves another checkout's service as well, just before this one's on
-the same database, and prints both with their ratio.
+the service code of another checkout, e.g. the commit before a change, read-only.
 Needs ``wrk`` (``apt-get install wrk``).
 Goals: service >= 0.3 x bare and >= 1.5 x naive, no errors, p99 < 50 ms at concurrency
 16, events sealed within 2 s; RSS < 150 MB.
@@ -36,7 +44,9 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -92,23 +102,6 @@ def measured_run(server: Server, body: Path, authorization: str | None,
     return result, usage(pids) - before
 
 
-def measured_baseline(database: BenchDatabase, body: Path, authorization: str,
-                      args: argparse.Namespace) -> tuple[LoadResult, Usage]:
-    """The service served from the ``--baseline`` checkout on the same database, measured
-    like the service itself (just before it, in the same run, with the seal-lag monitor
-    beside it too, as it reads the same database)."""
-    env = database.env(PYTHONPATH=str(args.baseline.resolve()), PYTHONDONTWRITEBYTECODE="1")
-    port = free_port()
-    with serve(service_command(port, args.workers), env, port, args.workers) as baseline:
-        run_wrk(baseline.url + PATH, body=body, authorization=authorization,
-                connections=args.connections, seconds=2)  # warm-up
-        monitor = start_seal_lag(database.env(), args.baseline)
-        try:
-            return measured_run(baseline, body, authorization, args)
-        finally:
-            stop_seal_lag(monitor)
-
-
 def naive_command(port: int, workers: int, url: str) -> list[str]:
     """The naive durable app (``bench/naive_app.py``) on ``url``."""
     return [sys.executable, str(ROOT / "bench" / "naive_app.py"), "--port", str(port),
@@ -129,73 +122,158 @@ def stop_seal_lag(monitor: subprocess.Popen[str] | None) -> dict[str, float] | N
         return None
     monitor.send_signal(signal.SIGTERM)
     out, _ = monitor.communicate(timeout=60)
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    lines = out.strip().splitlines()
+    # Stopped before it had started (a short run on a loaded machine): nothing measured.
+    return json.loads(lines[-1]) if lines else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServingModel:
+    """One way of serving the service: workers, threads each, PostgreSQL commit_delay."""
+
+    workers: int
+    threads: int | None
+    commit_delay_us: int = 0
+    code: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ServingModel:
+        """``WORKERSxTHREADS[@DELAY][=DIR]``."""
+        text, _, code = text.partition("=")
+        shape, _, delay = text.partition("@")
+        workers, _, threads = shape.partition("x")
+        return cls(int(workers), int(threads), int(delay or 0),
+                   Path(code).resolve() if code else None)
+
+    def name(self) -> str:
+        """How the result line names it."""
+        if self.threads is None:
+            return "service"
+        kind = "sync" if self.threads == 1 else f"gthread {self.threads}t"
+        delay = f" cd{self.commit_delay_us}" if self.commit_delay_us else ""
+        code = f" {self.code.name}" if self.code else ""
+        return f"service {self.workers}w {kind}{delay}{code}"
+
+    def applies_to(self, kind: str) -> bool:
+        """commit_delay is PostgreSQL's: on SQLite such a model is skipped."""
+        return kind == "postgres" or not self.commit_delay_us
+
+    def env(self, database: BenchDatabase) -> dict[str, str]:
+        """The service's environment: ``PGOPTIONS`` (read by libpq) sets commit_delay;
+        ``PYTHONPATH`` the code of another checkout."""
+        extra = {}
+        if self.commit_delay_us and database.kind == "postgres":
+            extra["PGOPTIONS"] = f"-c commit_delay={self.commit_delay_us} -c commit_siblings=1"
+        if self.code is not None:
+            extra.update(PYTHONPATH=str(self.code), PYTHONDONTWRITEBYTECODE="1")
+        return database.env(**extra)
+
+
+def measure_bare(database: BenchDatabase, body: Path, args: argparse.Namespace
+                 ) -> tuple[LoadResult, Usage]:
+    """The bare Flask app: the ceiling."""
+    port = free_port()
+    with serve(bare_command(port, args.workers), database.env(), port, args.workers) as bare:
+        run_wrk(bare.url + PATH, body=body, authorization=None,
+                connections=args.connections, seconds=2)  # warm-up
+        return measured_run(bare, body, None, args)
+
+
+def measure_naive(database: BenchDatabase, body: Path, args: argparse.Namespace
+                  ) -> tuple[LoadResult, Usage]:
+    """The naive durable app."""
+    port = free_port()
+    with serve(naive_command(port, args.workers, database.url), database.env(), port,
+               args.workers) as naive_server:
+        run_wrk(naive_server.url + PATH, body=body, authorization=None,
+                connections=args.connections, seconds=2)  # warm-up
+        return measured_run(naive_server, body, None, args)
+
+
+def median_run(runs: list[Any]) -> Any:
+    """Of several rounds' results (each starting with a ``LoadResult``), the one with the
+    median requests/s."""
+    return sorted(runs, key=lambda run: run[0].rps)[len(runs) // 2]
 
 
 def ingest(kind: str, args: argparse.Namespace, body: Path) -> bool:
-    """Measures bare, naive and service on one database; True when goals are met."""
+    """Measures bare, naive and the service under each serving model on one database,
+    ``--rounds`` times in turn (so a change of the machine's load hits every side
+    alike), and judges the median round of each; True when the first model meets the
+    goals."""
+    bares: list[tuple[LoadResult, Usage]] = []
+    naives: list[tuple[LoadResult, Usage]] = []
+    services: list[list[Any]] = [[] for _ in args.serve]
     with bench_database(kind) as database:
         credentials = create_clinic(database)
         authorization = f"Bearer {credentials.intake_key}"
-        port = free_port()
-        with serve(bare_command(port, args.workers), database.env(), port,
-                   args.workers) as bare:
-            run_wrk(bare.url + PATH, body=body, authorization=None,
-                    connections=args.connections, seconds=2)  # warm-up
-            ceiling, ceiling_used = measured_run(bare, body, None, args)
         subprocess.run(naive_command(0, 1, database.url) + ["--create"], check=True,
                        env=database.env())
-        port = free_port()
-        with serve(naive_command(port, args.workers, database.url), database.env(), port,
-                   args.workers) as naive_server:
-            run_wrk(naive_server.url + PATH, body=body, authorization=None,
-                    connections=args.connections, seconds=2)  # warm-up
-            naive, naive_used = measured_run(naive_server, body, None, args)
-        baseline = (measured_baseline(database, body, authorization, args)
-                    if args.baseline is not None else None)
-        port = free_port()
-        with serve(service_command(port, args.workers), database.env(), port,
-                   args.workers) as service:
-            run_wrk(service.url + PATH, body=body, authorization=authorization,
-                    connections=args.connections, seconds=2)  # warm-up
-            monitor = start_seal_lag(database.env(), args.code)
-            try:
-                measured, measured_used = measured_run(service, body, authorization, args)
-                keyed = (measured_run(service, body, authorization, args, unique_keys=True)
-                         if args.idempotency else None)
-            finally:
-                sealing = stop_seal_lag(monitor)
-    ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
-    naive_ratio = measured.rps / naive.rps if naive.rps else 0.0
-    print(f"{kind}: {args.workers} workers, concurrency {args.connections}, "
-          f"{args.seconds} s per run")
+        for _ in range(args.rounds):
+            bares.append(measure_bare(database, body, args))
+            naives.append(measure_naive(database, body, args))
+            for runs, model in zip(services, args.serve, strict=True):
+                if model.applies_to(kind):
+                    runs.append(measure_service(model, database, body, authorization, args))
+    print(f"{kind}: {args.workers} workers (bare, naive), concurrency {args.connections}, "
+          f"{args.seconds} s per run, median of {args.rounds} round(s)")
+    ceiling, ceiling_used = median_run(bares)
+    naive, naive_used = median_run(naives)
     print(describe("bare Flask (ceiling)", ceiling, ceiling_used))
+    print(rounds_line(bares))
     print(describe("naive durable app", naive, naive_used))
-    if baseline is not None:
-        print(describe("service (baseline)", *baseline))
-    print(describe("service", measured, measured_used))
-    if baseline is not None:
-        base_result, base_used = baseline
-        base_cpu = (base_used.user + base_used.system) / max(base_result.requests, 1)
-        cpu = (measured_used.user + measured_used.system) / max(measured.requests, 1)
-        print(f"  service/baseline: {measured.rps / base_result.rps if base_result.rps else 0:.2f}"
-              f" x requests/s, {cpu / base_cpu if base_cpu else 0:.2f} x worker CPU per "
-              "request")
-    if keyed is not None:
-        print(describe("service + Idem.-Key", *keyed))
-    sealed_in_time = True
-    if sealing is not None:
-        sealed_in_time = sealing["max_wait_s"] < GOAL_SEAL_WAIT_S
-        print(f"  audit sealing ({sealing['samples']:.0f} samples): "
-              f"oldest waiting event p99 {sealing['p99_wait_s']:.2f} s, "
-              f"max {sealing['max_wait_s']:.2f} s (goal < {GOAL_SEAL_WAIT_S:.0f} s); "
-              f"{sealing['waiting']:.0f} left when stopped")
-    ok = (ratio >= GOAL_RATIO and naive_ratio >= GOAL_NAIVE_RATIO and measured.errors == 0
-          and measured.p99_ms < GOAL_P99_MS and sealed_in_time)
-    print(f"  service/bare {ratio:.2f} (goal >= {GOAL_RATIO}), service/naive "
-          f"{naive_ratio:.2f} (goal >= {GOAL_NAIVE_RATIO}); p99 goal < {GOAL_P99_MS:.0f} ms; "
-          f"{'OK' if ok else 'GOAL MISSED'}")
-    return ok
+    print(rounds_line(naives))
+    results = []
+    for model, runs in zip(args.serve, services, strict=True):
+        if not runs:
+            continue
+        measured, measured_used, keyed, sealing = median_run(runs)
+        print(describe(model.name(), measured, measured_used))
+        print(rounds_line(runs))
+        if keyed is not None:
+            print(describe("  + Idempotency-Key", *keyed))
+        sealed_in_time = True
+        if sealing is not None:
+            sealed_in_time = sealing["max_wait_s"] < GOAL_SEAL_WAIT_S
+            print(f"  {'':<22} audit sealing ({sealing['samples']:.0f} samples): oldest "
+                  f"waiting event p99 {sealing['p99_wait_s']:.2f} s, max "
+                  f"{sealing['max_wait_s']:.2f} s (goal < {GOAL_SEAL_WAIT_S:.0f} s); "
+                  f"{sealing['waiting']:.0f} left when stopped")
+        ratio = measured.rps / ceiling.rps if ceiling.rps else 0.0
+        naive_ratio = measured.rps / naive.rps if naive.rps else 0.0
+        ok = (ratio >= GOAL_RATIO and naive_ratio >= GOAL_NAIVE_RATIO
+              and measured.errors == 0 and measured.p99_ms < GOAL_P99_MS and sealed_in_time)
+        print(f"  {'':<22} /bare {ratio:.2f} (goal >= {GOAL_RATIO}), /naive "
+              f"{naive_ratio:.2f} (goal >= {GOAL_NAIVE_RATIO}); p99 goal < "
+              f"{GOAL_P99_MS:.0f} ms; {'OK' if ok else 'GOAL MISSED'}")
+        results.append(ok)
+    return results[0]
+
+
+def rounds_line(runs: list[Any]) -> str:
+    """Every round's requests/s and p99, in the order run."""
+    return f"  {'':<22} rounds: " + ", ".join(
+        f"{run[0].rps:.0f}/s p99 {run[0].p99_ms:.0f} ms" for run in runs)
+
+
+def measure_service(model: ServingModel, database: BenchDatabase, body: Path,
+                    authorization: str, args: argparse.Namespace
+                    ) -> tuple[LoadResult, Usage, tuple[LoadResult, Usage] | None,
+                               dict[str, float] | None]:
+    """The service under ``model``: plain run, keyed run (``--idempotency``), sealing."""
+    port = free_port()
+    with serve(service_command(port, model.workers, model.threads), model.env(database),
+               port, model.workers) as service:
+        run_wrk(service.url + PATH, body=body, authorization=authorization,
+                connections=args.connections, seconds=2)  # warm-up
+        monitor = start_seal_lag(database.env(), args.code)
+        try:
+            measured, measured_used = measured_run(service, body, authorization, args)
+            keyed = (measured_run(service, body, authorization, args, unique_keys=True)
+                     if args.idempotency else None)
+        finally:
+            sealing = stop_seal_lag(monitor)
+    return measured, measured_used, keyed, sealing
 
 
 def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
@@ -232,16 +310,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=12, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
+    parser.add_argument("--serve", nargs="+", type=ServingModel.parse, metavar="MODEL",
+                        help="serving models to compare, e.g. 2x4 6x1 6x1@100")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every side this many times in turn; report medians")
     parser.add_argument("--idempotency", action="store_true",
                         help="also measure with a unique Idempotency-Key per request")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="instead: N requests to one worker, RSS before and after")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help="also serve this checkout's service code, just before, and "
-                             "compare (e.g. the commit before a change)")
     args = parser.parse_args()
+    args.serve = args.serve or [ServingModel(args.workers, None)]
     serve_code_from(args.code)
     on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(
         kind, args, body))

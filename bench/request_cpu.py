@@ -61,8 +61,9 @@ def measure(count: int, profile: int) -> dict[str, float]:
     import logging
 
     from screening import create_app
-    from screening.db import app_state, session_scope, upgrade
+    from screening.db import app_state, upgrade
     from screening.services import accounts
+    from screening.unit_of_work import session_scope
     from tests.api.bodies import example
 
     folder = tempfile.mkdtemp(prefix="screening-request-cpu-")

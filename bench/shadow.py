@@ -124,8 +124,8 @@ def peak_rss_kib() -> int:
 def worker(slug: str, draft_id: str) -> None:
     """The measured process: one shadow run on DATABASE_URL, timed around the loop."""
     from screening import create_app
-    from screening.db import session_scope
     from screening.services import accounts, rulesets, shadow
+    from screening.unit_of_work import session_scope
 
     app = create_app({"RATE_LIMIT": "off"})
     with session_scope(app, write=False) as session:

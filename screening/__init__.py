@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` may hold the environment variables of ``screening.config`` (e.g.
     ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
     """
-    from screening import auth, console, db, limits, observability, rendering
+    from screening import auth, console, db, limits, observability, rendering, unit_of_work
     from screening.api import register
     from screening.config import ENV_VARS, settings_from_environment
 
@@ -36,8 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping({k: v for k, v in (config or {}).items() if k not in ENV_VARS})
 
     observability.init_app(app, settings.log_level)
-    database = db.init_app(app, settings)
+    database = db.init_app(settings)
     app.extensions["screening"] = db.AppState(settings=settings, db=database)
+    unit_of_work.init_app(app)
     rendering.init_app(app)
     auth.init_app(app)
     limits.init_app(app, settings)

@@ -14,9 +14,9 @@ wait for each other and the chain never forks. ``verify`` recomputes the chain a
 reports every edited, inserted or deleted sealed event; a signed checkpoint
 (``screening.audit_checkpoints``) also catches a truncated tail.
 
-Like every service, ``record`` flushes but never commits: the caller's transaction holds
-the event together with the change it describes. ``append_events`` is its driver-level
-twin for ``screening.group_commit``.
+Events are appended by ``UnitOfWork.audit`` (``screening.unit_of_work``), the one
+appender: the unit's transaction holds the event together with the change it describes.
+Hashing happens only here, in ``seal_pending`` and ``verify``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from screening.db import utcnow
-from screening.driver import DriverTransaction
 from screening.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 SEAL_BATCH = 1000  # events per sealing transaction: bounds how long the head stays locked
@@ -78,65 +76,6 @@ class ChainProblem:
 
     seq: int
     reason: str
-
-
-def record(
-    session: Session,
-    *,
-    clinic_id: str | None,
-    actor_type: str,
-    actor_id: str | None,
-    action: str,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    outcome: str = "success",
-    request_id: str | None = None,
-) -> AuditEvent:
-    """Adds one unsealed event in ``session``'s transaction and returns it."""
-    event = AuditEvent(
-        occurred_at=utcnow(),
-        clinic_id=clinic_id,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        outcome=outcome,
-        request_id=request_id,
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    """The chain's last ``seq`` and ``hash``, read under the head lock."""
-
-    last_seq: int
-    last_hash: str
-
-
-def lock_head(transaction: DriverTransaction) -> ChainHead:
-    """Locks the chain head for the rest of ``transaction`` (``FOR UPDATE`` on
-    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already excludes other writers). Only
-    sealing needs it; appending events does not."""
-    row = transaction.execute(_LOCK_HEAD).fetchone()
-    if row is None:
-        raise RuntimeError("the audit chain head row is missing")
-    return ChainHead(row[0], row[1])
-
-
-def append_events(transaction: DriverTransaction, head: ChainHead | None,
-                  events: list[dict[str, Any]]) -> None:
-    """Inserts events (each the keyword arguments of ``record``), unsealed, in order, in
-    ``transaction``. ``head`` is not needed any more (appending takes no lock); it is
-    accepted, and ignored, so callers written for the locked append keep working."""
-    del head
-    rows = [{"seq": None, "occurred_at": utcnow(), "object_type": None, "object_id": None,
-             "outcome": "success", "request_id": None, **fields,
-             "prev_hash": None, "hash": None} for fields in events]
-    transaction.insert_many(AuditEvent.__table__, rows)  # type: ignore[arg-type]
 
 
 def seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> int:

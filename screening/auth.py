@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 from sqlalchemy import bindparam, select
 
-from screening import audit, secrets
-from screening.db import Database, app_state, session_scope
+from screening import secrets
+from screening.db import Database, app_state
 from screening.errors import Forbidden, Unauthorized
 from screening.models import ApiToken, Clinic, IntakeKey, User
+from screening.unit_of_work import unit_of_work
 
 ROLES = ("intake", "clinician", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,9 +188,8 @@ def init_app(app: Flask) -> None:
 
 def _audit_failure(failure: _Failure) -> None:
     """Records ``auth.failed`` in its own transaction: the 401 must not roll it back."""
-    with session_scope(current_app._get_current_object(), write=True) as session:  # type: ignore[attr-defined]
-        audit.record(
-            session,
+    with unit_of_work(app_state().db) as uow:
+        uow.audit(
             clinic_id=failure.clinic_id,
             actor_type="anonymous",
             actor_id=failure.credential_id,

@@ -14,9 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from screening import create_app
-from screening.db import app_state, session_scope
+from screening.db import app_state
 from screening.db_diagnosis import connection_problem
 from screening.errors import ScreeningError, Unprocessable
+from screening.unit_of_work import session_scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,30 +1,28 @@
-"""Database plumbing: declarative ``Base``, engines, per-request sessions, SQLite pragmas.
+"""Database plumbing: declarative ``Base``, engines, session factories, SQLite pragmas.
 
-One ``Session`` per request, created on first use by ``get_session()``, cached on ``g`` and
-closed at teardown (rolled back first if the request failed). Services receive the session
-and never commit; the view commits once.
+Requests, commands and jobs use the database through a unit of work
+(``screening.unit_of_work``), which owns the transaction.
 
 SQLite gets two engines on the same file: reads begin a deferred transaction, writes begin
 ``BEGIN IMMEDIATE`` so concurrent writers wait for the lock (``busy_timeout``) instead of
 failing with "database is locked" half-way through. PostgreSQL uses one pooled engine for
 both.
 
-Writes of the ingest path go through ``Database.committer`` (``screening.group_commit``),
-which lets concurrent requests of a worker share one transaction and one fsync.
+``Database.committer`` (``screening.group_commit``) commits the units that only queued
+rows: concurrent units of a worker share one transaction and one fsync.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app
 from sqlalchemy import (
     DateTime,
     Dialect,
@@ -41,9 +39,7 @@ from sqlalchemy.types import TypeDecorator
 
 from screening import driver
 from screening.config import Settings
-
-if TYPE_CHECKING:
-    from screening.group_commit import GroupCommitter
+from screening.group_commit import GroupCommitter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -180,8 +176,6 @@ class Database:
             if read_engine is not write_engine
             else write_sessions
         )
-        from screening.group_commit import GroupCommitter
-
         return cls(url, read_engine, write_engine, read_sessions, write_sessions,
                    GroupCommitter(write_engine))
 
@@ -215,60 +209,9 @@ def app_state(app: Flask | None = None) -> AppState:
     return (app or current_app).extensions["screening"]
 
 
-def get_session(write: bool = False) -> Session:
-    """The request's session; ``write=True`` for one that may write (``BEGIN IMMEDIATE``
-    on SQLite). Once a write session exists, reads use it too, so they see its changes."""
-    sessions: dict[bool, Session] = g.setdefault("_db_sessions", {})
-    if True in sessions:
-        return sessions[True]
-    db = app_state().db
-    if write and not (False in sessions and db.read_sessions is db.write_sessions):
-        sessions[True] = db.write_sessions()
-        return sessions[True]
-    # PostgreSQL: one factory, so the open read session serves writes too.
-    if False not in sessions:
-        sessions[False] = db.read_sessions()
-    return sessions[False]
-
-
-def rollback_request_sessions() -> None:
-    """Rolls back every session of the current request (used by the error handlers)."""
-    if not has_app_context():
-        return
-    for session in g.get("_db_sessions", {}).values():
-        session.rollback()
-
-
-def _close_request_sessions(error: BaseException | None) -> None:
-    for session in g.pop("_db_sessions", {}).values():
-        if error is not None:
-            session.rollback()
-        session.close()
-
-
-@contextmanager
-def session_scope(app: Flask, *, write: bool = True) -> Iterator[Session]:
-    """A session outside any request (CLI, jobs, tests): commits on success, rolls back
-    on error, always closes."""
-    state = app_state(app)
-    maker = state.db.write_sessions if write else state.db.read_sessions
-    with maker() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
-def init_app(app: Flask, settings: Settings) -> Database:
-    """Creates the application's ``Database`` and closes request sessions at teardown."""
-    database = Database.connect(settings.database_url)
-    # Per request, not only per app context: a test may hold one app context open across
-    # many requests, and a session must never outlive its request.
-    app.teardown_request(_close_request_sessions)
-    app.teardown_appcontext(_close_request_sessions)
-    return database
+def init_app(settings: Settings) -> Database:
+    """Creates the application's ``Database``."""
+    return Database.connect(settings.database_url)
 
 
 def alembic_config(url: str) -> Any:

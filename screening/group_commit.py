@@ -10,14 +10,14 @@ breaks (a constraint, a value) is retried item by item, so it fails only its own
 while a batch whose commit may or may not have happened (connection lost) fails every
 request in it.
 
-An item is a function of a ``WriteBatch``: it queues rows (``insert``), statements
-(``execute``) and audit events (``audit``). The leader first takes the lock every writer
-of the database needs (see below), and only then takes the waiting items: requests that
-arrived while another process held the lock join this commit. The batch runs the inserts
-table by table (``executemany``), then the statements, then inserts the audit events
-(unsealed: the sealer chains them later, see ``screening.audit``). Statements run on the
-DBAPI connection (``screening.driver``); on PostgreSQL the whole transaction goes in one
-pipelined round trip with the commit.
+It sits behind ``UnitOfWork.commit`` (``screening.unit_of_work``): a unit that only read
+and queued rows (an ingested submission, an audit event) is committed here. An item is a
+function of a ``WriteBatch``: it queues rows (``insert``) and statements (``execute``).
+The leader first takes the lock every writer of the database needs (see below), and only
+then takes the waiting items: requests that arrived while another process held the lock
+join this commit. The batch runs the inserts table by table (``executemany``), then the
+statements. Statements run on the DBAPI connection (``screening.driver``); on PostgreSQL
+the whole transaction goes in one pipelined round trip with the commit.
 
 The lock: on SQLite an exclusive ``flock`` on ``<database>.writers`` before ``BEGIN
 IMMEDIATE`` (the leaders of other worker processes wait in the kernel and wake the moment
@@ -40,7 +40,7 @@ from sqlalchemy import Engine, Executable, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from screening import audit, driver
+from screening import driver
 
 T = TypeVar("T")
 MAX_BATCH = 64  # bounds one transaction's duration and the writer lock it holds
@@ -56,7 +56,6 @@ class WriteBatch:
     def __init__(self) -> None:
         self._inserts: dict[Table, list[dict[str, Any]]] = {}
         self._statements: list[tuple[Executable, dict[str, Any] | None]] = []
-        self._events: list[dict[str, Any]] = []
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
         """Queues one row for ``table`` (all rows of a table share one ``executemany``)."""
@@ -66,20 +65,12 @@ class WriteBatch:
         """Queues a statement (with its bound parameters), run after the inserts."""
         self._statements.append((statement, parameters))
 
-    def audit(self, **fields: Any) -> None:
-        """Queues one audit event (the keyword arguments of ``audit.record``)."""
-        self._events.append(fields)
-
-    def write(self, transaction: driver.DriverTransaction,
-              head: audit.ChainHead | None = None) -> None:
-        """Runs everything queued in ``transaction`` (``head`` is ignored, see
-        ``audit.append_events``)."""
+    def write(self, transaction: driver.DriverTransaction) -> None:
+        """Runs everything queued in ``transaction``."""
         for table, rows in self._inserts.items():
             transaction.insert_many(table, rows)
         for statement, parameters in self._statements:
             transaction.execute(statement, parameters)
-        if self._events:
-            audit.append_events(transaction, head, self._events)
 
 
 @dataclass(slots=True)

@@ -29,10 +29,10 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from screening.db import rollback_request_sessions
 from screening.errors import ScreeningError, problem_type
 from screening.fhir import FHIR_JSON
 from screening.fhir.outcome import from_problem
+from screening.unit_of_work import rollback_request
 
 PROBLEM_MIMETYPE = "application/problem+json"
 FHIR_PATH = "/fhir"
@@ -152,7 +152,7 @@ def _under(prefix: str) -> bool:
 
 def _handle_screening_error(error: ScreeningError) -> Response:
     if error.status >= 500:
-        rollback_request_sessions()
+        rollback_request()
     return render(Problem.of_error(error))
 
 
@@ -163,7 +163,7 @@ def _handle_http_exception(error: HTTPException) -> Response:
 def _handle_unexpected(error: Exception) -> Response:
     """500 without internals. The log names the exception class and the stack only: the
     message of e.g. a database error can quote the submitted values."""
-    rollback_request_sessions()
+    rollback_request()
     log.error(
         "unhandled exception",
         extra={

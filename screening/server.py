@@ -40,15 +40,20 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
-def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
-    """gunicorn settings for ``screening serve``."""
+def server_options(host: str, port: int, workers: int,
+                   threads: int = THREADS_PER_WORKER) -> dict[str, Any]:
+    """gunicorn settings for ``screening serve``: ``threads`` 1 serves with sync workers
+    (one request at a time per process), more with gthread workers."""
+    if threads == 1:
+        # Sync, answering the errors gunicorn meets itself as problem details.
+        model: dict[str, Any] = {"worker_class": "screening.server_errors.ProblemSyncWorker"}
+    else:
+        model = {"worker_class": "screening.server_errors.ProblemThreadWorker",
+                 "threads": threads, "worker_connections": 2 * threads}
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        # gthread, answering the errors gunicorn meets itself as problem details.
-        "worker_class": "screening.server_errors.ProblemThreadWorker",
-        "threads": THREADS_PER_WORKER,
-        "worker_connections": CONNECTIONS_PER_WORKER,
+        **model,
         "accesslog": None,
         "errorlog": "-",
         "graceful_timeout": 20,
@@ -58,14 +63,15 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
-def run(*, host: str, port: int, workers: int, background_worker: bool = True) -> None:
+def run(*, host: str, port: int, workers: int, threads: int = THREADS_PER_WORKER,
+        background_worker: bool = True) -> None:
     """Serves until interrupted; with ``background_worker``, a ``screening worker``
     process runs beside the web workers and stops with the server."""
     from screening import create_app
 
     worker = _start_worker() if background_worker else None
     try:
-        GunicornApp(server_options(host, port, workers), create_app).run()
+        GunicornApp(server_options(host, port, workers, threads), create_app).run()
     finally:
         if worker is not None:
             worker.terminate()  # SIGTERM: it finishes the deliveries in flight

@@ -2,8 +2,9 @@
 
 gunicorn refuses some requests before the application sees them (a header or request line
 above its limits, a request that is not valid HTTP/1.1) and answers them with its own HTML
-page, which quotes the offending input. ``ProblemThreadWorker`` is gunicorn's threaded
-worker answering those with ``application/problem+json`` instead: a fixed, value-free
+page, which quotes the offending input. ``ProblemThreadWorker`` and ``ProblemSyncWorker``
+are gunicorn's threaded and sync workers answering those with ``application/problem+json``
+instead: a fixed, value-free
 ``detail`` per status, ``instance`` naming the occurrence by its request id (the request's
 path may be what was refused), and one log line naming the error class, never the input.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.http import errors as http
 from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
 
 from screening.rendering import PROBLEM_MIMETYPE, Problem
 
@@ -67,8 +69,8 @@ def problem_bytes(status: int, title: str, slug: str, detail: str, request_id: s
     return head.encode("ascii") + body
 
 
-class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's ``gthread`` worker whose own error responses are problem details."""
+class ProblemErrors:
+    """A gunicorn worker mixin: the server's own error responses are problem details."""
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any,
                      exc: BaseException) -> None:
@@ -85,3 +87,12 @@ class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]
             util.write_nonblock(client, problem_bytes(status, title, slug, detail, request_id))
         except OSError:
             pass  # the client is gone; nothing to answer
+
+
+class ProblemThreadWorker(ProblemErrors, ThreadWorker):  # type: ignore[misc]
+    """gunicorn's ``gthread`` worker whose own error responses are problem details."""
+
+
+class ProblemSyncWorker(ProblemErrors, SyncWorker):  # type: ignore[misc]
+    """gunicorn's ``sync`` worker (one request at a time) whose own error responses are
+    problem details."""

@@ -9,9 +9,10 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from screening import audit_checkpoints
 from screening.api import require
-from screening.db import app_state, get_session
+from screening.db import app_state
 from screening.services import audit_events
 from screening.services.paging import invalid, parse_limit
+from screening.unit_of_work import get_session
 
 bp = Blueprint("audit", __name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
+from screening import unit_of_work
 from screening.api import public, require
 from screening.api._json import json_body
-from screening.api.submissions import audited_read, store_submission
 from screening.auth import authenticate_request
-from screening.db import get_session, utcnow
+from screening.db import utcnow
 from screening.errors import NotFound, UnsupportedMediaType
 from screening.fhir import CANONICAL_BASE, FHIR_JSON, bundle, outcome, response
 from screening.fhir.capability import capability_statement
@@ -30,6 +30,7 @@ from screening.fhir.outcome import Issue, UnprocessableResource
 from screening.fhir.questionnaire import canonical_url, to_resource
 from screening.schemas import default_catalogue
 from screening.services import idempotency, submissions
+from screening.unit_of_work import get_session
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 bp.before_request(authenticate_request)
@@ -105,7 +106,9 @@ def create_questionnaire_response() -> Response:
         raise UnsupportedMediaType("The request body must be application/fhir+json.")
     resource = json_body()
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    created = store_submission(_load(resource), key, resource)
+    created = submissions.store_submission(
+        unit_of_work.current(), g.principal, _load(resource), key, resource, received_at=utcnow(),
+        request_id=g.get("request_id"))
     principal = g.principal
     if _prefer_return() == "minimal":
         answer = Response(status=created.status)
@@ -169,7 +172,8 @@ def _prefer_return() -> str | None:
 @require("clinician")
 def export_submission(id: str) -> Response:
     """The audited full read of one submission as a FHIR Bundle."""
-    submission = audited_read(g.principal, id)
+    submission = submissions.audited_read(unit_of_work.current(), g.principal.clinic_id,
+                                          g.principal, id, g.get("request_id"))
     questionnaire = default_catalogue().find(submission.questionnaire_id,
                                              submission.questionnaire_version)
     if questionnaire is None:

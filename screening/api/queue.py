@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from screening.api import require
-from screening.db import get_session, utcnow
+from screening.db import utcnow
 from screening.models import PRIORITIES
 from screening.services import queue
 from screening.services.paging import parse_choice, parse_limit
+from screening.unit_of_work import get_session
 
 bp = Blueprint("queue", __name__)
 

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from screening.api import require
 from screening.api._json import json_body
-from screening.db import app_state, get_session, utcnow
+from screening.db import app_state, utcnow
 from screening.errors import Forbidden, Unprocessable
 from screening.models import Submission
 from screening.schemas import flatten_errors
 from screening.services import review, shapes
 from screening.services.review_inputs import DecisionSchema, NoteSchema
+from screening.unit_of_work import commit, get_session
 
 bp = Blueprint("review", __name__)
 
@@ -65,7 +66,7 @@ def _committing_denials(session: Session) -> Iterator[None]:
     try:
         yield
     except review.Denied:
-        session.commit()
+        commit()
         raise
 
 
@@ -82,7 +83,7 @@ def claim_submission(id: str) -> Response:
     session = get_session(write=True)
     with _committing_denials(session):
         submission = review.claim(session, _reviewer(), id, now=utcnow(), lease=_lease())
-    session.commit()
+    commit()
     return _full_read(submission)
 
 
@@ -93,7 +94,7 @@ def release_submission(id: str) -> Response:
     session = get_session(write=True)
     with _committing_denials(session):
         submission = review.release(session, _reviewer(), id, now=utcnow())
-    session.commit()
+    commit()
     return _full_read(submission)
 
 
@@ -103,7 +104,7 @@ def claim_next_submission() -> Response:
     """Claims the next claimable submission in review order: 200 with it, 204 when none."""
     session = get_session(write=True)
     submission = review.claim_next(session, _reviewer(), now=utcnow(), lease=_lease())
-    session.commit()
+    commit()
     if submission is None:
         return Response(status=204)
     return _full_read(submission)
@@ -125,7 +126,7 @@ def decide_submission(id: str) -> Response:
         submission = review.decide(
             session, _reviewer(), id, decision, if_match=_if_match(), now=utcnow()
         )
-    session.commit()
+    commit()
     return _full_read(submission)
 
 
@@ -136,7 +137,7 @@ def add_note(id: str) -> Response:
     loaded = _load(NoteSchema())
     session = get_session(write=True)
     note = review.add_note(session, _reviewer(), id, loaded["text"], now=utcnow())
-    session.commit()
+    commit()
     response = jsonify(shapes.note(note))
     response.status_code = 201
     return response

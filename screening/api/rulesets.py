@@ -15,9 +15,10 @@ from flask import Blueprint, Response, g, jsonify, request
 from screening.api import require
 from screening.api._json import json_body
 from screening.api.review import _if_match
-from screening.db import get_session, utcnow
+from screening.db import utcnow
 from screening.services import rulesets, shadow
 from screening.services.paging import invalid
+from screening.unit_of_work import commit, get_session
 
 bp = Blueprint("rulesets", __name__)
 
@@ -68,7 +69,7 @@ def create_ruleset_draft() -> Response:
     """201 with a draft of changes over the active settings, checked against every bound."""
     session = get_session(write=True)
     draft = rulesets.create_draft(session, g.principal.clinic_id, json_body(), **_actor())
-    session.commit()
+    commit()
     response = jsonify(rulesets.draft_to_dict(draft))
     response.status_code = 201
     return response
@@ -91,7 +92,7 @@ def shadow_ruleset_draft(id: str) -> Response:
     reading.rollback()
     writing = get_session(write=True)
     rulesets.record_shadow_run(writing, clinic_id, draft.id, **_actor())
-    writing.commit()
+    commit()
     return jsonify(report)
 
 
@@ -103,5 +104,5 @@ def activate_ruleset_draft(id: str) -> Response:
     session = get_session(write=True)
     active = rulesets.activate(session, g.principal.clinic_id, id, if_match=_if_match(),
                                now=utcnow(), **_actor())
-    session.commit()
+    commit()
     return _active_response(active)

@@ -5,19 +5,19 @@ Views stay thin: parse, call one service, commit once, shape the response.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
 
+from screening import unit_of_work
 from screening.api import require
 from screening.api._json import json_body
-from screening.db import app_state, get_session, utcnow
+from screening.db import utcnow
 from screening.errors import Unprocessable
-from screening.models import PRIORITIES, SUBMISSION_STATUSES, Submission
+from screening.models import PRIORITIES, SUBMISSION_STATUSES
 from screening.schemas import default_catalogue
-from screening.services import idempotency, rulesets, shapes, submissions
+from screening.services import idempotency, shapes, submissions
 from screening.services.paging import parse_choice, parse_limit
+from screening.unit_of_work import get_session
 
 bp = Blueprint("submissions", __name__)
 
@@ -36,7 +36,9 @@ def create_submission() -> Response:
         loaded = default_catalogue().load(body)
     except ValidationError as error:
         raise Unprocessable(error.messages) from None  # type: ignore[arg-type]
-    created = store_submission(loaded, key, body)
+    created = submissions.store_submission(
+        unit_of_work.current(), g.principal, loaded, key, body, received_at=utcnow(),
+        request_id=g.get("request_id"))
     response = jsonify(created.body)
     response.status_code = created.status
     if created.submission_id is not None:
@@ -44,32 +46,6 @@ def create_submission() -> Response:
     if created.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return response
-
-
-def store_submission(loaded: dict[str, Any], key: str | None, posted: Any) -> submissions.Created:
-    """Evaluates, stores and audits a validated body for the calling intake key, with the
-    Idempotency-Key protocol (``posted`` is what the client sent, fingerprinted for it).
-    The native and the FHIR create views both end here."""
-    principal = g.principal
-    database = app_state().db
-    ruleset = rulesets.cached_ruleset(database, principal.clinic_id, principal.ruleset_version)
-    return submissions.ingest(
-        database.committer, get_session(write=True) if key is not None else None,
-        principal.clinic_id, ruleset,
-        principal, loaded, key, idempotency.fingerprint(posted) if key is not None else None,
-        utcnow(), g.get("request_id"),
-    )
-
-
-def audited_read(reader: Any, submission_id: str) -> Submission:
-    """The reader's clinic's submission, after its ``submission.read`` audit event is
-    committed: every view that shows a submission in full (JSON, FHIR, console) reads it
-    here, so none can show patient data that was not audited."""
-    session = get_session(write=True)
-    submission = submissions.read_submission(
-        session, reader.clinic_id, reader, submission_id, g.get("request_id"))
-    session.commit()
-    return submission
 
 
 @bp.get("/submissions")
@@ -93,7 +69,8 @@ def list_submissions() -> Response:
 @require("clinician")
 def read_submission(id: str) -> Response:
     """The full, audited read of one submission of the clinic, with its ``ETag``."""
-    submission = audited_read(g.principal, id)
+    submission = submissions.audited_read(unit_of_work.current(), g.principal.clinic_id,
+                                          g.principal, id, g.get("request_id"))
     response = jsonify(shapes.full_record(submission, utcnow()))
     response.headers["ETag"] = shapes.etag(submission)
     return response

@@ -14,12 +14,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from screening.api import require
 from screening.api._json import json_body
-from screening.db import app_state, get_session, utcnow
+from screening.db import app_state, utcnow
 from screening.errors import Unprocessable
 from screening.models import PRIORITIES, WEBHOOK_EVENT_TYPES
 from screening.schemas import flatten_errors
 from screening.services import webhooks
 from screening.services.paging import parse_limit
+from screening.unit_of_work import commit, get_session
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -65,7 +66,7 @@ def create_endpoint() -> Response:
         session, _admin(), url=loaded["url"], events=loaded["events"],
         min_priority=loaded["min_priority"], description=loaded["description"],
         allow_private=app_state().settings.webhook_allow_private, now=utcnow())
-    session.commit()
+    commit()
     return _with_secret(endpoint, 201)
 
 
@@ -84,7 +85,7 @@ def delete_endpoint(id: str) -> Response:
     """Deletes the endpoint and cancels its pending deliveries: 204."""
     session = get_session(write=True)
     webhooks.delete(session, _admin(), id, now=utcnow())
-    session.commit()
+    commit()
     return Response(status=204)
 
 
@@ -94,7 +95,7 @@ def rotate_secret(id: str) -> Response:
     """A new secret (200); the previous one keeps signing for 24 hours."""
     session = get_session(write=True)
     endpoint = webhooks.rotate_secret(session, _admin(), id, now=utcnow())
-    session.commit()
+    commit()
     return _with_secret(endpoint, 200)
 
 
@@ -114,7 +115,7 @@ def redeliver(id: str, delivery_id: str) -> Response:
     """Queues the delivery's event again, same ``webhook-id``: 202."""
     session = get_session(write=True)
     delivery = webhooks.redeliver(session, _admin(), id, delivery_id, now=utcnow())
-    session.commit()
+    commit()
     response = jsonify(webhooks.delivery_shape(delivery))
     response.status_code = 202
     return response

@@ -9,8 +9,8 @@ from flask import Response, request
 
 from screening.console import pages
 from screening.console.web import admin_only, bp, current_user
-from screening.db import get_session
 from screening.services import audit_events
+from screening.unit_of_work import get_session
 
 AUDIT_PAGE_SIZE = 50
 

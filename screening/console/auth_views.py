@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from screening.console import guard, pages, signin, totp
 from screening.console.throttle import SignInThrottle
 from screening.console.web import bp, current_user, error_page, public
-from screening.db import get_session, utcnow
+from screening.db import utcnow
 from screening.models import Clinic, User
+from screening.unit_of_work import commit, get_session
 
 EXTENSION = "screening.console"
 WRONG_CODE = (
@@ -72,13 +73,13 @@ def login_password() -> Response:
     result = signin.check_password(session, email, password, clinic)
     if not isinstance(result, signin.Account):
         signin.record_refusal(session, result, g.get("request_id"))
-        session.commit()
+        commit()
         ambiguous = result.reason is signin.Refusal.AMBIGUOUS
         return pages.page("console/login.html", 403, ambiguous=ambiguous, email=email,
                      error=("This e-mail address belongs to several clinics: enter the clinic "
                             "code too." if ambiguous else
                             "The e-mail address or password is not right."))
-    session.commit()
+    commit()
     guard.start_pending(result)
     target = "console.code" if result.enrolled else "console.enrol"
     return pages.see_other(target)
@@ -94,7 +95,7 @@ def _pending_user(session: Session) -> User | None:
 def _finish(session: Session, user: User) -> Response:
     signin.record_login(session, clinic_id=user.clinic_id, user_id=user.id, success=True,
                         request_id=g.get("request_id"))
-    session.commit()
+    commit()
     guard.complete_sign_in(user.id, user.session_generation)
     return pages.see_other("console.queue_page")
 
@@ -102,7 +103,7 @@ def _finish(session: Session, user: User) -> Response:
 def _refuse_code(session: Session, user: User, template: str, **context: object) -> Response:
     signin.record_login(session, clinic_id=user.clinic_id, user_id=user.id, success=False,
                         request_id=g.get("request_id"))
-    session.commit()
+    commit()
     return pages.page(template, 403, error=WRONG_CODE, **context)
 
 
@@ -128,7 +129,7 @@ def enrol() -> Response:
         return pages.see_other("console.code")
     context = _enrolment_context(session, user)
     if request.method == "GET":
-        session.commit()  # keeps a newly made secret
+        commit()  # keeps a newly made secret
         return pages.page("console/enrol.html", **context)
     refused = _throttled("totp", user.id)
     if refused is not None:
@@ -166,7 +167,7 @@ def logout() -> Response:
     user = signin.active_user(session, current_user().user_id, lock=True)
     if user is not None:
         signin.sign_out_everywhere(session, user, g.get("request_id"))
-        session.commit()
+        commit()
     guard.sign_out()
     flash("You have signed out.", "info")
     return pages.see_other("console.login")

@@ -24,7 +24,8 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from screening.auth import Principal
 from screening.console import signin
-from screening.db import app_state, get_session
+from screening.db import app_state
+from screening.unit_of_work import get_session
 
 COOKIE_NAME = "__Host-screening-console"
 CONSOLE_PATH = "/console"

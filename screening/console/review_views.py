@@ -15,16 +15,16 @@ from typing import Any
 from flask import Response, flash, g, request
 from marshmallow import ValidationError
 
-from screening.api.submissions import audited_read
 from screening.console import pages
 from screening.console.web import bp, current_user
-from screening.db import app_state, get_session, utcnow
+from screening.db import app_state, utcnow
 from screening.errors import PreconditionFailed, PreconditionRequired, Unprocessable
 from screening.models import PRIORITIES
 from screening.schemas import flatten_errors
-from screening.services import queue, review
+from screening.services import queue, review, submissions
 from screening.services.paging import parse_choice
 from screening.services.review_inputs import DecisionSchema, NoteSchema
+from screening.unit_of_work import commit, current, get_session, rollback
 
 QUEUE_PAGE_SIZE = 25
 
@@ -64,7 +64,7 @@ def claim_next() -> Response:
     """Claims the next submission in review order and opens it."""
     session = get_session(write=True)
     submission = review.claim_next(session, _reviewer(), now=utcnow(), lease=_lease())
-    session.commit()
+    commit()
     if submission is None:
         flash("Nothing is waiting to be claimed.", "info")
         return pages.see_other("console.queue_page")
@@ -77,7 +77,8 @@ def render_submission(submission_id: str, status: int = 200,
                       form: dict[str, Any] | None = None) -> Response:
     """The submission page; each rendering is an audited read."""
     user = current_user()
-    submission = audited_read(user, submission_id)
+    submission = submissions.audited_read(current(), user.clinic_id, user, submission_id,
+                                          g.get("request_id"))
     context = pages.submission_context(get_session(write=True), submission, user, utcnow())
     return pages.page("console/submission.html", status, errors=errors or {},
                       form=form or {}, **context)
@@ -96,10 +97,10 @@ def claim(id: str) -> Response:
     try:
         review.claim(session, _reviewer(), id, now=utcnow(), lease=_lease())
     except review.Denied as refusal:
-        session.commit()  # keeps the refusal's audit event
+        commit()  # keeps the refusal's audit event
         flash(refusal.detail, "error")
         return pages.see_other("console.submission_page", id=id)
-    session.commit()
+    commit()
     flash("You hold this submission now.", "success")
     return pages.see_other("console.submission_page", id=id)
 
@@ -111,10 +112,10 @@ def release(id: str) -> Response:
     try:
         review.release(session, _reviewer(), id, now=utcnow())
     except review.Denied as refusal:
-        session.commit()
+        commit()
         flash(refusal.detail, "error")
         return pages.see_other("console.submission_page", id=id)
-    session.commit()
+    commit()
     flash("You released the submission; it is back in the queue.", "success")
     return pages.see_other("console.queue_page")
 
@@ -146,16 +147,16 @@ def decide(id: str) -> Response:
         review.decide(session, _reviewer(), id, decision,
                       if_match=frozenset({shown}) if shown else None, now=utcnow())
     except review.Denied as refusal:
-        session.commit()
+        commit()
         flash(refusal.detail, "error")
         return pages.see_other("console.submission_page", id=id)
     except Unprocessable as error:
-        session.rollback()
+        rollback()
         return render_submission(id, 422, error.errors, raw)
     except (PreconditionFailed, PreconditionRequired) as error:
-        session.rollback()
+        rollback()
         return render_submission(id, error.status, {"decision": [error.detail]}, raw)
-    session.commit()
+    commit()
     flash("Decision recorded; the submission has left the queue.", "success")
     return pages.see_other("console.queue_page")
 
@@ -170,6 +171,6 @@ def add_note(id: str) -> Response:
         return render_submission(id, 422, flatten_errors(error.messages), raw)
     session = get_session(write=True)
     review.add_note(session, _reviewer(), id, loaded["text"], now=utcnow())
-    session.commit()
+    commit()
     flash("Note added.", "success")
     return pages.see_other("console.submission_page", id=id)

@@ -13,9 +13,10 @@ import rules
 from rules.ruleset import OPTIONAL_SECTIONS
 from screening.console import pages
 from screening.console.web import admin_only, bp, current_user
-from screening.db import get_session, utcnow
+from screening.db import utcnow
 from screening.errors import PreconditionFailed, PreconditionRequired, Unprocessable
 from screening.services import rulesets, shadow
+from screening.unit_of_work import commit, get_session, rollback
 
 _PAIRS = {"bp_elevated": ("systolic", "diastolic"), "bp_severe": ("systolic", "diastolic"),
           "escalation_minutes": ("critical", "urgent")}
@@ -96,10 +97,10 @@ def create_draft() -> Response:
         except Unprocessable as error:
             errors = {k.removeprefix("settings."): v for k, v in error.errors.items()}
     if errors:
-        session.rollback()
+        rollback()
         form = {**active.ruleset.settings(), **changes}
         return _ruleset_page(422, errors, form)
-    session.commit()
+    commit()
     flash("Draft saved. Run the shadow report before you activate it.", "success")
     return pages.see_other("console.draft_page", id=draft.id)
 
@@ -148,7 +149,7 @@ def shadow_draft(id: str) -> Response:
     reading.rollback()
     writing = get_session(write=True)
     rulesets.record_shadow_run(writing, clinic_id, draft.id, **_actor())
-    writing.commit()
+    commit()
     return _draft_page(id, report=report)
 
 
@@ -165,9 +166,9 @@ def activate_draft(id: str) -> Response:
                                    if_match={shown} if shown else None, now=utcnow(),
                                    **_actor())
     except (PreconditionFailed, PreconditionRequired):
-        session.rollback()
+        rollback()
         return _draft_page(id, 412, error="The active ruleset changed since this page was "
                                           "shown; review the changes again.")
-    session.commit()
+    commit()
     flash(f"Ruleset version {active.version} is active for new submissions.", "success")
     return pages.see_other("console.ruleset_page")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import audit
+from screening import unit_of_work
 from screening.console import passwords, totp
 from screening.errors import NotFound, Unprocessable
 from screening.models import Clinic, User
@@ -147,7 +147,7 @@ def record_refusal(session: Session, refused: Refused, request_id: str | None) -
     """Audits a refused password step: one ``denied`` event by an anonymous actor about
     each account the e-mail names (one without clinic or object when it names none)."""
     for clinic_id, user_id in refused.accounts or ((None, None),):
-        audit.record(session, clinic_id=clinic_id, actor_type="anonymous", actor_id=None,
+        unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type="anonymous", actor_id=None,
                      action=LOGIN_ACTION, object_type="user" if user_id else None,
                      object_id=user_id, outcome="denied", request_id=request_id)
 
@@ -164,7 +164,7 @@ def set_password(session: Session, user_id: str, password: str) -> None:
     user.password_hash = passwords.hash_password(password)
     user.session_generation += 1
     session.flush()
-    audit.record(session, clinic_id=user.clinic_id, actor_type="system", actor_id=None,
+    unit_of_work.of(session).audit(clinic_id=user.clinic_id, actor_type="system", actor_id=None,
                  action="user.password_set", object_type="user", object_id=user.id)
 
 
@@ -179,12 +179,12 @@ def reset_totp(session: Session, user_id: str) -> None:
     user.totp_last_step = None
     user.session_generation += 1
     session.flush()
-    audit.record(session, clinic_id=user.clinic_id, actor_type="system", actor_id=None,
+    unit_of_work.of(session).audit(clinic_id=user.clinic_id, actor_type="system", actor_id=None,
                  action="user.totp_reset", object_type="user", object_id=user.id)
 
 
 def _audit(session: Session, clinic_id: str, user_id: str, action: str, outcome: str,
            request_id: str | None) -> None:
-    audit.record(session, clinic_id=clinic_id, actor_type="user", actor_id=user_id,
+    unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type="user", actor_id=user_id,
                  action=action, object_type="user", object_id=user_id, outcome=outcome,
                  request_id=request_id)

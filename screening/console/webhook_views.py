@@ -7,8 +7,8 @@ from flask import Response
 
 from screening.console import pages
 from screening.console.web import admin_only, bp, current_user
-from screening.db import get_session
 from screening.services import webhooks
+from screening.unit_of_work import get_session
 
 RECENT_DELIVERIES = 10
 

@@ -60,6 +60,7 @@ from screening.models import (
 from screening.notify import addresses, signing
 from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
 from screening.services import outbox, webhooks
+from screening.unit_of_work import unit_of_work
 
 log = logging.getLogger("screening.notify")
 
@@ -386,12 +387,13 @@ class DeliveryPool:
             if not (outcomes or new_events or (due and room > 0)):
                 return 0
         db = self.state.db
-        with db.committer.writer_lock(), db.write_sessions() as session:
+        with db.committer.writer_lock(), unit_of_work(db) as uow:
+            session = uow.session(write=True)
             record(session, outcomes)
             handled, attempts = dispatch(session, now, room) if new_events else (0, [])
             if due and room > len(attempts):
                 attempts += claim_due(session, now, room - len(attempts))
-            session.commit()
+            uow.commit()
         self._busy = bool(handled or attempts)
         self._queue(attempts)
         return len(outcomes) + handled + len(attempts)
@@ -470,9 +472,8 @@ class DeliveryPool:
             outcomes, self._outcomes = self._outcomes, []
         if outcomes:
             db = self.state.db
-            with db.committer.writer_lock(), db.write_sessions() as session:
-                record(session, outcomes)
-                session.commit()
+            with db.committer.writer_lock(), unit_of_work(db) as uow:
+                record(uow.session(write=True), outcomes)
 
     def close(self) -> None:
         """Finishes the attempts in flight, records them, closes threads and client."""

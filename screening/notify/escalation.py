@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from rules import Priority
-from screening import audit
+from screening import unit_of_work
 from screening.db import AppState, utcnow
 from screening.models import OPEN_STATUSES, Submission
 from screening.services import outbox
@@ -88,7 +88,7 @@ def _raise(session: Session, submission_id: str, clinic_id: str, priority: str, 
     outbox.add_event(session, type="submission.escalated", clinic_id=clinic_id,
                      occurred_at=now, submission_id=submission_id, priority=priority,
                      data={"escalation_level": level, "waiting_minutes": waiting_minutes})
-    audit.record(session, clinic_id=clinic_id, actor_type="system", actor_id=None,
+    unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type="system", actor_id=None,
                  action="submission.escalate", object_type="submission",
                  object_id=submission_id)
     return 1
@@ -101,7 +101,5 @@ def escalation_job(state: AppState) -> int:
     with state.db.read_sessions() as session:
         if not due_escalations(session, now):
             return 0
-    with state.db.committer.writer_lock(), state.db.write_sessions() as session:
-        raised = escalate_due(session, now)
-        session.commit()
-    return raised
+    with state.db.committer.writer_lock(), unit_of_work.unit_of_work(state.db) as uow:
+        return escalate_due(uow.session(write=True), now)

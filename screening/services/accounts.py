@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from screening import audit, secrets
+from screening import secrets, unit_of_work
 from screening.db import utcnow
 from screening.errors import Conflict, NotFound, Unprocessable
 from screening.models import USER_ROLES, ApiToken, Clinic, IntakeKey, User
@@ -162,9 +162,7 @@ def _flush_or_conflict(session: Session, message: str) -> None:
 
 
 def _audit(session: Session, clinic_id: str, action: str, object_type: str, oid: str) -> None:
-    audit.record(
-        session,
-        clinic_id=clinic_id,
+    unit_of_work.of(session).audit(clinic_id=clinic_id,
         actor_type="system",
         actor_id=None,
         action=action,

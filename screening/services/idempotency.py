@@ -9,9 +9,9 @@ is inserted, so parallel requests with one key cannot both win.
 2. The caller creates the submission and calls ``complete`` in the same transaction, so
    the submission and the stored response are committed together or not at all.
 
-``claim`` is step 1 through the group committer (``screening.group_commit``): the insert
-shares a commit with concurrent requests; losing it raises the same IntegrityError, and
-``answer_from_owner`` decides as above.
+``claim`` is step 1 in the caller's unit of work, which it commits (by the group
+committer, the insert shares a commit with concurrent requests); losing it raises the
+same IntegrityError, and ``answer_from_owner`` decides as above.
 
 A worker that dies between the two steps leaves an ``in_flight`` record; after
 ``ABANDONED_AFTER`` another request may take it over with a conditional UPDATE (only one
@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from screening.errors import Conflict, Unprocessable
-from screening.group_commit import GroupCommitter, WriteBatch
 from screening.models import IdempotencyRecord, new_id
+from screening.unit_of_work import UnitOfWork
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = dt.timedelta(hours=24)
@@ -69,21 +69,19 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def claim(committer: GroupCommitter, clinic_id: str, key: str, fingerprint: str,
+def claim(uow: UnitOfWork, clinic_id: str, key: str, fingerprint: str,
           now: dt.datetime) -> str | None:
-    """Inserts the key's in-flight record, committed by ``committer`` so concurrent
-    requests see it before the work starts: the record's id, or None when another request
+    """Inserts the key's in-flight record and commits ``uow``, so concurrent requests see
+    it before the work starts: the record's id, or None when another request
     owns the key (then ask ``answer_from_owner``). The UNIQUE (clinic_id, key) constraint
     decides, never a check-then-insert."""
     row = {"id": new_id(), "clinic_id": clinic_id, "key": key, "fingerprint": fingerprint,
            "status": "in_flight", "response_status": None, "response_body": None,
            "submission_id": None, "created_at": now, "expires_at": now + KEEP_FOR}
 
-    def build(batch: WriteBatch) -> None:
-        batch.insert(IdempotencyRecord.__table__, row)  # type: ignore[arg-type]
-
+    uow.insert(IdempotencyRecord.__table__, row)  # type: ignore[arg-type]
     try:
-        committer.submit(build)
+        uow.commit()
     except IntegrityError:
         return None
     return str(row["id"])

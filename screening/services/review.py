@@ -15,7 +15,7 @@ Refusals that matter for accountability (claiming a held or decided submission, 
 or deciding without the live lease) append a ``denied`` audit event and raise ``Denied``;
 the caller commits that event before answering 409.
 
-Writers lock the submission row only (``audit.record`` inserts its event unsealed and
+Writers lock the submission row only (``UnitOfWork.audit`` queues its event unsealed and
 takes no lock), so two writers never wait on each other crosswise. The caller passes
 the current time and the lease length (``CLAIM_LEASE_MINUTES``) and commits once.
 """
@@ -30,7 +30,7 @@ from typing import NoReturn
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
-from screening import audit
+from screening import unit_of_work
 from screening.errors import (
     Conflict,
     NotFound,
@@ -298,9 +298,7 @@ def _record(
     session: Session, reviewer: Reviewer, action: str, submission_id: str,
     outcome: str = "success",
 ) -> None:
-    audit.record(
-        session,
-        clinic_id=reviewer.clinic_id,
+    unit_of_work.of(session).audit(clinic_id=reviewer.clinic_id,
         actor_type="user",
         actor_id=reviewer.user_id,
         action=action,

@@ -21,7 +21,7 @@ from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 import rules
-from screening import audit
+from screening import unit_of_work
 from screening.errors import (
     Conflict,
     NotFound,
@@ -188,7 +188,7 @@ def create_draft(session: Session, clinic_id: str, body: Any, *, actor_type: str
     draft = RulesetDraft(clinic_id=clinic_id, settings=dict(changes), created_by=user_id)
     session.add(draft)
     session.flush()
-    audit.record(session, clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
+    unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
                  action="ruleset.draft", object_type=DRAFT_OBJECT_TYPE, object_id=draft.id,
                  request_id=request_id)
     return draft
@@ -218,7 +218,7 @@ def record_shadow_run(session: Session, clinic_id: str, draft_id: str, *, actor_
                       actor_id: str | None, user_id: str | None, request_id: str | None
                       ) -> None:
     """The ``ruleset.shadow`` audit event of a shadow run of the draft."""
-    audit.record(session, clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
+    unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
                  action="ruleset.shadow", object_type=DRAFT_OBJECT_TYPE, object_id=draft_id,
                  request_id=request_id)
 
@@ -265,7 +265,7 @@ def activate(session: Session, clinic_id: str, draft_id: str, *,
     clinic.ruleset_version = version.version
     draft.activated_version = version.version
     session.flush()
-    audit.record(session, clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
+    unit_of_work.of(session).audit(clinic_id=clinic_id, actor_type=actor_type, actor_id=actor_id,
                  action="ruleset.activate", object_type=OBJECT_TYPE,
                  object_id=str(version.version), request_id=request_id)
     return ActiveRuleset(clinic_id, version.version, proposed, stored, now, user_id)

@@ -2,9 +2,10 @@
 
 ``ingest`` creates: everything is validated and evaluated before any lock is taken, and
 the rows (submission, its ``submission.created`` webhook event, audit event, the
-Idempotency-Key's stored answer) are written and committed by the group committer
-(``screening.group_commit``) together with those of concurrent requests. The native and
-the FHIR create views both call it.
+Idempotency-Key's stored answer) are queued in the unit of work and committed together
+(by the group committer with those of concurrent requests, ``screening.unit_of_work``).
+``store_submission`` is where the native and the FHIR create views both end;
+``audited_read`` is the one full read every surface (JSON, FHIR, console) shows.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 import rules
-from screening import audit
+from screening import unit_of_work
 from screening.errors import NotFound
-from screening.group_commit import GroupCommitter, WriteBatch
 from screening.models import (
     PRIORITIES,
     SUBMISSION_STATUSES,
@@ -30,6 +30,7 @@ from screening.models import (
 )
 from screening.services import idempotency, outbox, rulesets, shapes
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
+from screening.unit_of_work import UnitOfWork
 
 OBJECT_TYPE = "submission"
 _COMPLETE_RECORD = (
@@ -50,6 +51,16 @@ class Actor(Protocol):
     def actor_id(self) -> str: ...
 
 
+class Intake(Actor, Protocol):
+    """An intake key's principal: its clinic and the clinic's active settings version."""
+
+    @property
+    def clinic_id(self) -> str: ...
+
+    @property
+    def ruleset_version(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Created:
     """The answer to a create: status code, body, the submission's id and whether it is
@@ -61,66 +72,80 @@ class Created:
     replayed: bool = False
 
 
-def ingest(
-    committer: GroupCommitter,
-    session: Session | None,
-    clinic_id: str,
-    ruleset: rulesets.ActiveRuleset,
-    principal: Actor,
-    body_loaded: dict[str, Any],
-    idempotency_key: str | None,
-    fingerprint: str | None,
-    received_at: dt.datetime,
-    request_id: str | None,
-) -> Created:
-    """Evaluates under the clinic's active ``ruleset`` (422 when a section it requires is
-    missing) and stores a validated submission, audits ``submission.create`` and,
-    with an Idempotency-Key, stores the answer for replays (or replays an earlier one).
-    The key's in-flight record is claimed through the committer too; ``session`` (a write
-    session) answers when another request owns the key, and is left without a transaction
-    before the committer writes, so it never holds a lock the committer waits for."""
-    rulesets.check_required_sections(ruleset.ruleset, body_loaded["answers"])
+@dataclass(frozen=True, slots=True)
+class IntakeRequest:
+    """One validated submission to store: for which clinic under which ruleset, by whom,
+    when, and the Idempotency-Key (with the fingerprint of what was posted) if any."""
+
+    clinic_id: str
+    ruleset: rulesets.ActiveRuleset
+    actor: Actor
+    body: dict[str, Any]
+    received_at: dt.datetime
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+def store_submission(uow: UnitOfWork, principal: Intake, loaded: dict[str, Any],
+                     key: str | None, posted: Any, *, received_at: dt.datetime,
+                     request_id: str | None) -> Created:
+    """Evaluates, stores and audits a validated body for the calling intake key, with the
+    Idempotency-Key protocol (``posted`` is what the client sent, fingerprinted for it)."""
+    ruleset = rulesets.cached_ruleset(uow.database, principal.clinic_id,
+                                      principal.ruleset_version)
+    return ingest(uow, IntakeRequest(
+        clinic_id=principal.clinic_id, ruleset=ruleset, actor=principal, body=loaded,
+        received_at=received_at, request_id=request_id, idempotency_key=key,
+        fingerprint=idempotency.fingerprint(posted) if key is not None else None,
+    ))
+
+
+def ingest(uow: UnitOfWork, request: IntakeRequest) -> Created:
+    """Evaluates under the clinic's active ruleset (422 when a section it requires is
+    missing) and stores a validated submission, audits ``submission.create`` and, with an
+    Idempotency-Key, stores the answer for replays (or replays an earlier one).
+
+    Commits ``uow``: the Idempotency-Key protocol needs the key's in-flight record
+    committed before the work starts (``idempotency.claim``), and the answer may be sent
+    only once the submission is durable."""
+    rulesets.check_required_sections(request.ruleset.ruleset, request.body["answers"])
+    key = request.idempotency_key
     record_id: str | None = None
-    if idempotency_key is not None:
-        assert session is not None, "an Idempotency-Key needs a session"
-        record_id = idempotency.claim(committer, clinic_id, idempotency_key, fingerprint or "",
-                                      received_at)
+    if key is not None:
+        fingerprint = request.fingerprint or ""
+        record_id = idempotency.claim(uow, request.clinic_id, key, fingerprint,
+                                      request.received_at)
         if record_id is None:
-            owned = idempotency.answer_from_owner(session, clinic_id, idempotency_key,
-                                                  fingerprint or "", received_at)
+            owned = idempotency.answer_from_owner(uow.session(write=True), request.clinic_id,
+                                                  key, fingerprint, request.received_at)
             if isinstance(owned, idempotency.Replay):
                 return Created(owned.status, owned.body, owned.submission_id, replayed=True)
             record_id = owned.id
-            session.commit()
     try:
-        return _ingest_new(committer, clinic_id, ruleset, principal,
-                           body_loaded, idempotency_key, received_at, request_id, record_id)
+        created = _queue_new(uow, request, record_id)
+        uow.commit()
     except Exception:
-        if record_id is not None and session is not None:
-            session.rollback()
-            idempotency.release_id(session, record_id)
-        raise
-
-
-def _ingest_new(committer: GroupCommitter, clinic_id: str,
-                ruleset: rulesets.ActiveRuleset, principal: Actor, body_loaded: dict[str, Any],
-                key: str | None, received_at: dt.datetime, request_id: str | None,
-                record_id: str | None) -> Created:
-    row, safety = _evaluated_row(clinic_id, ruleset, body_loaded, key, received_at)
-    body = {"id": row["id"], "status": row["status"],
-            "received_at": shapes.json_time(received_at), "safety": safety}
-
-    def build(batch: WriteBatch) -> None:
-        batch.insert(Submission.__table__, row)  # type: ignore[arg-type]
-        batch.insert(WebhookEvent.__table__, outbox.created_event(row))  # type: ignore[arg-type]
+        uow.rollback()
         if record_id is not None:
-            batch.execute(_COMPLETE_RECORD, {"record_id": record_id, "response_status": 201,
-                                             "response_body": body, "submission_id": row["id"]})
-        batch.audit(clinic_id=clinic_id, actor_type=principal.kind,
-                    actor_id=principal.actor_id, action="submission.create",
-                    object_type=OBJECT_TYPE, object_id=row["id"], request_id=request_id)
+            idempotency.release_id(uow.session(write=True), record_id)
+        raise
+    return created
 
-    committer.submit(build)
+
+def _queue_new(uow: UnitOfWork, request: IntakeRequest, record_id: str | None) -> Created:
+    row, safety = _evaluated_row(request.clinic_id, request.ruleset, request.body,
+                                 request.idempotency_key, request.received_at)
+    body = {"id": row["id"], "status": row["status"],
+            "received_at": shapes.json_time(request.received_at), "safety": safety}
+    uow.insert(Submission.__table__, row)  # type: ignore[arg-type]
+    uow.insert(WebhookEvent.__table__, outbox.created_event(row))  # type: ignore[arg-type]
+    if record_id is not None:
+        uow.execute(_COMPLETE_RECORD, {"record_id": record_id, "response_status": 201,
+                                       "response_body": body, "submission_id": row["id"]})
+    uow.audit(clinic_id=request.clinic_id, actor_type=request.actor.kind,
+              actor_id=request.actor.actor_id, action="submission.create",
+              object_type=OBJECT_TYPE, object_id=row["id"], request_id=request.request_id)
     return Created(201, body, row["id"])
 
 
@@ -168,9 +193,20 @@ def read_submission(session: Session, clinic_id: str, principal: Actor, submissi
                     request_id: str | None) -> Submission:
     """``get_submission`` plus the ``submission.read`` audit event of a full read."""
     submission = get_submission(session, clinic_id, submission_id)
-    audit.record(session, clinic_id=clinic_id, actor_type=principal.kind,
-                 actor_id=principal.actor_id, action="submission.read",
-                 object_type=OBJECT_TYPE, object_id=submission.id, request_id=request_id)
+    unit_of_work.of(session).audit(
+        clinic_id=clinic_id, actor_type=principal.kind, actor_id=principal.actor_id,
+        action="submission.read", object_type=OBJECT_TYPE, object_id=submission.id,
+        request_id=request_id)
+    return submission
+
+
+def audited_read(uow: UnitOfWork, clinic_id: str, reader: Actor, submission_id: str,
+                 request_id: str | None) -> Submission:
+    """The clinic's submission, after its ``submission.read`` audit event is committed
+    (commits ``uow``): every surface that shows a submission in full (JSON, FHIR,
+    console) reads it here, so none can show patient data that was not audited."""
+    submission = read_submission(uow.session(), clinic_id, reader, submission_id, request_id)
+    uow.commit()
     return submission
 
 
@@ -205,8 +241,11 @@ __all__ = [
     "STATUSES",
     "Actor",
     "Created",
+    "IntakeRequest",
+    "audited_read",
     "get_submission",
     "ingest",
     "list_submissions",
     "read_submission",
+    "store_submission",
 ]

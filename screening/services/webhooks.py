@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from screening import audit
+from screening import unit_of_work
 from screening.errors import NotFound, Unprocessable
 from screening.models import WebhookDelivery, WebhookEndpoint
 from screening.notify import addresses, signing
@@ -180,6 +180,6 @@ def delivery_shape(delivery: WebhookDelivery) -> dict[str, Any]:
 
 
 def _audit(session: Session, admin: Admin, action: str, endpoint_id: str) -> None:
-    audit.record(session, clinic_id=admin.clinic_id, actor_type=admin.actor_type,
+    unit_of_work.of(session).audit(clinic_id=admin.clinic_id, actor_type=admin.actor_type,
                  actor_id=admin.actor_id, action=action, object_type=OBJECT_TYPE,
                  object_id=endpoint_id, request_id=admin.request_id)

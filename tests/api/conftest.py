@@ -40,9 +40,10 @@ from sqlalchemy.orm import Session
 import screening.api
 from screening import create_app
 from screening.config import ENV_VARS
-from screening.db import app_state, make_engine, session_scope, upgrade
+from screening.db import app_state, make_engine, upgrade
 from screening.models import GENESIS_HASH
 from screening.services import accounts
+from screening.unit_of_work import session_scope
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 

@@ -27,8 +27,9 @@ from sqlalchemy import func, select, text
 from screening import audit, audit_checkpoints
 from screening.audit_sealer import seal_job
 from screening.cli import main
-from screening.db import app_state, make_engine, session_scope
+from screening.db import app_state, make_engine
 from screening.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEvent
+from screening.unit_of_work import session_scope, unit_of_work
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TEST_DATABASE_URL, TenantCredentials
 from tests.api.test_audit import traffic
@@ -52,10 +53,10 @@ def chain(app: Flask) -> list[tuple[int | None, int]]:
 
 
 def record_events(app: Flask, count: int) -> None:
-    with session_scope(app) as session:
+    with unit_of_work(app_state(app).db) as uow:
         for number in range(count):
-            audit.record(session, clinic_id=None, actor_type="system", actor_id=None,
-                         action="test.event", request_id=f"r{number}")
+            uow.audit(clinic_id=None, actor_type="system", actor_id=None,
+                      action="test.event", request_id=f"r{number}")
 
 
 def verified(app: Flask) -> list[audit.ChainProblem]:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from screening import audit, secrets
 from screening.auth import public, require
-from screening.db import session_scope
 from screening.models import ApiToken, AuditEvent, IntakeKey
 from screening.services import accounts
+from screening.unit_of_work import session_scope
 
 probe = Blueprint("authprobe", __name__, url_prefix="/authprobe")
 

@@ -13,9 +13,10 @@ from sqlalchemy import select, text
 from screening.audit_sealer import seal_job
 from screening.auth import require
 from screening.cli import main
-from screening.db import app_state, session_scope
+from screening.db import app_state
 from screening.models import Clinic, RulesetVersion, User
 from screening.server import server_options
+from screening.unit_of_work import session_scope
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from screening import audit
-from screening.db import UTCDateTime, app_state, get_session, session_scope
+from screening.db import UTCDateTime, app_state
 from screening.models import Clinic
 from screening.services import accounts
+from screening.unit_of_work import get_session, session_scope, unit_of_work
 
 
 def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
@@ -72,18 +73,17 @@ def test_session_scope_commits_or_rolls_back(app: Flask) -> None:
         assert session.scalars(select(Clinic.slug)).all() == ["kept"]
 
 
-def test_concurrent_writers_queue_and_the_audit_chain_never_forks(app: Flask) -> None:
-    """Twelve threads append at once: on SQLite BEGIN IMMEDIATE serialises them, on
-    PostgreSQL the chain head is locked FOR UPDATE. No write fails, no hash repeats."""
+def test_concurrent_appenders_all_commit_and_the_audit_chain_never_forks(app: Flask) -> None:
+    """Twelve units of work append an audit event at once (their commits share the
+    group committer's transactions); no write fails, and the sealed chain verifies."""
     failures: list[BaseException] = []
     start = threading.Barrier(12)
 
     def append(n: int) -> None:
         try:
             start.wait()
-            with session_scope(app) as session:
-                audit.record(
-                    session,
+            with unit_of_work(app_state(app).db) as uow:
+                uow.audit(
                     clinic_id=None,
                     actor_type="system",
                     actor_id=None,

@@ -10,8 +10,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from screening import driver
-from screening.db import app_state, session_scope
+from screening.db import app_state
 from screening.models import Clinic, IdempotencyRecord, Submission, new_id
+from screening.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 
 RECEIVED = dt.datetime(2026, 2, 28, 23, 59, 59, 123456, tzinfo=dt.UTC)

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.db import session_scope
 from screening.fhir import FHIR_JSON
 from screening.fhir.loinc import code_of
 from screening.fhir.outcome import UnprocessableResource
@@ -29,6 +28,7 @@ from screening.fhir.questionnaire import to_resource
 from screening.fhir.response import parse
 from screening.models import Submission
 from screening.schemas import default_catalogue
+from screening.unit_of_work import session_scope
 from tests import fixtures
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials

@@ -18,8 +18,9 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from screening import audit
-from screening.db import alembic_config, make_engine, upgrade
+from screening.db import Database, alembic_config, make_engine, upgrade
 from screening.models import GENESIS_HASH, AuditEvent, Base
+from screening.unit_of_work import unit_of_work
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -118,9 +119,12 @@ def test_events_chained_before_sealing_existed_stay_valid_and_new_ones_follow(
             connection.execute(text("UPDATE audit_chain_head SET last_seq = 3, "
                                     "last_hash = :hash"), {"hash": prev_hash})
         upgrade(empty_database_url)
+        database = Database.connect(empty_database_url)
+        with unit_of_work(database) as uow:
+            uow.audit(clinic_id=None, actor_type="system", actor_id=None,
+                      action="clinic.create")
+        database.dispose()
         with Session(engine) as session, session.begin():
-            audit.record(session, clinic_id=None, actor_type="system", actor_id=None,
-                         action="clinic.create")
             assert audit.seal_pending(session) == 1
         with Session(engine) as session:
             assert audit.verify(session) == []

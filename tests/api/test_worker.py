@@ -103,14 +103,26 @@ def test_on_postgresql_every_worker_works(app: Flask) -> None:
     assert worker.hold_lease(state, "b", utcnow())
 
 
+def wait_until_it_catches_sigterm(process: subprocess.Popen[bytes]) -> None:
+    """Until the worker has installed its SIGTERM handler (``SigCgt`` in /proc): a fixed
+    pause is too short on a loaded machine, where starting Python takes seconds."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the worker never installed its SIGTERM handler")
+
+
 def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> None:
     environment = {**os.environ, "DATABASE_URL": database_url}
     process = subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_for_handler(process.pid, signal.SIGTERM)
-        time.sleep(0.5)  # a few ticks
-        assert process.poll() is None
+        wait_until_it_catches_sigterm(process)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
         assert process.returncode == 0, stderr.decode()[-2000:]
@@ -118,18 +130,3 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
         if process.poll() is None:
             process.kill()
             process.communicate()
-
-
-def wait_for_handler(pid: int, signum: int, timeout: float = 30.0) -> None:
-    """Waits until process ``pid`` catches ``signum`` (Linux: ``SigCgt`` in its status);
-    a fixed sleep lost the race on a busy machine, when the interpreter took longer to
-    start than the sleep."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Path(f"/proc/{pid}/status").read_text()
-        caught = int(next(line.split()[1] for line in status.splitlines()
-                          if line.startswith("SigCgt:")), 16)
-        if caught & (1 << (signum - 1)):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the worker never installed its signal handler")

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from screening.console import signin, totp
-from screening.db import session_scope
 from screening.models import Clinic, User
 from screening.services import accounts
+from screening.unit_of_work import session_scope
 
 SECRET_KEY = "console-tests-" + "k" * 40
 PASSWORD = "correct horse battery staple"

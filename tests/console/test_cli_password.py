@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from screening.cli import main
 from screening.console import passwords, signin
-from screening.db import session_scope
 from screening.models import AuditEvent, User
+from screening.unit_of_work import session_scope
 
 PASSWORD = "a sufficiently long passphrase"
 

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from screening.console import guard, totp
-from screening.db import session_scope
 from screening.models import AuditEvent, User
 from screening.services import accounts
+from screening.unit_of_work import session_scope
 from tests.console.signing_in import (
     ConsoleLogin,
     add_console_user,
