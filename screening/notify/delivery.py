@@ -197,6 +197,7 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
     their first attempt; returns how many events it handled and the attempts taken.
     Plain statements on the session's connection, no ORM objects: this runs for every
     event."""
+    session.flush()  # events added in this session are dispatched too
     connection = session.connection()
     events = connection.execute(_UNDISPATCHED).all()
     if not events:
