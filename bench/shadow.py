@@ -6,8 +6,8 @@ then gives every row the answers and respondent of the body its evaluation was m
 and marks the evaluation as made under settings version 1 (what every submission stored
 since rulesets exist carries). A draft (``phq9_threshold`` 15) is then shadowed over all
 of the clinic's submissions in a fresh process, which reports the time of the shadow loop
-(rows streamed from the database, one evaluation per row under the draft, the stored
-evaluation read as the active outcome) and its own peak RSS.
+(rows streamed from the database, the stored evaluation read as the active outcome, the
+parts the draft reaches evaluated again under the draft) and its own peak RSS.
 ``--legacy`` leaves ``settings_version`` out, so every row is evaluated twice (rows
 stored before rulesets existed).
 
