@@ -6,8 +6,8 @@ under the draft, and the two outcomes (priority, reasons, criterion statuses, fl
 are compared. A stored evaluation made under the active ruleset and the running code is
 exactly its active outcome (``evaluate`` is deterministic), so it is read instead of
 evaluated again; the database hands over only the parts compared (routing, criteria,
-flags) as one document, and of the respondent only what the rules
-read (birth date, sex at birth), never names or contact details. Rows stream in batches
+flags) as one JSON text, and of the respondent only what the rules read (birth date, sex
+at birth), never names or contact details. Rows stream in batches
 (``yield_per``: a server-side cursor on PostgreSQL), so memory stays flat however many
 submissions there are; only reads are issued, so no write lock is held.
 
@@ -152,7 +152,7 @@ def redo(before: Outcome, parts: frozenset[str], respondent: Mapping[str, Any],
     """The outcome under ``ruleset`` of a submission whose outcome is ``before`` under a
     ruleset that differs only in settings reaching ``parts``: those parts are evaluated
     again, and routing re-derived when anything changed."""
-    priority, reasons, criteria, flag_ids = before
+    criteria, flag_ids = before[2], before[3]
     age = None
     if "adult" in parts or "older_adult" in parts:
         age = age_in_years(respondent, received_on)
