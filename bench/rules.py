@@ -3,15 +3,22 @@
 Run: ``.venv/bin/python bench/rules.py [--number N] [--repeat R] [--profile]``. Prints the
 median microseconds per call over ``repeat`` runs of ``number`` calls, and the machine.
 The goal is under 50 µs per call; ``--profile`` prints the cProfile top functions.
+
+``--compare CHECKOUT`` times another checkout's ``evaluate()`` side by side with this
+one's: ``repeat`` rounds, each running one fresh process per checkout in turn (the order
+alternating), so a noisy machine slows both alike; prints each side's median and best and
+the ratio of the medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import platform
 import pstats
 import statistics
+import subprocess
 import sys
 import timeit
 from datetime import date
@@ -70,13 +77,37 @@ def full_submission() -> tuple[dict[str, Any], dict[str, Any]]:
     return respondent, answers
 
 
+def compare(other: Path, number: int, rounds: int) -> None:
+    """This checkout against ``other``, one fresh process each per round, alternating."""
+    sides = {"this": Path(__file__).resolve(), "other": other.resolve() / "bench" / "rules.py"}
+    timings: dict[str, list[float]] = {name: [] for name in sides}
+    for round_number in range(rounds):
+        order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
+        for name in order:
+            done = subprocess.run(
+                [sys.executable, str(sides[name]), "--number", str(number), "--repeat", "3",
+                 "--json"], stdout=subprocess.PIPE, check=True, text=True)
+            timings[name].append(json.loads(done.stdout)["best_us"])
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    for name, path in sides.items():
+        print(f"{name:>5} ({path.parents[1]}): median {medians[name]:.1f} µs/call, best "
+              f"{min(timings[name]):.1f} µs/call over {rounds} processes")
+    print(f"this / other = {medians['this'] / medians['other']:.2f}")
+
+
 def main() -> None:
     """Time ``evaluate()`` and print the median per call with the machine it ran on."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=20_000, help="calls per run")
     parser.add_argument("--repeat", type=int, default=7, help="runs")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="time another checkout side by side (repeat = rounds)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compare is not None:
+        compare(args.compare, args.number, args.repeat)
+        return
 
     respondent, answers = full_submission()
 
@@ -87,6 +118,9 @@ def main() -> None:
     runs = timeit.repeat(call, number=args.number, repeat=args.repeat)
     median_us = statistics.median(runs) / args.number * 1e6
     best_us = min(runs) / args.number * 1e6
+    if args.json:
+        print(json.dumps({"median_us": median_us, "best_us": best_us}))
+        return
     print(f"evaluate(): median {median_us:.1f} µs/call, best {best_us:.1f} µs/call "
           f"({args.repeat} runs x {args.number} calls; goal < {GOAL_MICROSECONDS:.0f} µs)")
     print(f"machine: {platform.platform()}; {platform.processor() or platform.machine()}; "

@@ -6,15 +6,20 @@ then gives every row the answers and respondent of the body its evaluation was m
 and marks the evaluation as made under settings version 1 (what every submission stored
 since rulesets exist carries). A draft (``phq9_threshold`` 15) is then shadowed over all
 of the clinic's submissions in a fresh process, which reports the time of the shadow loop
-(rows streamed from the database, one evaluation per row under the draft, the stored
-evaluation read as the active outcome) and its own peak RSS.
+(rows streamed from the database, the stored evaluation read as the active outcome, the
+parts the draft reaches evaluated again under the draft) and its own peak RSS.
 ``--legacy`` leaves ``settings_version`` out, so every row is evaluated twice (rows
 stored before rulesets existed).
 
+``--compare CHECKOUT`` also runs another checkout's shadow process on the same seeded
+database, alternating with this one's (``--rounds`` each), and prints both side by side
+with the ratio of their medians; ``--large 0`` measures one size only.
+
 Run: ``.venv/bin/python bench/shadow.py [--database sqlite|postgres|both] [--small 100000]
-[--large 1000000] [--legacy]``. Goal: >= 20,000 submissions/s per core (submissions per
-CPU second of the shadow process: the loop is one thread; on PostgreSQL the server's own
-work runs on another core) and the same peak RSS at both sizes.
+[--large 1000000] [--legacy] [--compare CHECKOUT] [--rounds 3]``. Goal: >= 20,000
+submissions/s per core (submissions per CPU second of the shadow process: the loop is one
+thread; on PostgreSQL the server's own work runs on another core) and the same peak RSS
+at both sizes.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
@@ -34,6 +40,7 @@ from typing import Any  # noqa: E402
 from sqlalchemy import make_url, text  # noqa: E402
 
 from bench.harness import (  # noqa: E402
+    ROOT,
     BenchDatabase,
     bench_database,
     create_clinic,
@@ -104,9 +111,12 @@ def sql(database: BenchDatabase, statement: str) -> list[Any]:
         engine.dispose()
 
 
-def measure(database: BenchDatabase, slug: str, draft_id: str) -> dict[str, Any]:
-    """Runs the shadow in a fresh process; its timing and peak RSS (KiB)."""
-    done = subprocess.run([sys.executable, __file__, "--worker", slug, draft_id],
+def measure(database: BenchDatabase, slug: str, draft_id: str,
+            checkout: Path = ROOT) -> dict[str, Any]:
+    """Runs the shadow of ``checkout`` (by default this one) in a fresh process; its timing
+    and peak RSS (KiB)."""
+    script = checkout.resolve() / "bench" / "shadow.py"
+    done = subprocess.run([sys.executable, str(script), "--worker", slug, draft_id],
                           env=database.env(), stdout=subprocess.PIPE, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -144,6 +154,7 @@ def worker(slug: str, draft_id: str) -> None:
 def run(kind: str, args: argparse.Namespace) -> bool:
     """Both sizes on one database; True when the goals are met."""
     results = []
+    sides = {"this": ROOT} if args.compare is None else {"this": ROOT, "other": args.compare}
     with bench_database(kind) as database:
         credentials = create_clinic(database)
         clinic_id = sql(database, "SELECT id FROM clinics")[0][0]
@@ -153,24 +164,50 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                            str(draft_file))
         first = 1
         for size in (args.small, args.large):
+            if size < first:
+                continue
             took = seed(database, clinic_id, first, size, args.legacy)
             print(f"{kind}: seeded up to {size:,} in {took:.1f} s", flush=True)
             first = size + 1
-            result = measure(database, credentials.slug, draft_id)
-            assert result["evaluated"] == size, result
-            rate = result["evaluated"] / result["cpu_seconds"]
-            results.append((size, rate, result["peak_rss_kib"]))
-            print(f"{kind}: {size:>9,} submissions in {result['seconds']:.1f} s wall "
-                  f"({result['evaluated'] / result['seconds']:,.0f}/s), "
-                  f"{result['cpu_seconds']:.1f} s CPU of the shadow process = {rate:,.0f}/s "
-                  f"per core, changed {result['changed']:,}, "
-                  f"peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB", flush=True)
-    (_, small_rate, small_rss), (_, large_rate, large_rss) = results
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+            for round_number in range(args.rounds):
+                order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
+                for name in order:
+                    result = measure(database, credentials.slug, draft_id, sides[name])
+                    assert result["evaluated"] == size, result
+                    runs[name].append(result)
+                    report(kind, f"{name} ", size, result)
+            medians = {name: statistics.median(r["evaluated"] / r["cpu_seconds"] for r in rs)
+                       for name, rs in runs.items()}
+            peaks = {name: max(r["peak_rss_kib"] for r in rs) for name, rs in runs.items()}
+            for name in sides:
+                print(f"{kind}: {size:>9,} {name:>5} ({sides[name]}): median "
+                      f"{medians[name]:,.0f}/s per core, peak RSS {peaks[name] / 1024:.0f} MiB",
+                      flush=True)
+            if args.compare is not None:
+                print(f"{kind}: {size:>9,} this / other = "
+                      f"{medians['this'] / medians['other']:.2f}", flush=True)
+            results.append((size, medians["this"], peaks["this"]))
+    fast = min(rate for _, rate, _ in results) >= GOAL_PER_SECOND
+    verdict = f"{kind}: goal >= {GOAL_PER_SECOND:,}/s: {'OK' if fast else 'MISSED'}"
+    if len(results) < 2:
+        print(verdict)
+        return fast
+    (_, _, small_rss), (_, _, large_rss) = results
     flat = large_rss <= small_rss * 1.1
-    fast = min(small_rate, large_rate) >= GOAL_PER_SECOND
-    print(f"{kind}: goal >= {GOAL_PER_SECOND:,}/s: {'OK' if fast else 'MISSED'}; "
-          f"peak RSS 1M / 100k = {large_rss / small_rss:.2f} ({'flat' if flat else 'GROWS'})")
+    print(f"{verdict}; peak RSS {results[1][0]:,} / {results[0][0]:,} = "
+          f"{large_rss / small_rss:.2f} ({'flat' if flat else 'GROWS'})")
     return fast and flat
+
+
+def report(kind: str, name: str, size: int, result: dict[str, Any]) -> None:
+    """One line per measured shadow process."""
+    rate = result["evaluated"] / result["cpu_seconds"]
+    print(f"{kind}: {name}{size:>9,} submissions in {result['seconds']:.1f} s wall "
+          f"({result['evaluated'] / result['seconds']:,.0f}/s), "
+          f"{result['cpu_seconds']:.1f} s CPU of the shadow process = {rate:,.0f}/s "
+          f"per core, changed {result['changed']:,}, "
+          f"peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB", flush=True)
 
 
 def main() -> int:
@@ -183,6 +220,10 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--legacy", action="store_true",
                         help="stored evaluations without settings_version: two per row")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="also run another checkout's shadow, alternating with this one")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="shadow processes per checkout and size")
     args = parser.parse_args()
     print(machine())
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]

@@ -1,17 +1,22 @@
-"""Result types of the rules engine: frozen, slotted, JSON-serialisable.
+"""Result types of the rules engine: immutable named tuples, JSON-serialisable.
 
 Everything the engine returns is immutable so a stored evaluation can be trusted to be
-exactly what the rules produced. ``to_dict()`` gives the JSON shape of the API contract
-(shared spec §6); nothing else in the engine knows about JSON.
+exactly what the rules produced: each result is a ``typing.NamedTuple`` (no instance
+``__dict__``) whose fields refuse assignment with ``FrozenInstanceError``, as a frozen
+dataclass would. ``to_dict()`` gives the JSON shape of the API contract (shared spec §6);
+nothing else in the engine knows about JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
-from rules.frozen import fast_init
+
+def refuse_assignment(self: object, name: str, value: object) -> NoReturn:
+    """``__setattr__`` of every result type: a result is never changed after it is built."""
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
 class Status(StrEnum):
@@ -54,9 +59,7 @@ _PRIORITY_RANK = {
 }
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Criterion:
+class Criterion(NamedTuple):
     """One intake criterion, evaluated to met / not_met / unknown with its evidence."""
 
     id: str
@@ -64,6 +67,7 @@ class Criterion:
     detail: str
     source: str
     evidence: dict[str, Any] | None = None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract; ``evidence`` only when there is some."""
@@ -78,9 +82,7 @@ class Criterion:
         return out
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(NamedTuple):
     """Something a clinician must acknowledge, with the answer or score that raised it."""
 
     id: str
@@ -88,6 +90,7 @@ class Flag:
     answer: Any
     detail: str
     source: str
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract."""
@@ -100,26 +103,24 @@ class Flag:
         }
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Routing:
+class Routing(NamedTuple):
     """Queue priority and every reason that matched, in rule order."""
 
     priority: Priority
     reasons: tuple[str, ...]
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract."""
         return {"priority": self.priority.value, "reasons": list(self.reasons)}
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Safety:
+class Safety(NamedTuple):
     """What the intake form must show the respondent at once."""
 
     show_crisis_resources: bool
     message: str | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§5 ``safety``)."""
@@ -133,13 +134,11 @@ DEFAULT_CRISIS_MESSAGE = (
 )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """The whole, frozen result of ``rules.evaluate``.
 
     ``scores`` maps a section name (``phq9``, ``gad7``, …) to its score object; a score is
-    present only when its section was submitted. Score objects are frozen dataclasses
+    present only when its section was submitted. Score objects are immutable named tuples
     with their own ``to_dict()``.
     """
 
@@ -149,7 +148,8 @@ class Evaluation:
     flags: tuple[Flag, ...]
     routing: Routing
     safety: Safety
-    missing: tuple[str, ...] = field(default=())
+    missing: tuple[str, ...] = ()
+    __setattr__ = refuse_assignment
 
     def score(self, name: str) -> Any | None:
         """The score object of one section, or None when that section was not submitted."""

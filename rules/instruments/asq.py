@@ -4,10 +4,9 @@ acuity question, giving negative, non-acute positive or acute positive."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
+from rules.types import refuse_assignment
 
 SECTION = "asq"
 SOURCE = (
@@ -25,12 +24,11 @@ NON_ACUTE_POSITIVE = "non_acute_positive"
 ACUTE_POSITIVE = "acute_positive"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class AsqScore:
+class AsqScore(NamedTuple):
     """A scored ASQ; ``result`` is None only when the screen cannot be decided."""
 
     result: str | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.asq``)."""

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
 from rules.instruments import answered_sum, at_least
+from rules.types import refuse_assignment
 
 SECTION = "audit_c"
 SOURCE = (
@@ -27,15 +26,14 @@ POSITIVE_AT_MALE = 4
 POSITIVE_AT_OTHERWISE = 3
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class AuditCScore:
+class AuditCScore(NamedTuple):
     """A scored AUDIT-C; ``threshold`` is the cut-off applied for the respondent."""
 
     total: int | None
     positive: bool | None
     complete: bool
     threshold: int
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.audit_c``)."""

@@ -8,10 +8,9 @@ so no item text appears anywhere in this service.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
+from rules.types import refuse_assignment
 
 SECTION = "cssrs"
 SOURCE = (
@@ -35,13 +34,12 @@ MODERATE = "moderate"
 HIGH = "high"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class CssrsScore:
+class CssrsScore(NamedTuple):
     """A triaged screener; ``risk`` is None only when no yes was given and an item that
     would have been asked is unanswered."""
 
     risk: str | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.cssrs``)."""

@@ -8,11 +8,10 @@ Items are numbered only: the DAST-10 wording is licensed for non-commercial use
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
 from rules.instruments import Band, band_of
+from rules.types import refuse_assignment
 
 SECTION = "dast10"
 SOURCE = (
@@ -38,9 +37,7 @@ BANDS: tuple[Band, ...] = (
 POSITIVE_AT = 3
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Dast10Score:
+class Dast10Score(NamedTuple):
     """A scored DAST-10; ``total`` and ``band`` are None unless all ten items are given.
 
     ``min_total`` and ``max_total`` bound the total when items are unanswered (equal on a
@@ -52,6 +49,7 @@ class Dast10Score:
     complete: bool
     min_total: int
     max_total: int
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.dast10``)."""

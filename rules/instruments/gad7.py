@@ -7,11 +7,10 @@ the middle answer of one item differently (clinical.md §3.3).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
 from rules.instruments import Band, answered_sum, band_of
+from rules.types import refuse_assignment
 
 SECTION = "gad7"
 SOURCE = (
@@ -30,14 +29,13 @@ SEVERITY_BANDS: tuple[Band, ...] = (
 )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Gad7Score:
+class Gad7Score(NamedTuple):
     """A scored GAD-7; ``total`` and ``severity`` are None unless all seven items are given."""
 
     total: int | None
     severity: str | None
     complete: bool
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.gad7``)."""

@@ -7,10 +7,9 @@ Items are numbered only: free-use terms of the MDQ wording were not found (clini
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
+from rules.types import refuse_assignment
 
 SECTION = "mdq"
 SOURCE = (
@@ -27,14 +26,13 @@ POSITIVE_PROBLEM_LEVELS: tuple[str, ...] = ("moderate", "serious")
 NEGATIVE_PROBLEM_LEVELS: tuple[str, ...] = ("none", "minor")
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class MdqScore:
+class MdqScore(NamedTuple):
     """A scored MDQ: the yes count of q1 and whether the screen is positive (None when the
     unanswered parts decide it)."""
 
     yes_count: int
     positive: bool | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.mdq``)."""

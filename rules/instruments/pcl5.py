@@ -4,11 +4,10 @@ DSM-5 symptom-cluster rule for a provisional diagnosis."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
 from rules.instruments import answered_sum, at_least
+from rules.types import refuse_assignment
 
 SECTION = "pcl5"
 SOURCE = (
@@ -37,9 +36,7 @@ CLUSTERS: tuple[tuple[str, tuple[str, ...], int], ...] = (
 )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Pcl5Score:
+class Pcl5Score(NamedTuple):
     """A scored PCL-5; ``total`` is None unless all twenty items are given; ``positive``
     (total at the cut-point) and ``dsm5_cluster_rule`` are None when the unanswered items
     decide them."""
@@ -48,6 +45,7 @@ class Pcl5Score:
     positive: bool | None
     complete: bool
     dsm5_cluster_rule: bool | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.pcl5``)."""

@@ -9,11 +9,10 @@ use ``total_bounds`` to tell whether a cut-off is certainly met or missed anyway
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.frozen import fast_init
 from rules.instruments import Band, answered_sum, band_of
+from rules.types import refuse_assignment
 
 SECTION = "phq9"
 SOURCE = (
@@ -35,9 +34,7 @@ SEVERITY_BANDS: tuple[Band, ...] = (
 SCREEN_POSITIVE_AT = 10
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Phq9Score:
+class Phq9Score(NamedTuple):
     """A scored PHQ-9. ``total`` and ``severity`` are None unless all nine items are given;
     ``item9`` (self-harm thoughts) and ``difficulty`` are reported as answered."""
 
@@ -46,6 +43,7 @@ class Phq9Score:
     item9: int | None
     complete: bool
     difficulty: int | None
+    __setattr__ = refuse_assignment
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the contract (§6 ``scores.phq9``)."""
