@@ -1,6 +1,6 @@
 """The ceiling for ``bench/ingest.py``: a bare Flask app that parses the same JSON body and
 answers 201, served by gunicorn with exactly the service's settings
-(``screening.server.server_options``: worker class, threads, worker count).
+(``screening.server.gunicorn.server_options``: worker class, threads, worker count).
 
 Run: ``.venv/bin/python bench/bare_app.py --port 8001 --workers 2``.
 """
@@ -17,7 +17,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from flask import Flask, jsonify, request  # noqa: E402
 
-from screening.server import GunicornApp, server_options  # noqa: E402
+from screening.server.gunicorn import GunicornApp, server_options  # noqa: E402
 
 
 def create_bare_app() -> Flask:

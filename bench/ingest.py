@@ -68,7 +68,7 @@ from bench.harness import (  # noqa: E402
     service_command,
     usage,
 )
-from screening.server import CONNECTIONS_PER_WORKER  # noqa: E402
+from screening.server.gunicorn import CONNECTIONS_PER_WORKER  # noqa: E402
 
 PATH = "/api/v1/submissions"
 GOAL_RATIO = 0.3

@@ -24,7 +24,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import psycopg  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
 
-from screening.server import GunicornApp  # noqa: E402
+from screening.server.gunicorn import GunicornApp  # noqa: E402
 
 TABLE = "naive_submissions"
 CREATE = (f"CREATE TABLE IF NOT EXISTS {TABLE} "

@@ -137,8 +137,8 @@ def captured_statements(database: BenchDatabase, clinic_id: str,
     """The SQL the service runs for each endpoint, with its parameters, captured by
     calling the service functions on the bench database (the claim is rolled back)."""
     from screening import create_app
-    from screening.db import app_state
     from screening.services import queue, review, submissions
+    from screening.storage.db import app_state
 
     app = create_app({"DATABASE_URL": database.url, "RATE_LIMIT": "off",
                       "LOG_LEVEL": "WARNING"})

@@ -61,9 +61,9 @@ def measure(count: int, profile: int) -> dict[str, float]:
     import logging
 
     from screening import create_app
-    from screening.db import app_state, upgrade
     from screening.services import accounts
-    from screening.unit_of_work import session_scope
+    from screening.storage.db import app_state, upgrade
+    from screening.storage.unit_of_work import session_scope
     from tests.api.bodies import example
 
     folder = tempfile.mkdtemp(prefix="screening-request-cpu-")
@@ -134,10 +134,10 @@ def _components(app: Any, key: str, raw: bytes, count: int) -> dict[str, float]:
     from flask import jsonify
 
     import rules
-    from screening import auth
-    from screening.db import app_state, utcnow
-    from screening.schemas import default_catalogue
+    from screening.intake.schemas import default_catalogue
     from screening.services import idempotency
+    from screening.storage.db import app_state, utcnow
+    from screening.web import auth
 
     database = app_state(app).db
     authorization = f"Bearer {key}"
@@ -151,7 +151,7 @@ def _components(app: Any, key: str, raw: bytes, count: int) -> dict[str, float]:
               "safety": {"show_crisis_resources": False, "message": None}}
     with app.test_request_context("/api/v1/submissions", method="POST", data=raw,
                                   content_type="application/json"):
-        from screening.api._json import json_body
+        from screening.web.api._json import json_body
 
         def parse() -> Any:
             from flask import request

@@ -18,9 +18,10 @@ from types import FrameType
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from screening import audit, create_app  # noqa: E402
-from screening.audit_sealer import SEAL_INTERVAL_SECONDS  # noqa: E402
-from screening.db import app_state, utcnow  # noqa: E402
+from screening import create_app  # noqa: E402
+from screening.server.sealer import SEAL_INTERVAL_SECONDS  # noqa: E402
+from screening.storage import audit  # noqa: E402
+from screening.storage.db import app_state, utcnow  # noqa: E402
 
 _stop = False
 

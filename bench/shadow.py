@@ -55,7 +55,7 @@ GOAL_PER_SECOND = 20_000
 def seed(database: BenchDatabase, clinic_id: str, first: int, last: int,
          legacy: bool) -> float:
     """Seeds rows ``first..last`` with real answers; returns the seconds taken."""
-    from screening.db import make_engine
+    from screening.storage.db import make_engine
     from tests.api.bodies import routed
 
     started = time.monotonic()
@@ -101,7 +101,7 @@ def holder_id(database: BenchDatabase) -> str:
 
 
 def sql(database: BenchDatabase, statement: str) -> list[Any]:
-    from screening.db import make_engine
+    from screening.storage.db import make_engine
 
     engine = make_engine(database.url)
     try:
@@ -135,7 +135,7 @@ def worker(slug: str, draft_id: str) -> None:
     """The measured process: one shadow run on DATABASE_URL, timed around the loop."""
     from screening import create_app
     from screening.services import accounts, rulesets, shadow
-    from screening.unit_of_work import session_scope
+    from screening.storage.unit_of_work import session_scope
 
     app = create_app({"RATE_LIMIT": "off"})
     with session_scope(app, write=False) as session:

@@ -8,9 +8,9 @@ from typing import Any
 
 from alembic import context
 
-from screening import models
-from screening.config import settings_from_environment
-from screening.db import MIGRATIONS_DIR, UTCDateTime, make_engine
+from screening.config.settings import settings_from_environment
+from screening.storage import models
+from screening.storage.db import MIGRATIONS_DIR, UTCDateTime, make_engine
 
 config = context.config
 target_metadata = models.Base.metadata

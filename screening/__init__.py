@@ -1,53 +1,16 @@
 """The intake screening service (Flask application).
 
-``create_app`` assembles the application: settings from the environment (a mapping given
-by the caller wins), database, error handlers, request ids and logs, rate limits and the
-blueprints (the JSON API and the clinician review console under ``/console``).
-``app.extensions["screening"]`` holds an ``AppState`` (settings, database).
+``create_app`` (``screening.app``) builds the application. The packages, by what each part
+does: ``web`` (the HTTP surfaces: JSON API, FHIR, console; authentication, rate limits,
+the one error renderer), ``services`` (what the surfaces and commands do, given a unit of
+work), ``intake`` (parsing and validating questionnaires), ``storage`` (models, the unit of
+work, the audit log), ``notify`` (webhooks and escalation), ``server`` (gunicorn and the
+background worker), ``config`` and ``cli``. The clinical rules are the separate,
+standard-library-only package ``rules``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-MAX_BODY_BYTES = 64 * 1024
+from screening.app import create_app
 
 __all__ = ["create_app"]
-
-
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Builds the application; raises ``ConfigError`` on a bad setting.
-
-    ``config`` may hold the environment variables of ``screening.config`` (e.g.
-    ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
-    """
-    from screening import auth, console, db, limits, observability, rendering, unit_of_work
-    from screening.api import register
-    from screening.config import ENV_VARS, settings_from_environment
-
-    app = Flask(__name__)
-    settings = settings_from_environment(config, app.instance_path)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config.from_mapping({k: v for k, v in (config or {}).items() if k not in ENV_VARS})
-
-    observability.init_app(app, settings.log_level)
-    database = db.init_app(settings)
-    app.extensions["screening"] = db.AppState(settings=settings, db=database)
-    unit_of_work.init_app(app)
-    rendering.init_app(app)
-    auth.init_app(app)
-    limits.init_app(app, settings)
-    register(app)
-    console.init_app(app)
-    if settings.trusted_proxies:
-        # Behind reverse proxies the client address (rate limits, sign-in throttling) and
-        # scheme come from their X-Forwarded-* headers; only as many hops as configured
-        # are believed, so a client cannot forge its own address.
-        hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    return app

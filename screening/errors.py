@@ -3,7 +3,7 @@
 Exception tree (every class is raised on purpose by this package)::
 
     ScreeningError                 root; status 500 "Internal Server Error"
-     ├── ConfigError               bad environment at start-up (screening.config)
+     ├── ConfigError               bad environment at start-up (screening.config.settings)
      ├── BadRequest                400 malformed request (e.g. body is not valid JSON)
      ├── Unauthorized              401 missing, invalid or revoked bearer credential
      ├── Forbidden                 403 valid credential without the right
@@ -16,7 +16,7 @@ Exception tree (every class is raised on purpose by this package)::
      ├── PreconditionRequired      428 ``If-Match`` missing
      └── ServiceUnavailable        503 a dependency (the database) is unreachable
 
-Views and services raise these; ``screening.rendering`` renders them, with Werkzeug's own
+Views and services raise these; ``screening.web.errors`` renders them, with Werkzeug's own
 errors and the unexpected ones, in the format of the request's surface (problem+json,
 OperationOutcome under ``/fhir``, HTML under ``/console``).
 

@@ -1,6 +1,6 @@
 """Initial schema: clinics, credentials, submissions, idempotency records, audit chain.
 
-Generated with autogenerate against screening.models, then reviewed: indexes created
+Generated with autogenerate against screening.storage.models, then reviewed: indexes created
 without batch mode (plain CREATE INDEX works on every engine), the audit chain head seeded
 with its single genesis row.
 

@@ -78,7 +78,7 @@ def upgrade() -> None:
     connection = op.get_bind()
     now = dt.datetime.now(dt.UTC)
     if connection.dialect.name == "sqlite":
-        now = now.replace(tzinfo=None)  # as screening.db.UTCDateTime stores it
+        now = now.replace(tzinfo=None)  # as screening.storage.db.UTCDateTime stores it
     rows = [
         {"id": str(uuid.uuid4()), "clinic_id": clinic_id, "version": 1,
          "settings": {"crisis_message": message} if message else {}, "activated_at": now}

@@ -47,8 +47,11 @@ import orjson
 from sqlalchemy import Connection, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from screening.db import AppState, utcnow
-from screening.models import (
+from screening.notify import addresses, signing
+from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
+from screening.services import outbox, webhooks
+from screening.storage.db import AppState, utcnow
+from screening.storage.models import (
     PRIORITIES,
     Clinic,
     Submission,
@@ -57,10 +60,7 @@ from screening.models import (
     WebhookEvent,
     new_id,
 )
-from screening.notify import addresses, signing
-from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
-from screening.services import outbox, webhooks
-from screening.unit_of_work import unit_of_work
+from screening.storage.unit_of_work import unit_of_work
 
 log = logging.getLogger("screening.notify")
 

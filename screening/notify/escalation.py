@@ -19,11 +19,11 @@ from sqlalchemy import ColumnElement, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from rules import Priority
-from screening import unit_of_work
-from screening.db import AppState, utcnow
-from screening.models import OPEN_STATUSES, Submission
 from screening.services import outbox
 from screening.services.rulesets import escalation_minutes
+from screening.storage import unit_of_work
+from screening.storage.db import AppState, utcnow
+from screening.storage.models import OPEN_STATUSES, Submission
 
 ESCALATED_PRIORITIES = ("critical", "urgent")
 # Intervals are minutes long: looking every few seconds is prompt enough, and spares the

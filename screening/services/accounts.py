@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from screening import secrets, unit_of_work
-from screening.db import utcnow
 from screening.errors import Conflict, NotFound, Unprocessable
-from screening.models import USER_ROLES, ApiToken, Clinic, IntakeKey, User
+from screening.services import credentials as secrets
 from screening.services import rulesets
+from screening.storage import unit_of_work
+from screening.storage.db import utcnow
+from screening.storage.models import USER_ROLES, ApiToken, Clinic, IntakeKey, User
 
 SLUG_PATTERN = re.compile(r"[a-z0-9-]{2,63}")
 # Deliberately loose: one "@", no spaces, a dot in the domain. Delivery is not our job.

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import audit_checkpoints
 from screening.errors import NotFound
-from screening.models import AuditEvent
 from screening.services import shapes
 from screening.services.paging import Page, as_int, decode_cursor, paginate
 from screening.services.submissions import OBJECT_TYPE
+from screening.storage import checkpoints as audit_checkpoints
+from screening.storage.models import AuditEvent
 
 
 def list_events(session: Session, clinic_id: str, *, submission_id: str | None, limit: int,

@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from screening.errors import Conflict, Unprocessable
-from screening.models import IdempotencyRecord, new_id
-from screening.unit_of_work import UnitOfWork
+from screening.storage.models import IdempotencyRecord, new_id
+from screening.storage.unit_of_work import UnitOfWork
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = dt.timedelta(hours=24)

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from screening.ids import uuid4_hex
-from screening.models import WebhookEvent
 from screening.services.shapes import json_time
+from screening.storage.ids import uuid4_hex
+from screening.storage.models import WebhookEvent
 
 SUBMISSION_PATH = "/api/v1/submissions/{id}"
 

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 from rules import Priority
-from screening.models import Submission
 from screening.services import shapes
 from screening.services.paging import Page, as_int, as_str, as_time, decode_cursor, paginate
+from screening.storage.models import Submission
 
 OPEN_STATUSES = ("pending_review", "in_review")
 CLAIMED_FILTERS = ("me", "unclaimed")
@@ -35,7 +35,7 @@ def list_queue(session: Session, clinic_id: str, *, priority: str | None, limit:
                user_id: str | None = None) -> Page[dict[str, Any]]:
     """One page of the clinic's open submissions in review order, as summaries.
 
-    ``priority`` must already be one of ``screening.models.PRIORITIES`` and ``claimed``
+    ``priority`` must already be one of ``screening.storage.models.PRIORITIES`` and ``claimed``
     one of ``CLAIMED_FILTERS``: ``me`` keeps the live claims of ``user_id``,
     ``unclaimed`` those nobody holds a live claim on (expired leases included).
     """

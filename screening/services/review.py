@@ -30,7 +30,6 @@ from typing import NoReturn
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
-from screening import unit_of_work
 from screening.errors import (
     Conflict,
     NotFound,
@@ -38,7 +37,6 @@ from screening.errors import (
     PreconditionRequired,
     Unprocessable,
 )
-from screening.models import OPEN_STATUSES, Decision, Note, Submission
 from screening.services import outbox
 from screening.services.decision_rules import (
     RATIONALE_MAX_CHARS,
@@ -46,6 +44,8 @@ from screening.services.decision_rules import (
     decision_errors,
 )
 from screening.services.shapes import etag
+from screening.storage import unit_of_work
+from screening.storage.models import OPEN_STATUSES, Decision, Note, Submission
 
 __all__ = [
     "NOTE_MAX_CHARS",

@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from screening.models import DECISION_OUTCOMES
 from screening.services import review
+from screening.storage.models import DECISION_OUTCOMES
 
 MAX_ACKNOWLEDGED_FLAGS = 100
 FLAG_ID_MAX_CHARS = 64

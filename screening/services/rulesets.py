@@ -15,13 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 import rules
-from screening import unit_of_work
 from screening.errors import (
     Conflict,
     NotFound,
@@ -29,11 +28,10 @@ from screening.errors import (
     PreconditionRequired,
     Unprocessable,
 )
-from screening.models import Clinic, RulesetDraft, RulesetVersion
 from screening.services import shapes
-
-if TYPE_CHECKING:
-    from screening.db import Database
+from screening.storage import unit_of_work
+from screening.storage.db import Database
+from screening.storage.models import Clinic, RulesetDraft, RulesetVersion
 
 OBJECT_TYPE = "ruleset"
 DRAFT_OBJECT_TYPE = "ruleset_draft"

@@ -41,8 +41,8 @@ from rules.criteria import (
     prior_treatment_failure,
 )
 from rules.routing import route
-from screening.models import Submission
 from screening.services.rulesets import ActiveRuleset
+from screening.storage.models import Submission
 
 MAX_EXAMPLES = 50
 BATCH_ROWS = 2000

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from screening.models import AuditEvent, Decision, Note, Submission
+from screening.storage.models import AuditEvent, Decision, Note, Submission
 
 
 def json_time(moment: dt.datetime) -> str:

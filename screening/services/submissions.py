@@ -3,7 +3,7 @@
 ``ingest`` creates: everything is validated and evaluated before any lock is taken, and
 the rows (submission, its ``submission.created`` webhook event, audit event, the
 Idempotency-Key's stored answer) are queued in the unit of work and committed together
-(by the group committer with those of concurrent requests, ``screening.unit_of_work``).
+(by the group committer with those of concurrent requests, ``screening.storage.unit_of_work``).
 ``store_submission`` is where the native and the FHIR create views both end;
 ``audited_read`` is the one full read every surface (JSON, FHIR, console) shows.
 """
@@ -18,9 +18,11 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 import rules
-from screening import unit_of_work
 from screening.errors import NotFound
-from screening.models import (
+from screening.services import idempotency, outbox, rulesets, shapes
+from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
+from screening.storage import unit_of_work
+from screening.storage.models import (
     PRIORITIES,
     SUBMISSION_STATUSES,
     IdempotencyRecord,
@@ -28,9 +30,7 @@ from screening.models import (
     WebhookEvent,
     new_id,
 )
-from screening.services import idempotency, outbox, rulesets, shapes
-from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
-from screening.unit_of_work import UnitOfWork
+from screening.storage.unit_of_work import UnitOfWork
 
 OBJECT_TYPE = "submission"
 _COMPLETE_RECORD = (
@@ -42,7 +42,7 @@ _COMPLETE_RECORD = (
 
 
 class Actor(Protocol):
-    """Who acts (``screening.auth.Principal`` satisfies it)."""
+    """Who acts (``screening.web.auth.Principal`` satisfies it)."""
 
     @property
     def kind(self) -> str: ...

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from screening import unit_of_work
 from screening.errors import NotFound, Unprocessable
-from screening.models import WebhookDelivery, WebhookEndpoint
 from screening.notify import addresses, signing
 from screening.services import outbox
 from screening.services.paging import Page, as_str, as_time, decode_cursor, paginate
 from screening.services.shapes import json_time
+from screening.storage import unit_of_work
+from screening.storage.models import WebhookDelivery, WebhookEndpoint
 
 OBJECT_TYPE = "webhook"
 ROTATION_OVERLAP = dt.timedelta(hours=24)

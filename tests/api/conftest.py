@@ -8,7 +8,7 @@ and the audit chain reset, so tests may commit freely, from threads too.
 Fixtures (all function-scoped unless noted):
 
 - ``_no_service_environment`` (session, autouse): the service's own environment
-  variables (``screening.config.ENV_VARS``) are removed for the run, so a shell's
+  variables (``screening.config.settings.ENV_VARS``) are removed for the run, so a shell's
   ``REDIS_URL`` or ``LOG_LEVEL`` cannot change what the tests see.
 - ``database_url`` (session): the migrated database's URL.
 - ``make_app(*, api_blueprints=(), **config) -> Flask``: an app on that database;
@@ -37,13 +37,13 @@ from flask import Blueprint, Flask
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session
 
-import screening.api
+import screening.web.api
 from screening import create_app
-from screening.config import ENV_VARS
-from screening.db import app_state, make_engine, upgrade
-from screening.models import GENESIS_HASH
+from screening.config.settings import ENV_VARS
 from screening.services import accounts
-from screening.unit_of_work import session_scope
+from screening.storage.db import app_state, make_engine, upgrade
+from screening.storage.models import GENESIS_HASH
+from screening.storage.unit_of_work import session_scope
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -177,11 +177,11 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
             "TESTING": True,
             **config,
         }
-        children = screening.api._child_blueprints
+        children = screening.web.api._child_blueprints
         with pytest.MonkeyPatch.context() as patch:
             if api_blueprints:
                 patch.setattr(
-                    screening.api, "_child_blueprints", lambda: [*children(), *api_blueprints]
+                    screening.web.api, "_child_blueprints", lambda: [*children(), *api_blueprints]
                 )
             new_app = create_app(settings)
         apps.append(new_app)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from screening.config import ENV_VARS
+from screening.config.settings import ENV_VARS
 
 SCREENING = str(Path(sys.executable).parent / "screening")
 

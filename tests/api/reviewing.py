@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import insert, select, update
 
 import rules
-from screening.db import utcnow
-from screening.models import AuditEvent, Clinic, Submission, new_id
 from screening.services import accounts
-from screening.unit_of_work import session_scope
+from screening.storage.db import utcnow
+from screening.storage.models import AuditEvent, Clinic, Submission, new_id
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials, bearer
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from screening import audit, create_app
-from screening.audit_sealer import seal_job
-from screening.db import app_state
+from screening import create_app
+from screening.server.sealer import seal_job
+from screening.storage import audit
+from screening.storage.db import app_state
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from screening import audit
-from screening.audit_sealer import seal_job
 from screening.cli import main
-from screening.db import app_state
-from screening.models import AuditChainHead, AuditEvent
-from screening.unit_of_work import session_scope
+from screening.server.sealer import seal_job
+from screening.storage import audit
+from screening.storage.db import app_state
+from screening.storage.models import AuditChainHead, AuditEvent
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 

@@ -24,12 +24,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from screening import audit, audit_checkpoints
-from screening.audit_sealer import seal_job
 from screening.cli import main
-from screening.db import app_state, make_engine
-from screening.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEvent
-from screening.unit_of_work import session_scope, unit_of_work
+from screening.server.sealer import seal_job
+from screening.storage import audit
+from screening.storage import checkpoints as audit_checkpoints
+from screening.storage.db import app_state, make_engine
+from screening.storage.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEvent
+from screening.storage.unit_of_work import session_scope, unit_of_work
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TEST_DATABASE_URL, TenantCredentials
 from tests.api.test_audit import traffic

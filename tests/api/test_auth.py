@@ -9,11 +9,12 @@ import pytest
 from flask import Blueprint, Flask, g
 from sqlalchemy import select
 
-from screening import audit, secrets
-from screening.auth import public, require
-from screening.models import ApiToken, AuditEvent, IntakeKey
 from screening.services import accounts
-from screening.unit_of_work import session_scope
+from screening.services import credentials as secrets
+from screening.storage import audit
+from screening.storage.models import ApiToken, AuditEvent, IntakeKey
+from screening.storage.unit_of_work import session_scope
+from screening.web.auth import public, require
 
 probe = Blueprint("authprobe", __name__, url_prefix="/authprobe")
 

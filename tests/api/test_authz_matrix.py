@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.db import utcnow
-from screening.fhir.questionnaire import to_resource
-from screening.models import WebhookDelivery
 from screening.notify.delivery import fan_out
 from screening.services import webhooks
-from screening.unit_of_work import session_scope
+from screening.storage.db import utcnow
+from screening.storage.models import WebhookDelivery
+from screening.storage.unit_of_work import session_scope
+from screening.web.fhir.questionnaire import to_resource
 from tests.api.bodies import example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import answer

@@ -10,13 +10,13 @@ from click.testing import CliRunner, Result
 from flask import Blueprint, Flask, g
 from sqlalchemy import select, text
 
-from screening.audit_sealer import seal_job
-from screening.auth import require
 from screening.cli import main
-from screening.db import app_state
-from screening.models import Clinic, RulesetVersion, User
-from screening.server import server_options
-from screening.unit_of_work import session_scope
+from screening.server.gunicorn import server_options
+from screening.server.sealer import seal_job
+from screening.storage.db import app_state
+from screening.storage.models import Clinic, RulesetVersion, User
+from screening.storage.unit_of_work import session_scope
+from screening.web.auth import require
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_serve_options_keep_gunicorns_access_log_off() -> None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    from screening.db import alembic_config
+    from screening.storage.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
@@ -192,7 +192,7 @@ def head_revision() -> str:
 def test_db_upgrade_says_from_which_revision_to_which(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from screening.db import upgrade
+    from screening.storage.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     monkeypatch.setenv("DATABASE_URL", url)

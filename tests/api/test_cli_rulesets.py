@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from screening.cli import main
-from screening.models import AuditEvent, Submission
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 from tests.api.test_cli import assert_user_error, last_line
 from tests.api.test_rulesets import submit, with_phq9_total

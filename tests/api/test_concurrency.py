@@ -18,9 +18,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from screening import audit
-from screening.models import Submission
-from screening.unit_of_work import session_scope
+from screening.storage import audit
+from screening.storage.models import Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import NEXT, Clinician, add_clinician, events, path, seed

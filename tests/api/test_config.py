@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from screening import create_app
-from screening.config import ConfigError, Settings, settings_from_environment
-from screening.db import app_state
+from screening.config.settings import ConfigError, Settings, settings_from_environment
+from screening.storage.db import app_state
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_trusted_proxies_decide_whose_address_counts(
 ) -> None:
     from flask import Blueprint, jsonify, request
 
-    from screening.auth import public
+    from screening.web.auth import public
 
     probe = Blueprint("probe", __name__)
 

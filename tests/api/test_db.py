@@ -1,4 +1,4 @@
-"""Sessions, time handling and SQLite settings of screening.db."""
+"""Sessions, time handling and SQLite settings of screening.storage.db."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from screening import audit
-from screening.db import UTCDateTime, app_state
-from screening.models import Clinic
 from screening.services import accounts
-from screening.unit_of_work import get_session, session_scope, unit_of_work
+from screening.storage import audit
+from screening.storage.db import UTCDateTime, app_state
+from screening.storage.models import Clinic
+from screening.storage.unit_of_work import get_session, session_scope, unit_of_work
 
 
 def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
@@ -146,7 +146,7 @@ def _begin_immediate(path: str) -> None:
 def test_foreign_keys_are_enforced(app: Flask) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from screening.models import IntakeKey
+    from screening.storage.models import IntakeKey
 
     with pytest.raises(IntegrityError), session_scope(app) as session:
         session.add(IntakeKey(public_id="000000000000", clinic_id="missing", secret_hash="0" * 64))

@@ -1,4 +1,5 @@
-"""Driver-level statements (``screening.driver``) write what the ORM would, on each engine."""
+"""Driver-level statements (``screening.storage.driver``) write what the ORM would, on each
+engine."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from flask import Flask
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from screening import driver
-from screening.db import app_state
-from screening.models import Clinic, IdempotencyRecord, Submission, new_id
-from screening.unit_of_work import session_scope
+from screening.storage import driver
+from screening.storage.db import app_state
+from screening.storage.models import Clinic, IdempotencyRecord, Submission, new_id
+from screening.storage.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 
 RECEIVED = dt.datetime(2026, 2, 28, 23, 59, 59, 123456, tzinfo=dt.UTC)

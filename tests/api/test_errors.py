@@ -10,8 +10,8 @@ import pytest
 from flask import Blueprint, Flask
 
 from screening import errors
-from screening.api._json import json_body
-from screening.auth import public
+from screening.web.api._json import json_body
+from screening.web.auth import public
 
 SECRET_VALUE = "Ada-Byron-1990-04-12"
 

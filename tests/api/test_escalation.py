@@ -12,11 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from screening.db import utcnow
-from screening.models import WebhookEvent
 from screening.notify.escalation import escalate_due
 from screening.services.rulesets import escalation_minutes
-from screening.unit_of_work import session_scope
+from screening.storage.db import utcnow
+from screening.storage.models import WebhookEvent
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import QUEUE, events, expire_claim, path, stored, submit

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from rules import DEFAULT_CRISIS_MESSAGE
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.fhir import FHIR_JSON
-from screening.fhir.capability import INTERACTIONS
-from screening.fhir.questionnaire import to_resource
-from screening.fhir.response import parse
-from screening.models import AuditEvent, Submission
-from screening.schemas import default_catalogue
+from screening.intake.schemas import default_catalogue
+from screening.storage.models import AuditEvent, Submission
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.capability import INTERACTIONS
+from screening.web.fhir.questionnaire import to_resource
+from screening.web.fhir.response import parse
 from tests.api.bodies import SUBMISSIONS, example, routed
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import answer

@@ -10,10 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from screening.fhir import FHIR_JSON
-from screening.fhir.response import parse
-from screening.models import AuditEvent, Submission
-from screening.schemas import default_catalogue
+from screening.intake.schemas import default_catalogue
+from screening.storage.models import AuditEvent, Submission
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.response import parse
 from tests.api.bodies import SUBMISSIONS, example, routed
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_r4 import assert_valid_r4

@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.fhir import FHIR_JSON
-from screening.fhir.loinc import code_of
-from screening.fhir.outcome import UnprocessableResource
-from screening.fhir.questionnaire import to_resource
-from screening.fhir.response import parse
-from screening.models import Submission
-from screening.schemas import default_catalogue
-from screening.unit_of_work import session_scope
+from screening.intake.schemas import default_catalogue
+from screening.storage.models import Submission
+from screening.storage.unit_of_work import session_scope
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.loinc import code_of
+from screening.web.fhir.outcome import UnprocessableResource
+from screening.web.fhir.questionnaire import to_resource
+from screening.web.fhir.response import parse
 from tests import fixtures
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials

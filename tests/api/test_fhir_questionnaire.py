@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from rules.questionnaire import KETAMINE_INTAKE
 from rules.questionnaire_model import ItemKind
-from screening.fhir import FHIR_JSON
-from screening.fhir.questionnaire import ORDINAL_VALUE, canonical_url, to_resource
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.questionnaire import ORDINAL_VALUE, canonical_url, to_resource
 from tests.api.fhir_r4 import assert_valid_r4
 from tests.fixtures import fhir_questionnaire
 

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from screening.fhir.response import parse
-from screening.schemas import default_catalogue
+from screening.intake.schemas import default_catalogue
+from screening.web.fhir.response import parse
 from tests.api.bodies import routed
 from tests.api.fhir_r4 import assert_valid_r4
 

@@ -17,10 +17,10 @@ from marshmallow import ValidationError
 import rules
 from rules.questionnaire import KETAMINE_INTAKE
 from rules.questionnaire_model import Item, ItemKind
-from screening.fhir.outcome import InvalidResource, UnprocessableResource
-from screening.fhir.questionnaire import to_resource
-from screening.fhir.response import link_id, parse
-from screening.schemas import default_catalogue
+from screening.intake.schemas import default_catalogue
+from screening.web.fhir.outcome import InvalidResource, UnprocessableResource
+from screening.web.fhir.questionnaire import to_resource
+from screening.web.fhir.response import link_id, parse
 from tests.api.bodies import example, routed
 from tests.api.fhir_answering import answer
 from tests.fixtures import UWCIRG_PHQ9, fhir_questionnaire

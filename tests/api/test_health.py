@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from screening import create_app
-from screening.db import app_state
+from screening.storage.db import app_state
 
 
 def test_liveness(client: Any) -> None:

@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from screening import audit, driver
-from screening.db import PING_AFTER_IDLE_S, app_state, make_engine, utcnow
-from screening.group_commit import WriteBatch, WriteInterrupted, _Item
-from screening.models import AuditEvent, Clinic, Submission
-from screening.unit_of_work import session_scope
+from screening.storage import audit, driver
+from screening.storage.db import PING_AFTER_IDLE_S, app_state, make_engine, utcnow
+from screening.storage.group_commit import WriteBatch, WriteInterrupted, _Item
+from screening.storage.models import AuditEvent, Clinic, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials, bearer
 

@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 import rules
-from screening.db import utcnow
-from screening.models import AuditEvent, IdempotencyRecord, Submission
 from screening.services.idempotency import ABANDONED_AFTER, KEEP_FOR, fingerprint
-from screening.unit_of_work import session_scope
+from screening.storage.db import utcnow
+from screening.storage.models import AuditEvent, IdempotencyRecord, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example, routed
 from tests.api.conftest import TenantCredentials
 

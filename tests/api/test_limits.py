@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask
 
-from screening.auth import public
+from screening.web.auth import public
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 

@@ -17,10 +17,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from screening import audit
-from screening.db import Database, alembic_config, make_engine, upgrade
-from screening.models import GENESIS_HASH, AuditEvent, Base
-from screening.unit_of_work import unit_of_work
+from screening.storage import audit
+from screening.storage.db import Database, alembic_config, make_engine, upgrade
+from screening.storage.models import GENESIS_HASH, AuditEvent, Base
+from screening.storage.unit_of_work import unit_of_work
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask
 
-from screening.auth import require
+from screening.web.auth import require
 
 probe = Blueprint("obsprobe", __name__, url_prefix="/obsprobe")
 

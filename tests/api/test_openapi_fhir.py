@@ -10,8 +10,8 @@ import jsonschema
 from flask.testing import FlaskClient
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.fhir import FHIR_JSON
-from screening.fhir.questionnaire import to_resource
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.questionnaire import to_resource
 from tests.api.bodies import example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import answer

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening.db import utcnow
-from screening.models import Submission
-from screening.unit_of_work import session_scope
+from screening.storage.db import utcnow
+from screening.storage.models import Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, routed
 from tests.api.conftest import TenantCredentials
 

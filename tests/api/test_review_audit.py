@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import audit
-from screening.unit_of_work import session_scope
+from screening.storage import audit
+from screening.storage.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import NEXT, add_clinician, clinician_of, path, submit
 

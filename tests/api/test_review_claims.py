@@ -11,7 +11,7 @@ import datetime as dt
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening.db import utcnow
+from screening.storage.db import utcnow
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import (

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from screening.models import Decision
-from screening.unit_of_work import session_scope
+from screening.storage.models import Decision
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import example, routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import (

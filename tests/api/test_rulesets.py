@@ -21,8 +21,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from screening.models import AuditEvent, RulesetVersion, Submission
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent, RulesetVersion, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, routed
 from tests.api.conftest import TenantCredentials
 

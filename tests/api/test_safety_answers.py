@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from rules import DEFAULT_CRISIS_MESSAGE
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.fhir import FHIR_JSON
-from screening.fhir.questionnaire import ACCEPT_WHEN_DISABLED, to_resource
+from screening.web.fhir import FHIR_JSON
+from screening.web.fhir.questionnaire import ACCEPT_WHEN_DISABLED, to_resource
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 from tests.api.fhir_answering import answer

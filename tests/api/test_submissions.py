@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from screening.models import AuditEvent, Submission
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example, routed
 from tests.api.conftest import TenantCredentials
 

@@ -8,11 +8,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from screening.db import app_state
-from screening.group_commit import GroupCommitter
-from screening.models import AuditEvent, Clinic
 from screening.services import accounts
-from screening.unit_of_work import UnitOfWork, of, session_scope, unit_of_work
+from screening.storage.db import app_state
+from screening.storage.group_commit import GroupCommitter
+from screening.storage.models import AuditEvent, Clinic
+from screening.storage.unit_of_work import UnitOfWork, of, session_scope, unit_of_work
 
 
 def audit_actions(app: Flask) -> list[str]:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from screening.db import app_state
+from screening.storage.db import app_state
 from tests.api.bodies import SUBMISSIONS, routed
 from tests.api.conftest import TenantCredentials, bearer
 from tests.api.webhook_receiver import Receiver

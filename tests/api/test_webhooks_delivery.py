@@ -15,12 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from screening.db import app_state, utcnow
-from screening.models import WebhookDelivery
 from screening.notify import delivery
 from screening.notify.delivery import DeliveryPool
 from screening.notify.sender import Sender
-from screening.unit_of_work import session_scope
+from screening.storage.db import app_state, utcnow
+from screening.storage.models import WebhookDelivery
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import submit

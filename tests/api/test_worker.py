@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from flask import Flask
 from standardwebhooks.webhooks import Webhook
 
-from screening import worker
 from screening.cli import main
-from screening.db import AppState, app_state, utcnow
+from screening.server import worker
+from screening.storage.db import AppState, app_state, utcnow
 from tests.api.conftest import TenantCredentials
 from tests.api.webhook_receiver import Receiver
 

@@ -1,6 +1,6 @@
 """Helpers that sign in to the console the way a person does: read the CSRF token from
 the form, post e-mail and password, read the TOTP secret from the enrolment page and
-answer with the current code (computed by ``screening.console.totp``)."""
+answer with the current code (computed by ``screening.web.console.totp``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening.console import signin, totp
-from screening.models import Clinic, User
 from screening.services import accounts
-from screening.unit_of_work import session_scope
+from screening.storage.models import Clinic, User
+from screening.storage.unit_of_work import session_scope
+from screening.web.console import signin, totp
 
 SECRET_KEY = "console-tests-" + "k" * 40
 PASSWORD = "correct horse battery staple"

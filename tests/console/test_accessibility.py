@@ -18,7 +18,7 @@ from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import submit
 from tests.console.signing_in import csrf_of
 
-CSS = Path(__file__).resolve().parents[2] / "screening/console/static/console.css"
+CSS = Path(__file__).resolve().parents[2] / "screening/web/console/static/console.css"
 WCAG_AA_TEXT = 4.5
 
 

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from screening.cli import main
-from screening.console import passwords, signin
-from screening.models import AuditEvent, User
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent, User
+from screening.storage.unit_of_work import session_scope
+from screening.web.console import passwords, signin
 
 PASSWORD = "a sufficiently long passphrase"
 

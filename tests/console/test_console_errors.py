@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening.console import guard, pages
+from screening.web.console import guard, pages
 from tests.console.signing_in import ConsoleLogin, add_console_user, sign_in
 
 

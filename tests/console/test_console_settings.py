@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, request
 
-from screening.config import ConfigError, Settings
+from screening.config.settings import ConfigError, Settings
 
 
 def test_unset_secret_key_is_generated_once_private_and_kept(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from screening.models import AuditEvent
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import add_clinician, events, path, stored, submit

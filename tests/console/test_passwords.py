@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from screening.console import passwords
+from screening.web.console import passwords
 
 
 def test_hash_is_argon2id_salted_and_verifies_only_the_same_password() -> None:

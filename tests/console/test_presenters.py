@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from screening.console import presenters
+from screening.web.console import presenters
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 

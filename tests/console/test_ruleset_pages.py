@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from rules import DEFAULT_RULESET, SETTINGS
 from screening.services import rulesets
-from screening.unit_of_work import session_scope
+from screening.storage.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 from tests.api.test_rulesets import with_phq9_total
 from tests.console.signing_in import add_console_user, csrf_of, sign_in

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from screening.console import guard, totp
-from screening.models import AuditEvent, User
 from screening.services import accounts
-from screening.unit_of_work import session_scope
+from screening.storage.models import AuditEvent, User
+from screening.storage.unit_of_work import session_scope
+from screening.web.console import guard, totp
 from tests.console.signing_in import (
     ConsoleLogin,
     add_console_user,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from screening.console.throttle import SignInThrottle
+from screening.web.console.throttle import SignInThrottle
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

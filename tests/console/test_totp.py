@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from screening.console import totp
+from screening.web.console import totp
 
 # RFC 6238 Appendix B: the SHA-1 seed is the ASCII string "12345678901234567890".
 RFC6238_SECRET = base64.b32encode(b"12345678901234567890").decode()

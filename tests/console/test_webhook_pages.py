@@ -9,11 +9,11 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening.db import app_state
 from screening.notify.delivery import DeliveryPool
 from screening.notify.escalation import escalate_due
 from screening.notify.sender import Sender
-from screening.unit_of_work import session_scope
+from screening.storage.db import app_state
+from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import stored, submit

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from screening.console import totp
+from screening.web.console import totp
 from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import events, stored, submit

@@ -55,6 +55,6 @@ def test_the_checker_catches_a_planted_third_party_import() -> None:
         "import json, marshmallow.fields\n"
         "from . import types\n"
         "from rules.types import Flag\n"
-        "def f():\n    import screening.db\n"
+        "def f():\n    import screening.storage.db\n"
     )
     assert foreign_imports(planted) == {"flask", "sqlalchemy", "marshmallow", "screening"}

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from screening.ids import uuid4_hex, uuid4_str
+from screening.storage.ids import uuid4_hex, uuid4_str
 
 
 @given(st.binary(min_size=16, max_size=16))

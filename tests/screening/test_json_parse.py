@@ -1,4 +1,4 @@
-"""Request bodies parse exactly as ``json.loads`` parses them (``screening.api._json``),
+"""Request bodies parse exactly as ``json.loads`` parses them (``screening.web.api._json``),
 whichever parser reads them: same values, same types, same refusals."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from screening.api._json import parse
 from screening.errors import BadRequest
+from screening.web.api._json import parse
 
 JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(),

@@ -1,4 +1,4 @@
-"""The compiled fast path of submission loading (``screening.schema_fastpath``) never
+"""The compiled fast path of submission loading (``screening.intake.fastpath``) never
 accepts what marshmallow rejects, and loads to exactly what marshmallow loads (member
 order included)."""
 
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from screening.schema_fastpath import Fallback, compile_loader
-from screening.schemas import Catalogue, default_catalogue
+from screening.intake.fastpath import Fallback, compile_loader
+from screening.intake.schemas import Catalogue, default_catalogue
 from tests.api.bodies import example, routed
 from tests.spec_example import spec_example_body
 

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from rules.questionnaire import KETAMINE_INTAKE
 from rules.questionnaire_model import EnableWhen, Item, ItemKind, Option, Questionnaire
-from screening.schemas import MAX_REPEATS, Catalogue, default_catalogue, flatten_errors
+from screening.intake.schemas import MAX_REPEATS, Catalogue, default_catalogue, flatten_errors
 from tests.spec_example import spec_example_body
 
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))

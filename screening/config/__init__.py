@@ -1,0 +1,2 @@
+"""Configuration: the settings read from the environment at start-up (``settings``).
+"""

@@ -1,0 +1,185 @@
+"""The background worker (``screening worker``): webhook delivery, escalation and the
+sealing of the audit log.
+
+A job is a plain function ``job(state: AppState) -> int`` returning the units of work it
+did (0: idle). The worker runs every job of ``JOBS`` each tick on its main thread, and the
+``PROMPT_JOBS`` (webhook delivery) on a thread of their own, so that a long run of another
+job (sealing a flood of audit events) never holds a delivery back. Each loop sleeps
+``IDLE_SLEEP_S`` when its jobs were idle, and pauses ``BUSY_PAUSE_S`` otherwise. With
+``--once`` all jobs run in turn on one thread until idle. SIGTERM (and SIGINT) stop it
+after the current ticks; deliveries in flight finish first.
+
+Several workers may run, one per app server, and any may be killed at any moment. On
+PostgreSQL they share the work (each job takes its rows with ``FOR UPDATE SKIP LOCKED``
+or a conditional ``UPDATE``); on SQLite the worker holding the ``worker`` lease row works
+and the others idle until it lapses (``LEASE_S`` after its holder stopped renewing it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import update
+
+from screening.notify.delivery import delivery_job, stop_delivery
+from screening.notify.escalation import CHECK_EVERY_S, escalation_job
+from screening.server.sealer import SEAL_INTERVAL_SECONDS, seal_job
+from screening.storage.db import AppState, utcnow
+from screening.storage.models import WorkerLease
+
+Job = Callable[[AppState], int]
+
+
+def every(seconds: float, job: Job) -> Job:
+    """``job``, run at most once every ``seconds`` by this process (idle in between)."""
+    last_run: dict[int, float] = {}
+
+    def throttled(state: AppState) -> int:
+        key = id(state)
+        if time.monotonic() - last_run.get(key, -seconds) < seconds:
+            return 0
+        last_run[key] = time.monotonic()
+        return job(state)
+
+    throttled.__name__ = job.__name__
+    return throttled
+
+
+JOBS: tuple[Job, ...] = (
+    every(CHECK_EVERY_S, escalation_job),
+    every(SEAL_INTERVAL_SECONDS, seal_job),
+)
+"""The jobs of the main loop, run in this order each tick."""
+PROMPT_JOBS: tuple[Job, ...] = (delivery_job,)
+"""The jobs of the prompt loop (its own thread): what must not wait behind the others."""
+
+IDLE_SLEEP_S = 0.1
+# After a busy tick: a short pause lets events accumulate, so that under load one tick's
+# transaction carries many deliveries instead of a few (a tick costs about as much as
+# several deliveries, and on SQLite holds the single writer lock ingest needs); well
+# inside the one second a crisis event may take to arrive.
+BUSY_PAUSE_S = 0.1
+LEASE_S = 15
+PARENT_ENV = "SCREENING_WORKER_PARENT"  # set by ``screening serve``: stop when it dies
+
+log = logging.getLogger("screening.worker")
+
+
+def hold_lease(state: AppState, holder: str, now: dt.datetime) -> bool:
+    """Takes or renews the ``worker`` lease for ``holder``; False while another live
+    worker holds it. Always True on PostgreSQL, where workers share the work."""
+    if not state.settings.is_sqlite:
+        return True
+    expires_at = now + dt.timedelta(seconds=LEASE_S)
+    with state.db.write_sessions() as session:  # BEGIN IMMEDIATE: one worker at a time
+        lease = session.get(WorkerLease, "worker")
+        if lease is None:
+            session.add(WorkerLease(name="worker", holder=holder, expires_at=expires_at))
+        elif lease.holder in (holder, None) or (lease.expires_at or now) <= now:
+            lease.holder, lease.expires_at = holder, expires_at
+        else:
+            return False
+        session.commit()
+    return True
+
+
+def release_lease(state: AppState, holder: str) -> None:
+    """Gives the lease up at a graceful stop, so another worker takes over at once."""
+    if not state.settings.is_sqlite:
+        return
+    with state.db.write_sessions() as session:
+        session.execute(update(WorkerLease)
+                        .where(WorkerLease.name == "worker", WorkerLease.holder == holder)
+                        .values(holder=None, expires_at=None))
+        session.commit()
+
+
+def tick(state: AppState, jobs: tuple[Job, ...] = JOBS) -> int:
+    """Runs every job once; returns the work they did. A failing job is logged and
+    counted idle: the others still run."""
+    done = 0
+    for job in jobs:
+        try:
+            done += job(state)
+        except Exception:
+            log.exception("worker job %s failed", job.__name__)
+    return done
+
+
+def run(state: AppState, *, once: bool = False, stop: threading.Event | None = None,
+        jobs: tuple[Job, ...] = JOBS, prompt_jobs: tuple[Job, ...] = PROMPT_JOBS) -> None:
+    """Runs the jobs until ``stop`` is set (or, with ``once``, until they are idle)."""
+    stop = stop or threading.Event()
+    holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    parent = os.environ.get(PARENT_ENV)
+    lease_renewed_at = 0.0
+    working = threading.Event()  # set while this worker may work (holds the SQLite lease)
+    finished = threading.Event()
+    prompt: threading.Thread | None = None
+    if once:
+        jobs, prompt_jobs = prompt_jobs + jobs, ()
+    if prompt_jobs:
+        prompt = threading.Thread(target=_prompt_loop, name="worker-prompt", daemon=True,
+                                  args=(state, prompt_jobs, working, finished))
+        prompt.start()
+    try:
+        while not stop.is_set():
+            if parent and str(os.getppid()) != parent:
+                break
+            now = utcnow()
+            if now.timestamp() - lease_renewed_at >= LEASE_S / 3:
+                if not hold_lease(state, holder, now):
+                    working.clear()
+                    if once:
+                        break
+                    stop.wait(1.0)
+                    continue
+                lease_renewed_at = now.timestamp()
+                working.set()
+            if tick(state, jobs):
+                stop.wait(BUSY_PAUSE_S)
+                continue
+            if once:
+                break
+            stop.wait(IDLE_SLEEP_S)
+    finally:
+        working.clear()
+        finished.set()
+        if prompt is not None:
+            prompt.join()
+        stop_delivery(state)
+        if lease_renewed_at:
+            release_lease(state, holder)
+
+
+def _prompt_loop(state: AppState, jobs: tuple[Job, ...], working: threading.Event,
+                 finished: threading.Event) -> None:
+    """Runs ``jobs`` while ``working`` is set, until ``finished`` is."""
+    while not finished.is_set():
+        if not working.wait(IDLE_SLEEP_S):
+            continue
+        if tick(state, jobs):
+            finished.wait(BUSY_PAUSE_S)
+        else:
+            finished.wait(IDLE_SLEEP_S)
+
+
+@contextmanager
+def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (the worker ends after its current
+    tick); the previous handlers are restored afterwards."""
+    previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

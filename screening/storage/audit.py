@@ -1,0 +1,176 @@
+"""Append-only, hash-chained audit events: accepted by requests, sealed by the sealer.
+
+Each sealed event's ``hash`` is ``sha256(prev_hash + canonical_json(fields))`` where the
+fields are the event's own columns (``seq`` and ``occurred_at`` as an ISO-8601 UTC string
+included) and ``prev_hash`` is the previous event's hash (64 zeros for the first).
+
+Accept, then sequence (as Certificate Transparency logs do): a request's transaction only
+inserts its events, unsealed (``seq``, ``prev_hash`` and ``hash`` NULL), and takes no
+lock shared with other requests. ``seal_pending``, run by the sealer
+(``screening.server.sealer``) every second, gives the waiting events their place in the
+chain in insertion order (``id``) while holding the single ``audit_chain_head`` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so only sealers
+wait for each other and the chain never forks. ``verify`` recomputes the chain and
+reports every edited, inserted or deleted sealed event; a signed checkpoint
+(``screening.storage.checkpoints``) also catches a truncated tail.
+
+Events are appended by ``UnitOfWork.audit`` (``screening.storage.unit_of_work``), the one
+appender: the unit's transaction holds the event together with the change it describes.
+Hashing happens only here, in ``seal_pending`` and ``verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from screening.storage.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+SEAL_BATCH = 1000  # events per sealing transaction: bounds how long the head stays locked
+
+_HASHED_FIELDS = (
+    "seq",
+    "occurred_at",
+    "clinic_id",
+    "actor_type",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "request_id",
+)
+
+_head = AuditChainHead.__table__.c
+_events = AuditEvent.__table__.c
+_LOCK_HEAD = select(_head.last_seq, _head.last_hash).where(_head.id == 1).with_for_update()
+_UNSEALED = (
+    select(*(_events[name] for name in ("id", *_HASHED_FIELDS)))
+    .where(_events.seq.is_(None))
+    .order_by(_events.id)
+    .limit(bindparam("batch"))
+)
+_SEAL = (
+    update(AuditEvent.__table__)
+    .where(_events.id == bindparam("event_id"), _events.seq.is_(None))
+    .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev_hash"),
+            hash=bindparam("new_hash"))
+)
+_MOVE_HEAD = (
+    AuditChainHead.__table__.update()
+    .where(_head.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """One break in the chain: the first ``seq`` concerned and what is wrong."""
+
+    seq: int
+    reason: str
+
+
+def seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> int:
+    """Seals up to ``batch`` waiting events into the chain, oldest insertion first, in
+    ``session``'s transaction (which it locks the chain head in); returns how many. The
+    caller commits, and calls again while it returns ``batch``."""
+    last_seq, last_hash = session.execute(_LOCK_HEAD).one()
+    waiting = session.execute(_UNSEALED, {"batch": batch}).all()
+    if not waiting:
+        return 0
+    sealed: list[dict[str, Any]] = []
+    seq, prev_hash = last_seq, last_hash
+    for row in waiting:
+        seq += 1
+        fields = {name: getattr(row, name) for name in _HASHED_FIELDS}
+        fields["seq"], fields["occurred_at"] = seq, iso_utc(row.occurred_at)
+        new_hash = chain_hash(prev_hash, fields)
+        sealed.append({"event_id": row.id, "new_seq": seq, "new_prev_hash": prev_hash,
+                       "new_hash": new_hash})
+        prev_hash = new_hash
+    session.connection().execute(_SEAL, sealed)
+    session.connection().execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return len(sealed)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The events waiting to be sealed: how many, and when the oldest occurred."""
+
+    count: int
+    oldest: dt.datetime | None
+
+    def oldest_age_seconds(self, now: dt.datetime) -> float:
+        """How long the oldest waiting event has waited at ``now`` (0 when none)."""
+        return (now - self.oldest).total_seconds() if self.oldest is not None else 0.0
+
+
+def backlog(session: Session) -> Backlog:
+    """The events not sealed yet."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(AuditEvent.occurred_at)).where(AuditEvent.seq.is_(None))
+    ).one()
+    return Backlog(count, oldest)
+
+
+def event_fields(event: AuditEvent) -> dict[str, Any]:
+    """The hashed fields of ``event`` as JSON-ready values."""
+    fields = {name: getattr(event, name) for name in _HASHED_FIELDS}
+    fields["occurred_at"] = iso_utc(event.occurred_at)
+    return fields
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """``moment`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, UTC)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """``sha256(prev_hash + canonical JSON of fields)`` as hex."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def verify(session: Session) -> list[ChainProblem]:
+    """Recomputes the chain of sealed events; an empty list means it is intact. Events
+    waiting to be sealed are not part of it yet (see ``backlog``)."""
+    problems: list[ChainProblem] = []
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    for event in _sealed_in_order(session):
+        assert event.seq is not None  # only sealed events are read
+        if event.seq != expected_seq:
+            problems.append(ChainProblem(expected_seq, "event missing"))
+        if event.prev_hash != prev_hash:
+            problems.append(ChainProblem(event.seq, "prev_hash does not match"))
+        if chain_hash(event.prev_hash or "", event_fields(event)) != event.hash:
+            problems.append(ChainProblem(event.seq, "content does not match its hash"))
+        expected_seq, prev_hash = event.seq + 1, event.hash or ""
+    head = session.get(AuditChainHead, 1)
+    if head is None:
+        problems.append(ChainProblem(expected_seq, "chain head missing"))
+    elif head.last_seq != expected_seq - 1 or head.last_hash != prev_hash:
+        problems.append(ChainProblem(expected_seq, "events missing at the end of the chain"))
+    return sorted(problems, key=lambda problem: problem.seq)
+
+
+def count(session: Session) -> int:
+    """The number of events recorded, sealed or waiting to be."""
+    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def _sealed_in_order(session: Session) -> Iterator[AuditEvent]:
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.seq.is_not(None))
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
+    yield from session.scalars(statement)

@@ -1,0 +1,231 @@
+"""Database plumbing: declarative ``Base``, engines, session factories, SQLite pragmas.
+
+Requests, commands and jobs use the database through a unit of work
+(``screening.storage.unit_of_work``), which owns the transaction.
+
+SQLite gets two engines on the same file: reads begin a deferred transaction, writes begin
+``BEGIN IMMEDIATE`` so concurrent writers wait for the lock (``busy_timeout``) instead of
+failing with "database is locked" half-way through. PostgreSQL uses one pooled engine for
+both.
+
+``Database.committer`` (``screening.storage.group_commit``) commits the units that only queued
+rows: concurrent units of a worker share one transaction and one fsync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from flask import Flask, current_app
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    Executable,
+    MetaData,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from screening.config.settings import Settings
+from screening.storage import driver
+from screening.storage.group_commit import GroupCommitter
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 5  # readiness checks must answer, not hang on a dead host
+PING_AFTER_IDLE_S = 10.0
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names follow ``NAMING_CONVENTION`` so Alembic can
+    alter and drop them on every engine."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores UTC and always returns aware UTC datetimes (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson (several times faster than ``json``); the
+    audit chain's canonical JSON is not, it keeps its own fixed encoding."""
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True) -> Engine:
+    """An engine for ``url``. On SQLite, ``immediate`` makes every transaction begin with
+    ``BEGIN IMMEDIATE``; ``foreign_keys`` is switched off only for migrations."""
+    if not url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        )
+        _ping_idle_connections(engine)
+        return engine
+    engine = create_engine(url, json_serializer=json_dumps, json_deserializer=orjson.loads,
+                           connect_args={"check_same_thread": False})
+    _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections idle ``PING_AFTER_IDLE_S`` or more: a
+    ping is a round trip, and a connection returned moments ago is alive. A dead one is
+    replaced before use (``DisconnectionError`` makes the pool reconnect)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("connection found dead after idling") from error
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module; the "begin" hook below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+@dataclass(slots=True)
+class Database:
+    """The engines and session factories of one application."""
+
+    url: str
+    read_engine: Engine
+    write_engine: Engine
+    read_sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+    committer: GroupCommitter
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Builds engines for ``url`` (nothing is opened until first use)."""
+        write_engine = make_engine(url, immediate=True)
+        read_engine = make_engine(url) if url.startswith("sqlite") else write_engine
+        write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+        read_sessions = (
+            sessionmaker(read_engine, expire_on_commit=False)
+            if read_engine is not write_engine
+            else write_sessions
+        )
+        return cls(url, read_engine, write_engine, read_sessions, write_sessions,
+                   GroupCommitter(write_engine))
+
+    def fetch_one(self, statement: Executable, parameters: Mapping[str, Any]
+                  ) -> tuple[Any, ...] | None:
+        """``driver.fetch_one`` on the read engine: the per-request credential lookup."""
+        return driver.fetch_one(self.read_engine, statement, parameters)
+
+    def dispose(self) -> None:
+        """Closes every pooled connection."""
+        self.committer.close()
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+    def ping(self) -> None:
+        """Runs ``SELECT 1``; raises if the database is unreachable."""
+        with self.read_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """What ``create_app`` keeps in ``app.extensions["screening"]``."""
+
+    settings: Settings
+    db: Database
+
+
+def app_state(app: Flask | None = None) -> AppState:
+    """The ``AppState`` of ``app`` (default: the current application)."""
+    return (app or current_app).extensions["screening"]
+
+
+def init_app(settings: Settings) -> Database:
+    """Creates the application's ``Database``."""
+    return Database.connect(settings.database_url)
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic ``Config`` for ``url``, built in code (``alembic.ini`` holds no URL)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrates the database at ``url`` to ``revision`` (Alembic)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

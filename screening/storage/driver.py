@@ -1,0 +1,209 @@
+"""Statements compiled by SQLAlchemy once, then run straight on a pooled DBAPI connection.
+
+The ingest path runs a handful of small, fixed statements thousands of times a second:
+the credential and clinic lookups, the submission insert and the audit chain append.
+SQLAlchemy's execution machinery (execution context, events, result set-up) costs several
+times what those statements cost the database, and on the group committer's write path it
+is paid while the writer lock is held. So each statement is compiled once per dialect by
+SQLAlchemy (the SQL, quoting and casts are exactly what the ORM emits) and its parameters go
+through the same type processors (UTC times, JSON documents) the ORM applies; only the
+execution is the driver's. A driver error is raised as SQLAlchemy raises it
+(``IntegrityError`` for a broken constraint and so on), so callers see one error type.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Engine, Executable, Table
+from sqlalchemy.exc import DBAPIError
+
+_Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """One statement compiled for one dialect: its SQL and how to bind its parameters."""
+
+    sql: str
+    names: tuple[str, ...]  # bind names, in the driver's order when positional
+    positional: bool
+    defaults: Mapping[str, Any]  # values bound in the statement itself (``.values(x=1)``)
+    processors: Mapping[str, _Processor]
+
+    def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The driver parameters for ``values`` (keyed by bind name)."""
+        processors, defaults = self.processors, self.defaults
+        bound = []
+        for name in self.names:
+            value = values[name] if name in values else defaults[name]
+            processor = processors.get(name)
+            # None too: a JSON column stores None as JSON null, as the ORM does.
+            bound.append(processor(value) if processor is not None else value)
+        return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+
+
+@functools.lru_cache(maxsize=128)
+def compile_statement(statement: Executable, dialect: Dialect,
+                      column_keys: tuple[str, ...] | None = None) -> DriverStatement:
+    """``statement`` compiled for ``dialect`` (an INSERT for exactly ``column_keys``)."""
+    compiled: Any = statement.compile(  # type: ignore[attr-defined]
+        dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None)
+    if (compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params
+            or compiled.literal_execute_params):
+        # Python-side column defaults and expanding IN are applied by SQLAlchemy's
+        # execution, which this bypasses: give every column, use plain binds.
+        raise ValueError("statement needs SQLAlchemy's execution (defaults or expanding "
+                         f"parameters): {str(compiled)[:80]}")
+    positional = bool(compiled.positional)
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    names = tuple(compiled.positiontup) if positional else tuple(by_name)
+    processors: dict[str, _Processor] = {}
+    defaults: dict[str, Any] = {}
+    for name, bind in by_name.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors[name] = processor
+        if not bind.required:
+            defaults[name] = bind.effective_value
+    return DriverStatement(str(compiled), names, positional, defaults, processors)
+
+
+def insert_statement(table: Table, dialect: Dialect, columns: tuple[str, ...]
+                     ) -> DriverStatement:
+    """The INSERT of ``columns`` into ``table``, compiled for ``dialect``."""
+    return compile_statement(_insert(table), dialect, columns)
+
+
+@functools.cache
+def _insert(table: Table) -> Executable:
+    return table.insert()
+
+
+class DriverTransaction:
+    """Compiled statements run on one DBAPI cursor, inside the caller's transaction."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+
+    def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None
+                ) -> Any:
+        """Runs ``statement`` once; returns the cursor (for ``fetchone``)."""
+        compiled = compile_statement(statement, self.dialect)
+        bound = compiled.bind(parameters or {})
+        with _as_sqlalchemy_errors(compiled.sql, self.dialect):
+            self.cursor.execute(compiled.sql, bound)
+        return self.cursor
+
+    def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Inserts ``rows`` into ``table``; rows with the same columns share an
+        ``executemany``."""
+        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        for columns, group in groups.items():
+            compiled = insert_statement(table, self.dialect, columns)
+            bound = [compiled.bind(row) for row in group]
+            with _as_sqlalchemy_errors(compiled.sql, self.dialect):
+                self.cursor.executemany(compiled.sql, bound)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[DriverTransaction]:
+    """A write transaction on a pooled DBAPI connection: committed when the block ends,
+    rolled back if it raises. On SQLite it begins ``BEGIN IMMEDIATE``, as the ORM's
+    write sessions do (``screening.storage.db``). On PostgreSQL it runs in psycopg's pipeline
+    mode: statements are sent without waiting for each answer, and the client waits only
+    where it needs a result (a ``fetchone``) and once at the end for everything else and
+    the COMMIT. An error of a pipelined statement may surface at a later statement or at
+    the commit (its ``statement`` then names that one); its type is the right one.
+
+    A connection the driver reports as lost is invalidated, not returned to the pool."""
+    dialect = engine.dialect
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            if dialect.name == "postgresql":
+                with _as_sqlalchemy_errors("COMMIT", dialect), \
+                        connection.driver_connection.pipeline():  # type: ignore[union-attr]
+                    yield DriverTransaction(cursor, dialect)
+                    # Queued, so the pipeline's one closing sync answers it too.
+                    cursor.execute("COMMIT")
+            else:
+                with _as_sqlalchemy_errors("BEGIN IMMEDIATE", dialect):
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield DriverTransaction(cursor, dialect)
+                with _as_sqlalchemy_errors("COMMIT", dialect):
+                    connection.commit()
+        except BaseException as error:
+            _end_failed(connection, error, dialect)
+            raise
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def _end_failed(connection: Any, error: BaseException, dialect: Dialect) -> None:
+    """Rolls back after ``error``; a connection that is lost, or cannot roll back, is
+    invalidated so the pool opens a new one instead of handing it out again."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        connection.invalidate(error.orig)
+        return
+    try:
+        connection.rollback()
+    except Exception as rollback_error:
+        connection.invalidate(rollback_error)
+
+
+def fetch_one(engine: Engine, statement: Executable, parameters: Mapping[str, Any]
+              ) -> tuple[Any, ...] | None:
+    """The first row of a one-statement read, outside any transaction (on PostgreSQL in
+    autocommit: no BEGIN and ROLLBACK round trips), or None.
+
+    Values come as the driver returns them, without column types applied (SQLite times
+    stay text): select plain columns, and compare times only with None.
+    """
+    dialect = engine.dialect
+    compiled = compile_statement(statement, dialect)
+    bound = compiled.bind(parameters)
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        postgres = dialect.name == "postgresql"
+        if postgres:
+            driver.autocommit = True  # type: ignore[union-attr]
+        cursor = connection.cursor()
+        with _as_sqlalchemy_errors(compiled.sql, dialect):
+            cursor.execute(compiled.sql, bound)
+            row = cursor.fetchone()
+        cursor.close()
+        if postgres:
+            driver.autocommit = False  # type: ignore[union-attr]
+    except BaseException as error:
+        # The pool must not hand out a connection left in autocommit, or a lost one.
+        connection.invalidate(error if isinstance(error, Exception) else None)
+        raise
+    finally:
+        connection.close()
+    return tuple(row) if row is not None else None
+
+
+@contextmanager
+def _as_sqlalchemy_errors(sql: str, dialect: Dialect) -> Iterator[None]:
+    """Re-raises a DBAPI error as the ``sqlalchemy.exc`` error the ORM would raise
+    (without the parameters, which may hold patient data), marked
+    ``connection_invalidated`` when the driver reports the connection lost."""
+    dbapi = dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as error:
+        lost = dialect.is_disconnect(error, None, None)
+        raise DBAPIError.instance(sql, None, error, dbapi.Error, hide_parameters=True,
+                                  connection_invalidated=lost, dialect=dialect) from error
