@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from screening.notify import addresses, signing
 from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
 from screening.services import outbox, webhooks
+from screening.storage import driver
 from screening.storage.db import AppState, utcnow
 from screening.storage.models import (
     PRIORITIES,
@@ -116,46 +117,16 @@ _clinics = Clinic.__table__
 _submissions = Submission.__table__
 
 
-class _Many:
-    """A statement run for many rows in one ``executemany`` on the DBAPI cursor: compiled
-    once per dialect by SQLAlchemy (the same SQL it would emit), each value through its
-    type's bind processor (UTC times) as SQLAlchemy would; only SQLAlchemy's per-row
-    parameter machinery is skipped, which cost the worker more than the database's own
-    work on these rows."""
+def _run_many(connection: Connection, statement: Any, rows: list[dict[str, Any]],
+              columns: tuple[str, ...] | None = None) -> None:
+    """Runs ``statement`` once per row in one ``executemany`` on the DBAPI cursor
+    (``screening.storage.driver``: compiled once, values through their types' bind
+    processors); SQLAlchemy's per-row parameter machinery cost the worker more than the
+    database's own work on these rows."""
+    if rows:
+        compiled = driver.compile_statement(statement, connection.dialect, columns)
+        connection.exec_driver_sql(compiled.sql, [compiled.bind(row) for row in rows])
 
-    def __init__(self, statement: Any, columns: tuple[str, ...] | None = None) -> None:
-        self._statement, self._columns = statement, columns
-        self._compiled: dict[str, tuple[str, bool, list[tuple[str, Any, Any]]]] = {}
-
-    def run(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        """Runs the statement once per row of ``rows`` (keyed by bind or column name)."""
-        if not rows:
-            return
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
-        sql, positional, binds = compiled
-        if positional:
-            parameters: list[Any] = [
-                tuple(row.get(name, constant) if process is None
-                      else process(row.get(name, constant)) for name, constant, process in binds)
-                for row in rows]
-        else:
-            parameters = [
-                {name: row.get(name, constant) if process is None
-                 else process(row.get(name, constant)) for name, constant, process in binds}
-                for row in rows]
-        connection.exec_driver_sql(sql, parameters)
-
-    def _compile(self, dialect: Any) -> tuple[str, bool, list[tuple[str, Any, Any]]]:
-        compiled: Any = self._statement.compile(
-            dialect=dialect, column_keys=list(self._columns) if self._columns else None)
-        by_name = {name: bind for bind, name in compiled.bind_names.items()}
-        names = compiled.positiontup if compiled.positional else list(by_name)
-        binds = [(name, None if by_name[name].required else by_name[name].value,
-                  by_name[name].type.bind_processor(dialect)) for name in names]
-        return compiled.string, bool(compiled.positional), binds
 
 
 # What a payload and its signatures need: the event, the clinic's slug and the
@@ -187,9 +158,10 @@ _MARK_DISPATCHED = (
     .values(dispatched_at=bindparam("now")))
 
 
-_INSERT_DELIVERIES = _Many(insert(_deliveries), (
+_INSERT_DELIVERIES = insert(_deliveries)
+_DELIVERY_COLUMNS = (
     "id", "endpoint_id", "event_id", "clinic_id", "state", "attempts", "next_attempt_at",
-    "first_attempt_at", "created_at"))
+    "first_attempt_at", "created_at")
 
 
 def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Attempt]]:
@@ -231,7 +203,7 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
                     delivery_id, 1, now, endpoint.url,
                     signing.headers(secrets[endpoint.id], event.id, timestamp, body), body,
                     lease_ends))
-    _INSERT_DELIVERIES.run(connection, rows)
+    _run_many(connection, _INSERT_DELIVERIES, rows, _DELIVERY_COLUMNS)
     connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
     return len(events), attempts
 
@@ -288,7 +260,7 @@ def _lease_ends() -> float:
     return time.monotonic() + ATTEMPT_LEASE.total_seconds()
 
 
-_RECORD = _Many(
+_RECORD = (
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("delivery_id"),
            _deliveries.c.attempts == bindparam("attempt"),
@@ -296,7 +268,7 @@ _RECORD = _Many(
     .values(state=bindparam("new_state"), last_status=bindparam("status"),
             last_error=bindparam("error"), next_attempt_at=bindparam("next_at"),
             delivered_at=bindparam("delivered")))
-_RELEASE = _Many(
+_RELEASE = (
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("delivery_id"),
            _deliveries.c.attempts == bindparam("attempt"),
@@ -329,8 +301,8 @@ def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]
                          "delivered": None})
     if rows or released:
         connection = session.connection()
-        _RECORD.run(connection, rows)
-        _RELEASE.run(connection, released)
+        _run_many(connection, _RECORD, rows)
+        _run_many(connection, _RELEASE, released)
 
 
 _WORK_WAITING = select(

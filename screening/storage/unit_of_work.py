@@ -157,7 +157,6 @@ class UnitOfWork:
         for statement, parameters in statements:
             session.execute(statement, parameters)
 
-
     def _after_session_rollback(self, session: Session, _previous: Any) -> None:
         # Whoever rolls the write session back undoes the unit's queued writes with it.
         if session is self._write:
