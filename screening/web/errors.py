@@ -124,10 +124,10 @@ class Problem:
 
 def render(problem: Problem) -> Response:
     """The response of ``problem`` in the format of the request's surface."""
-    if _under(FHIR_PATH):
+    if under(request.path, FHIR_PATH):
         body = json.dumps(from_problem(problem.to_json(request.path)))
         response = Response(body, status=problem.status, mimetype=FHIR_JSON)
-    elif _under(CONSOLE_PATH):
+    elif under(request.path, CONSOLE_PATH):
         response = Response(_console_page(problem), status=problem.status,
                             mimetype="text/html")
     else:
@@ -146,8 +146,9 @@ def _console_page(problem: Problem) -> str:
                            title=HTTP_STATUS_CODES.get(status, "Error"), detail=detail)
 
 
-def _under(prefix: str) -> bool:
-    return request.path == prefix or request.path.startswith(prefix + "/")
+def under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it (``/console``, ``/console/queue``)."""
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def _handle_screening_error(error: ScreeningError) -> Response:

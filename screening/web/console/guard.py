@@ -26,9 +26,9 @@ from screening.storage.db import app_state
 from screening.storage.unit_of_work import get_session
 from screening.web.auth import Principal
 from screening.web.console import signin
+from screening.web.errors import CONSOLE_PATH, under
 
 COOKIE_NAME = "__Host-screening-console"
-CONSOLE_PATH = "/console"
 CSRF_FIELD = "csrf_token"
 PENDING_SECONDS = 5 * 60
 MAX_SESSION_HOURS = 12
@@ -61,7 +61,7 @@ class ConsoleSessions(SecureCookieSessionInterface):
     that tried to use a session would fail loudly."""
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if request.path != CONSOLE_PATH and not request.path.startswith(CONSOLE_PATH + "/"):
+        if not under(request.path, CONSOLE_PATH):
             return self.make_null_session(app)
         return super().open_session(app, request)
 

@@ -26,7 +26,7 @@ from flask import (
 from werkzeug.http import HTTP_STATUS_CODES
 
 from screening.web.console import guard, pages, presenters
-from screening.web.errors import Problem, render
+from screening.web.errors import Problem, render, under
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -88,7 +88,7 @@ def _guard() -> Response | None:
 def _policy(response: Response) -> Response:
     # App-wide so that the error page of a path under /console no route matched is
     # covered too.
-    if request.path == guard.CONSOLE_PATH or request.path.startswith(guard.CONSOLE_PATH + "/"):
+    if under(request.path, guard.CONSOLE_PATH):
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 
