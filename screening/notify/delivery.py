@@ -360,7 +360,7 @@ class DeliveryPool:
             if not (outcomes or new_events or (due and room > 0)):
                 return 0
         db = self.state.db
-        with db.committer.writer_lock(), unit_of_work(db) as uow:
+        with unit_of_work(db) as uow:
             session = uow.session(write=True)
             record(session, outcomes)
             handled, attempts = dispatch(session, now, room) if new_events else (0, [])
@@ -445,7 +445,7 @@ class DeliveryPool:
             outcomes, self._outcomes = self._outcomes, []
         if outcomes:
             db = self.state.db
-            with db.committer.writer_lock(), unit_of_work(db) as uow:
+            with unit_of_work(db) as uow:
                 record(uow.session(write=True), outcomes)
 
     def close(self) -> None:

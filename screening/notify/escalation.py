@@ -101,5 +101,5 @@ def escalation_job(state: AppState) -> int:
     with state.db.read_sessions() as session:
         if not due_escalations(session, now):
             return 0
-    with state.db.committer.writer_lock(), unit_of_work.unit_of_work(state.db) as uow:
+    with unit_of_work.unit_of_work(state.db) as uow:
         return escalate_due(uow.session(write=True), now)

@@ -4,9 +4,10 @@ Requests, commands and jobs use the database through a unit of work
 (``screening.storage.unit_of_work``), which owns the transaction.
 
 SQLite gets two engines on the same file: reads begin a deferred transaction, writes begin
-``BEGIN IMMEDIATE`` so concurrent writers wait for the lock (``busy_timeout``) instead of
-failing with "database is locked" half-way through. PostgreSQL uses one pooled engine for
-both.
+``BEGIN IMMEDIATE`` so concurrent writers wait for the lock instead of failing with
+"database is locked" half-way through; they wait in the writers' queue
+(``screening.storage.writers``), not in SQLite's sleep-and-retry busy handler.
+PostgreSQL uses one pooled engine for both.
 
 ``Database.committer`` (``screening.storage.group_commit``) commits the units that only queued
 rows: concurrent units of a worker share one transaction and one fsync.
@@ -40,6 +41,12 @@ from sqlalchemy.types import TypeDecorator
 from screening.config.settings import Settings
 from screening.storage import driver
 from screening.storage.group_commit import GroupCommitter
+from screening.storage.writers import (
+    WritersLock,
+    give_back_at_checkin,
+    hold_for_transaction,
+    writers_lock,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,9 +102,11 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True,
+                writers: WritersLock | None = None) -> Engine:
     """An engine for ``url``. On SQLite, ``immediate`` makes every transaction begin with
-    ``BEGIN IMMEDIATE``; ``foreign_keys`` is switched off only for migrations."""
+    ``BEGIN IMMEDIATE``, after taking ``writers`` (the writers' queue) when given;
+    ``foreign_keys`` is switched off only for migrations."""
     if not url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -111,7 +120,7 @@ def make_engine(url: str, *, immediate: bool = False, foreign_keys: bool = True)
         return engine
     engine = create_engine(url, json_serializer=json_dumps, json_deserializer=orjson.loads,
                            connect_args={"check_same_thread": False})
-    _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys)
+    _configure_sqlite(engine, immediate=immediate, foreign_keys=foreign_keys, writers=writers)
     return engine
 
 
@@ -135,7 +144,8 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("connection found dead after idling") from error
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool,
+                      writers: WritersLock | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the sqlite3 module; the "begin" hook below emits it.
@@ -151,7 +161,12 @@ def _configure_sqlite(engine: Engine, *, immediate: bool, foreign_keys: bool) ->
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if writers is not None:
+            hold_for_transaction(connection, writers)
         connection.exec_driver_sql(begin)
+
+    if writers is not None:
+        give_back_at_checkin(engine)
 
 
 @dataclass(slots=True)
@@ -164,11 +179,13 @@ class Database:
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
     committer: GroupCommitter
+    writers: WritersLock | None  # SQLite's writers' queue (``screening.storage.writers``)
 
     @classmethod
     def connect(cls, url: str) -> Database:
         """Builds engines for ``url`` (nothing is opened until first use)."""
-        write_engine = make_engine(url, immediate=True)
+        writers = writers_lock(url)
+        write_engine = make_engine(url, immediate=True, writers=writers)
         read_engine = make_engine(url) if url.startswith("sqlite") else write_engine
         write_sessions = sessionmaker(write_engine, expire_on_commit=False)
         read_sessions = (
@@ -177,7 +194,7 @@ class Database:
             else write_sessions
         )
         return cls(url, read_engine, write_engine, read_sessions, write_sessions,
-                   GroupCommitter(write_engine))
+                   GroupCommitter(write_engine, writers), writers)
 
     def fetch_one(self, statement: Executable, parameters: Mapping[str, Any]
                   ) -> tuple[Any, ...] | None:
@@ -186,7 +203,6 @@ class Database:
 
     def dispose(self) -> None:
         """Closes every pooled connection."""
-        self.committer.close()
         self.write_engine.dispose()
         self.read_engine.dispose()
 

@@ -19,17 +19,16 @@ join this commit. The batch runs the inserts table by table (``executemany``), t
 statements. Statements run on the DBAPI connection (``screening.storage.driver``); on PostgreSQL
 the whole transaction goes in one pipelined round trip with the commit.
 
-The lock: on SQLite an exclusive ``flock`` on ``<database>.writers`` before ``BEGIN
-IMMEDIATE`` (the leaders of other worker processes wait in the kernel and wake the moment
-it is free, instead of in SQLite's sleep-and-retry busy handler; without it ingest kept
-its throughput but its p99 was 3-7 times higher in ``bench/ingest.py``). PostgreSQL
-writers take no lock in common: batches of several processes commit side by side.
+The lock: on SQLite the writers' queue (``screening.storage.writers``) before ``BEGIN
+IMMEDIATE``, which every write transaction takes (the leaders of other worker processes
+wait in the kernel and wake the moment it is free, instead of in SQLite's sleep-and-retry
+busy handler; without it ingest kept its throughput but its p99 was 3-7 times higher in
+``bench/ingest.py``). PostgreSQL writers take no lock in common: batches of several
+processes commit side by side.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,10 +36,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, Executable, Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from screening.storage import driver
+from screening.storage.writers import WritersLock
 
 T = TypeVar("T")
 MAX_BATCH = 64  # bounds one transaction's duration and the writer lock it holds
@@ -84,14 +83,12 @@ class _Item(Generic[T]):
 class GroupCommitter:
     """Commits the writes of concurrent callers together (one per engine and process)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writers: WritersLock | None = None) -> None:
         self._engine = engine
+        self._writers = writers  # SQLite's writers' queue; None on PostgreSQL
         self._condition = threading.Condition()
         self._pending: list[_Item[Any]] = []
         self._writing = False
-        self._lock_path = _sqlite_lock_path(engine)
-        self._lock_fd: int | None = None
-        self._pid = os.getpid()
 
     def submit(self, build: Callable[[WriteBatch], T]) -> T:
         """Writes what ``build`` queues and commits it; returns ``build``'s result once
@@ -164,32 +161,12 @@ class GroupCommitter:
             item.result, item.done = result, True
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """The lock this committer takes before writing (SQLite only; nothing on
-        PostgreSQL), for a writer beside it that must not starve in SQLite's busy handler
-        while committers of other processes take turns (the background worker)."""
-        with self._writer_lock():
-            yield
-
-    @contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        if self._lock_path is None:
+        if self._writers is None:
             yield
             return
-        if self._lock_fd is None or self._pid != os.getpid():
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with self._writers.held():
             yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Closes the writer lock file (the committer reopens it if used again)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
 
 
 def _one_item_at_fault(error: Exception) -> bool:
@@ -200,10 +177,3 @@ def _one_item_at_fault(error: Exception) -> bool:
     if isinstance(error, DBAPIError):
         return isinstance(error, IntegrityError | DataError)
     return True
-
-
-def _sqlite_lock_path(engine: Engine) -> str | None:
-    url = make_url(str(engine.url))
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return f"{url.database}.writers"

@@ -1,0 +1,116 @@
+"""The SQLite writers' queue: every write transaction takes it before ``BEGIN IMMEDIATE``.
+
+SQLite lets one writer at a time in. A writer that finds the database locked waits in
+SQLite's busy handler, which sleeps and retries with growing sleeps (up to 100 ms each):
+while the group commits of two worker processes hand the lock to each other, a
+clinician's claim or decision (an ORM write transaction) could wait 300-450 ms for a gap
+(``bench/mixed.py``). So every writer of the service, the group committer and the write
+sessions of requests, commands and worker jobs alike, first takes an exclusive ``flock``
+on ``<database>.writers``: waiting writers sleep in the kernel and the next one wakes the
+moment the lock is free.
+
+Each acquisition opens its own file description, so threads of one process queue on the
+lock as processes do. A thread that already holds it (a write transaction begun inside
+another) does not take it again: SQLite's own lock decides then, as without the queue. A
+process that dies holding it releases it (the kernel closes its files).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+
+_HELD = "writers_lock"  # key of an acquisition in a pooled connection's ``info``
+
+
+class WritersLock:
+    """The writers' queue of one SQLite database file (see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._holders: set[int] = set()  # idents of the threads holding it
+        self._guard = threading.Lock()
+
+    def acquire(self) -> _Held | None:
+        """Waits for the lock; returns the acquisition to release, or None when this
+        thread already holds it."""
+        owner = threading.get_ident()
+        with self._guard:
+            if owner in self._holders:
+                return None
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        with self._guard:
+            self._holders.add(owner)
+        return _Held(self, descriptor, owner)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The lock for the length of the block."""
+        acquisition = self.acquire()
+        try:
+            yield
+        finally:
+            if acquisition is not None:
+                acquisition.release()
+
+
+class _Held:
+    """One acquisition of a ``WritersLock``."""
+
+    __slots__ = ("_lock", "_descriptor", "_owner")
+
+    def __init__(self, lock: WritersLock, descriptor: int, owner: int) -> None:
+        self._lock, self._descriptor, self._owner = lock, descriptor, owner
+
+    def release(self) -> None:
+        """Gives the lock to the next writer (closing the file releases the flock)."""
+        if self._descriptor < 0:
+            return
+        with self._lock._guard:
+            self._lock._holders.discard(self._owner)
+        os.close(self._descriptor)
+        self._descriptor = -1
+
+
+def writers_lock(url: str) -> WritersLock | None:
+    """The writers' queue of the SQLite file at ``url``; None for PostgreSQL (whose
+    writers take no lock in common) and for an in-memory SQLite database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database \
+            or parsed.database == ":memory:":
+        return None
+    return WritersLock(f"{parsed.database}.writers")
+
+
+def hold_for_transaction(connection: Any, lock: WritersLock) -> None:
+    """Takes ``lock`` for the transaction ``connection`` is beginning (called before its
+    ``BEGIN IMMEDIATE``); it is given back when the connection returns to the pool."""
+    acquisition = lock.acquire()
+    if acquisition is not None:
+        connection.info[_HELD] = acquisition
+
+
+def give_back_at_checkin(engine: Engine) -> None:
+    """Releases a connection's lock when it returns to the pool (or is closed): after its
+    COMMIT or ROLLBACK has completed. SQLAlchemy's ``commit`` event comes before the
+    COMMIT, too early to let the next writer in."""
+
+    def give_back(_dbapi_connection: Any, record: Any) -> None:
+        acquisition = record.info.pop(_HELD, None)
+        if acquisition is not None:
+            acquisition.release()
+
+    event.listen(engine, "checkin", give_back)
+    event.listen(engine, "close", give_back)
