@@ -22,9 +22,12 @@ from screening.server.worker import PARENT_ENV
 THREADS_PER_WORKER = 4
 # A gthread worker accepts every connection it can, and keep-alive connections stay with
 # it: without a cap, the first worker can end up holding all of a proxy's (or a load
-# generator's) persistent connections while the others idle. Twice its threads keeps the
-# load spread; a client beyond every worker's cap waits for a keep-alive slot to close.
-CONNECTIONS_PER_WORKER = 2 * THREADS_PER_WORKER
+# generator's) persistent connections while the others idle. Three times its threads
+# keeps the load spread and leaves room beside a bulk client's connections: at twice,
+# two clinicians beside an intake client of 16 connections left two of its connections
+# waiting seconds for a slot (ingest p99 2-4 s in ``bench/mixed.py``).
+CONNECTIONS_PER_THREAD = 3
+CONNECTIONS_PER_WORKER = CONNECTIONS_PER_THREAD * THREADS_PER_WORKER
 
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]
@@ -53,7 +56,7 @@ def server_options(host: str, port: int, workers: int,
             "worker_class": "screening.server.gunicorn_errors.ProblemSyncWorker"}
     else:
         model = {"worker_class": "screening.server.gunicorn_errors.ProblemThreadWorker",
-                 "threads": threads, "worker_connections": 2 * threads}
+                 "threads": threads, "worker_connections": CONNECTIONS_PER_THREAD * threads}
     return {
         "bind": f"{host}:{port}",
         "workers": workers,

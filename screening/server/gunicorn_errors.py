@@ -24,6 +24,7 @@ from gunicorn.http import errors as http
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
+from screening.server.lanes import LanePool, is_intake, request_start
 from screening.web.errors import PROBLEM_MIMETYPE, Problem
 
 log = logging.getLogger("screening.server")
@@ -90,7 +91,17 @@ class ProblemErrors:
 
 
 class ProblemThreadWorker(ProblemErrors, ThreadWorker):  # type: ignore[misc]
-    """gunicorn's ``gthread`` worker whose own error responses are problem details."""
+    """gunicorn's ``gthread`` worker whose own error responses are problem details, and
+    whose waiting requests queue in two lanes, clinicians' before bulk intake
+    (``screening.server.lanes``)."""
+
+    def get_thread_pool(self) -> LanePool:
+        return LanePool(self.cfg.threads)
+
+    def enqueue_req(self, conn: Any) -> None:
+        future = self.tpool.submit(self.handle, conn, intake=is_intake(request_start(conn)))
+        future.add_done_callback(
+            lambda done: self.method_queue.defer(self.finish_request, conn, done))
 
 
 class ProblemSyncWorker(ProblemErrors, SyncWorker):  # type: ignore[misc]
