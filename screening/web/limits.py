@@ -1,33 +1,130 @@
-"""Rate limits per credential (Flask-Limiter), in memory or in Redis (``REDIS_URL``).
+"""Rate limits per credential: one fixed window per credential (``RATE_LIMIT``), counted
+in memory or in Redis (``REDIS_URL``) with the ``limits`` package.
 
-The limiter runs before the api blueprint authenticates, so its key function resolves the
-bearer credential itself (``auth.current_credential``, cached for the request): a valid
+The count runs before the api blueprint authenticates, so its key resolves the bearer
+credential itself (``auth.current_credential``, cached for the request): a valid
 credential is its own bucket, anything else is keyed by the remote address. Health checks
-are never limited. A breach answers a 429 problem with ``Retry-After``.
+and the console's static files are never counted. Every counted response says the window
+(``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``); a breach answers a 429 problem with
+``Retry-After``. A response's own ``Retry-After`` (the 409 of an ``Idempotency-Key`` in
+flight) is left as it is.
 
 With ``REDIS_URL`` the counters are shared by every worker and app server; while Redis
-does not answer, each worker counts on its own. ``mode`` says which holds (``/health/ready``
-reports it), and the fall back is logged once, naming the variable, never its value.
+does not answer, each worker counts on its own (never: no limit), and asks Redis again at
+most every ``RETRY_SHARED_S``. ``mode`` says which holds (``/health/ready`` reports it);
+each change is logged once, naming the variable, never its value.
+
+One window for the whole application is counted directly: a general-purpose limiter
+extension worked out which limits apply on every request, which cost more than a third
+of an ingest request's own CPU (``bench/request_cpu.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
+from typing import NamedTuple
 
-from flask import Flask, Response, g, request
-from flask_limiter import Limiter
+from flask import Flask, Response, current_app, g, request
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from screening.config.settings import Settings
 from screening.web.auth import Principal, current_credential
 
 KEY_PREFIX = "screening"
 OFF, SHARED, PER_WORKER = "off", "shared", "per_worker"
+RETRY_SHARED_S = 5.0  # how often a worker counting alone asks Redis again
 # A Redis that does not answer must not hold a request (or a readiness probe) for long.
 _REDIS_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
 _EXTENSION = "screening.rate_limits"
+_UNCOUNTED_BLUEPRINTS = frozenset({"health"})
+_UNCOUNTED_ENDPOINTS = frozenset({"console.static"})
 
 log = logging.getLogger("screening.limits")
+
+
+class Window(NamedTuple):
+    """One count: whether the request may go ahead, what is left, when the window ends
+    (seconds since the epoch)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: float
+
+    def retry_after(self) -> int:
+        """Whole seconds until the window ends, at least 1."""
+        return max(1, math.ceil(self.reset_at - time.time()))
+
+
+class RateLimits:
+    """The application's rate limit: ``limit`` per key and window, counted in Redis at
+    ``redis_url`` (falling back to memory while it does not answer) or in memory."""
+
+    def __init__(self, limit: str, redis_url: str | None = None) -> None:
+        self.item: RateLimitItem = parse(limit)
+        self._memory = FixedWindowRateLimiter(MemoryStorage())
+        self._shared_storage: Storage | None = (
+            storage_from_string(redis_url, **_REDIS_OPTIONS) if redis_url else None)
+        self._shared = (FixedWindowRateLimiter(self._shared_storage)
+                        if self._shared_storage is not None else None)
+        self._reachable = True
+        self._asked_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def count(self, key: str) -> Window:
+        """Counts one request for ``key``."""
+        if self._shared is not None and self._shared_answers():
+            try:
+                return self._count(self._shared, key)
+            except Exception:  # Redis went away: count here rather than not at all
+                self._set_reachable(False)
+        return self._count(self._memory, key)
+
+    def _count(self, limiter: FixedWindowRateLimiter, key: str) -> Window:
+        allowed = limiter.hit(self.item, KEY_PREFIX, key)
+        reset_at, remaining = limiter.get_window_stats(self.item, KEY_PREFIX, key)
+        return Window(allowed, self.item.amount, remaining, reset_at)
+
+    def _shared_answers(self) -> bool:
+        if self._reachable:
+            return True
+        with self._lock:
+            due = time.monotonic() - self._asked_at >= RETRY_SHARED_S
+            if due:
+                self._asked_at = time.monotonic()
+        return self.mode() == SHARED if due else False
+
+    def mode(self) -> str:
+        """``shared`` (Redis answers now) or ``per_worker`` (in memory)."""
+        if self._shared_storage is None:
+            return PER_WORKER
+        try:
+            reachable = bool(self._shared_storage.check())
+        except Exception:  # check() of a storage should not raise; unreachable if it does
+            reachable = False
+        self._set_reachable(reachable)
+        return SHARED if reachable else PER_WORKER
+
+    def _set_reachable(self, reachable: bool) -> None:
+        with self._lock:
+            changed, self._reachable = reachable != self._reachable, reachable
+            self._asked_at = time.monotonic()
+        if changed and not reachable:
+            log.warning("REDIS_URL does not answer: rate limits are counted per worker")
+        elif changed:
+            log.info("REDIS_URL answers again: rate limits are shared")
+
+    def reset(self) -> None:
+        """Forgets every count (tests, and an admin clearing a mistaken limit)."""
+        self._memory.storage.reset()
+        if self._shared_storage is not None:
+            self._shared_storage.reset()
 
 
 def rate_limit_key() -> str:
@@ -39,88 +136,51 @@ def rate_limit_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
-def _is_health_check() -> bool:
-    return request.blueprint == "health"
-
-
-def init_app(app: Flask, settings: Settings) -> Limiter | None:
-    """Installs the limiter unless ``RATE_LIMIT`` is ``off``; returns it (or ``None``).
+def init_app(app: Flask, settings: Settings) -> RateLimits | None:
+    """Counts every request unless ``RATE_LIMIT`` is ``off``; returns the limits (or
+    ``None``). Call after ``auth.init_app`` (the key reads the request's credential).
 
     With ``REDIS_URL``, Redis is asked once at once, so an unreachable one is logged at
     start-up rather than at the first request."""
     if settings.rate_limit is None:
-        app.extensions[_EXTENSION] = _Counters(limited=False)
+        app.extensions[_EXTENSION] = None
         return None
-    limiter = Limiter(
-        key_func=rate_limit_key,
-        # One budget per credential across all routes, not one per route.
-        application_limits=[settings.rate_limit],
-        storage_uri=settings.redis_url or "memory://",
-        strategy="fixed-window",
-        headers_enabled=True,
-        key_prefix=KEY_PREFIX,
-        # A Redis outage degrades to per-worker counters instead of failing requests.
-        in_memory_fallback_enabled=settings.redis_url is not None,
-        storage_options=_REDIS_OPTIONS if settings.redis_url else {},
-    )
-    limiter.request_filter(_is_health_check)
-    # Flask runs after_request hooks in reverse order of registration: the limiter's own
-    # hook, which puts its window's Retry-After on every response (overwriting a view's),
-    # runs between these two. Only a 429 is the limiter's to time; any other response
-    # keeps the Retry-After its view set (the 409 of an Idempotency-Key in flight), or none.
-    app.after_request(_restore_own_retry_after)
-    limiter.init_app(app)
-    app.after_request(_remember_own_retry_after)
-    counters = _Counters(limited=True, redis=limiter if settings.redis_url else None)
-    app.extensions[_EXTENSION] = counters
-    counters.mode()
-    return limiter
+    rate_limits = RateLimits(settings.rate_limit, settings.redis_url)
+    app.extensions[_EXTENSION] = rate_limits
+    rate_limits.mode()
+    app.before_request(_count_request)
+    app.after_request(_describe_window)
+    return rate_limits
+
+
+def rate_limits_of(app: Flask) -> RateLimits | None:
+    """The application's ``RateLimits``, or None when ``RATE_LIMIT`` is ``off``."""
+    limits: RateLimits | None = app.extensions[_EXTENSION]
+    return limits
 
 
 def mode(app: Flask) -> str:
     """``off`` (no rate limit), ``shared`` (counters in Redis, answering now) or
     ``per_worker`` (in memory: no ``REDIS_URL``, or Redis does not answer)."""
-    counters: _Counters = app.extensions[_EXTENSION]
-    return counters.mode()
+    limits = rate_limits_of(app)
+    return OFF if limits is None else limits.mode()
 
 
-class _Counters:
-    """Where the counters are, and whether the fall back to memory was logged already."""
-
-    def __init__(self, *, limited: bool, redis: Limiter | None = None) -> None:
-        self.limited = limited
-        self.redis = redis
-        self.reachable = True
-        self.lock = threading.Lock()
-
-    def mode(self) -> str:
-        if not self.limited:
-            return OFF
-        if self.redis is None:
-            return PER_WORKER
-        try:
-            reachable = bool(self.redis.storage.check())
-        except Exception:  # check() of a storage should not raise; unreachable if it does
-            reachable = False
-        with self.lock:
-            changed, self.reachable = reachable != self.reachable, reachable
-        if changed and not reachable:
-            log.warning("REDIS_URL does not answer: rate limits are counted per worker")
-        elif changed:
-            log.info("REDIS_URL answers again: rate limits are shared")
-        return SHARED if reachable else PER_WORKER
+def _count_request() -> None:
+    g.pop("rate_window", None)  # an app context can outlive one request
+    if request.blueprint in _UNCOUNTED_BLUEPRINTS or request.endpoint in _UNCOUNTED_ENDPOINTS:
+        return
+    limits = rate_limits_of(current_app)
+    assert limits is not None  # the hook is installed only with limits
+    window = g.rate_window = limits.count(rate_limit_key())
+    if not window.allowed:
+        raise TooManyRequests(retry_after=window.retry_after())
 
 
-def _remember_own_retry_after(response: Response) -> Response:
-    g.own_retry_after = response.headers.get("Retry-After")
-    return response
-
-
-def _restore_own_retry_after(response: Response) -> Response:
-    if response.status_code != 429:
-        own = g.pop("own_retry_after", None)
-        if own is None:
-            response.headers.pop("Retry-After", None)
-        else:
-            response.headers["Retry-After"] = own
+def _describe_window(response: Response) -> Response:
+    window: Window | None = g.pop("rate_window", None)
+    if window is not None:
+        response.headers["X-RateLimit-Limit"] = str(window.limit)
+        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+        response.headers["X-RateLimit-Reset"] = str(int(window.reset_at))
     return response

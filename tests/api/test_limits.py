@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from flask import Blueprint, Flask
 
 from screening.web.auth import public
+from screening.web.limits import rate_limits_of
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
@@ -79,10 +81,11 @@ def redis_app(make_app: Any) -> Iterator[Flask]:
     app: Flask = make_app(
         api_blueprints=[probe], RATE_LIMIT="2/minute", REDIS_URL=REDIS_TEST_URL
     )
-    limiter = next(iter(app.extensions["limiter"]))
-    limiter.reset()
+    limits = rate_limits_of(app)
+    assert limits is not None
+    limits.reset()
     yield app
-    limiter.reset()
+    limits.reset()
 
 
 def test_redis_storage_is_shared_by_app_instances(
@@ -105,3 +108,35 @@ def test_unreachable_redis_degrades_to_memory_counters(make_app: Any, clinic: An
     client = app.test_client()
     headers = clinic.headers("clinician")
     assert statuses(client, "/api/v1/limitprobe/any", headers, 3) == [200, 200, 429]
+
+
+def test_every_counted_response_describes_its_window(limited_app: Flask, clinic: Any) -> None:
+    client = limited_app.test_client()
+    first = client.get("/api/v1/limitprobe/any", headers=clinic.headers("clinician"))
+    assert first.headers["X-RateLimit-Limit"] == "2"
+    assert first.headers["X-RateLimit-Remaining"] == "1"
+    assert 0 < int(first.headers["X-RateLimit-Reset"]) - time.time() <= 60
+
+
+def test_health_checks_are_never_counted(limited_app: Flask) -> None:
+    client = limited_app.test_client()
+    assert set(statuses(client, "/health", {}, 5)) == {200}
+    assert "X-RateLimit-Remaining" not in client.get("/health").headers
+    # The address's own budget is untouched by them.
+    assert statuses(client, "/api/v1/limitprobe/open", {}, 3) == [200, 200, 429]
+
+
+def test_a_worker_counting_alone_does_not_ask_a_dead_redis_on_every_request(
+        make_app: Any, clinic: Any) -> None:
+    app: Flask = make_app(
+        api_blueprints=[probe], RATE_LIMIT="100/minute", REDIS_URL="redis://127.0.0.1:1/0"
+    )
+    limits = rate_limits_of(app)
+    assert limits is not None
+    asked: list[int] = []
+    original = limits.mode
+    limits.mode = lambda: asked.append(1) or original()  # type: ignore[method-assign]
+    client = app.test_client()
+    assert set(statuses(client, "/api/v1/limitprobe/any", clinic.headers("clinician"),
+                        20)) == {200}
+    assert len(asked) <= 1  # at most once per RETRY_SHARED_S, not once per request

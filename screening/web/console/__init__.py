@@ -23,7 +23,7 @@ is not part of the API contract (``openapi.yaml``).
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 
 from screening.storage.db import app_state
 from screening.web.console import (
@@ -45,17 +45,12 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask) -> None:
     """Registers the console on ``app``: cookie settings, sign-in throttles, blueprint.
-    Call after ``screening.web.limits.init_app`` (the console's static files are exempted
-    from the API's rate limit)."""
+    The console's static files are not counted by the API's rate limit
+    (``screening.web.limits``)."""
     settings = app_state(app).settings
     guard.configure_cookie(app)
     app.extensions[auth_views.EXTENSION] = SignInThrottle(
         settings.console_login_limit, settings.redis_url
     )
-    for limiter in app.extensions.get("limiter", ()):
-        limiter.request_filter(_is_static_file)
     app.register_blueprint(web.bp)
 
-
-def _is_static_file() -> bool:
-    return request.endpoint == "console.static"
