@@ -110,7 +110,8 @@ def naive_command(port: int, workers: int, url: str) -> list[str]:
 
 def start_seal_lag(env: dict[str, str], code: Path) -> subprocess.Popen[str] | None:
     """``bench/seal_lag.py`` beside the service, when its code seals the audit log."""
-    if not (code / "screening" / "audit_sealer.py").exists():
+    sealers = (code / "screening" / "server" / "sealer.py", code / "screening" / "audit_sealer.py")
+    if not any(sealer.exists() for sealer in sealers):  # before the audit log sealed itself
         return None
     return subprocess.Popen([sys.executable, str(ROOT / "bench" / "seal_lag.py")], env=env,
                             stdout=subprocess.PIPE, text=True)
