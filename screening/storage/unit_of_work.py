@@ -9,9 +9,11 @@ It writes two ways, chosen at commit, behind the one ``commit()``:
 - ORM work (claim, decide, accounts, rulesets ...) runs in its write ``session`` (on
   SQLite a ``BEGIN IMMEDIATE`` transaction); the rows queued with ``insert``/``execute``
   and the audit events are written into that transaction when it commits.
-- A unit that only read, and queued rows (an ingested submission, the audit event of a
-  read), is committed by the database's group committer (``screening.storage.group_commit``):
-  on SQLite, concurrent units of a process share one transaction and its fsync.
+- A unit that only queued rows (an ingested submission), or on SQLite read and queued
+  rows (the audit event of a read), is committed by the database's group committer
+  (``screening.storage.group_commit``): on SQLite, concurrent units of a process share one
+  transaction and its fsync. On PostgreSQL a unit that read commits its rows in its own
+  open transaction: a clinician's read does not wait for the next batch of submissions.
 
 ``audit(...)`` is the one audit appender: it queues an unsealed event (the sealer chains
 it later, ``screening.storage.audit``) that commits with the unit's other writes.
@@ -105,6 +107,15 @@ class UnitOfWork:
         """Commits everything the unit did; its session stays usable afterwards."""
         if self._write is not None:
             self._write.commit()  # the before_commit hook writes the queued rows
+            return
+        db = self.database
+        if (self._read is not None and db.read_sessions is db.write_sessions
+                and (self._inserts or self._statements)):
+            # PostgreSQL: the read's own open transaction takes its rows (the audit event of
+            # a clinician's read) and commits at once, instead of waiting behind the group
+            # committer's batch of submissions; PostgreSQL shares the WAL flush anyway.
+            self._write, self._read = self._read, None
+            self._write.commit()
             return
         inserts, statements = self._take_queued()
         if self._read is not None:
