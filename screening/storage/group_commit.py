@@ -20,7 +20,8 @@ statements. Statements run on the DBAPI connection (``screening.storage.driver``
 the whole transaction goes in one pipelined round trip with the commit.
 
 The lock: on SQLite the writers' queue (``screening.storage.writers``) before ``BEGIN
-IMMEDIATE``, which every write transaction takes (the leaders of other worker processes
+IMMEDIATE``, which every write transaction takes (a batch after the single writers
+already waiting) (the leaders of other worker processes
 wait in the kernel and wake the moment it is free, instead of in SQLite's sleep-and-retry
 busy handler; without it ingest kept its throughput but its p99 was 3-7 times higher in
 ``bench/ingest.py``). PostgreSQL writers take no lock in common: batches of several
@@ -165,7 +166,7 @@ class GroupCommitter:
         if self._writers is None:
             yield
             return
-        with self._writers.held():
+        with self._writers.held(batch=True):
             yield
 
 

@@ -9,6 +9,15 @@ sessions of requests, commands and worker jobs alike, first takes an exclusive `
 on ``<database>.writers``: waiting writers sleep in the kernel and the next one wakes the
 moment the lock is free.
 
+A batch (the group committer's commit of many requests' rows) lets writers that are
+already waiting go first: a single write transaction (a clinician's claim or decision, a
+worker job) announces itself with a shared ``flock`` on ``<database>.writers-first``
+while it waits, and a batch leader takes that file exclusively, i.e. waits until nobody
+is announced, before it queues. A claim then waits for at most the transaction in
+progress, not also for the batches of every worker process (``bench/mixed.py``: the
+clinicians' p99 under full ingest 50-58 ms before, 43-49 ms after, in alternating runs).
+The batch loses nothing by it: requests arriving meanwhile join it.
+
 Each acquisition opens its own file description, so threads of one process queue on the
 lock as processes do. A thread that already holds it (a write transaction begun inside
 another) does not take it again: SQLite's own lock decides then, as without the queue. A
@@ -35,30 +44,40 @@ class WritersLock:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.waiting_path = f"{path}-first"
         self._holders: set[int] = set()  # idents of the threads holding it
         self._guard = threading.Lock()
 
-    def acquire(self) -> _Held | None:
+    def acquire(self, batch: bool = False) -> _Held | None:
         """Waits for the lock; returns the acquisition to release, or None when this
-        thread already holds it."""
+        thread already holds it. A ``batch`` first lets the writers waiting now go."""
         owner = threading.get_ident()
         with self._guard:
             if owner in self._holders:
                 return None
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        waiting = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(descriptor)
-            raise
+            if batch:
+                fcntl.flock(waiting, fcntl.LOCK_EX)  # until no single writer is waiting
+                fcntl.flock(waiting, fcntl.LOCK_UN)
+            else:
+                fcntl.flock(waiting, fcntl.LOCK_SH)  # "I am waiting", until it holds
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(descriptor)
+                raise
+        finally:
+            os.close(waiting)
         with self._guard:
             self._holders.add(owner)
         return _Held(self, descriptor, owner)
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        """The lock for the length of the block."""
-        acquisition = self.acquire()
+    def held(self, batch: bool = False) -> Iterator[None]:
+        """The lock for the length of the block (see ``acquire``)."""
+        acquisition = self.acquire(batch)
         try:
             yield
         finally:

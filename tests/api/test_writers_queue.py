@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from screening.services import accounts
 from screening.storage.db import Database, app_state
 from screening.storage.models import Clinic
 from screening.storage.unit_of_work import unit_of_work
@@ -78,29 +79,31 @@ def test_a_read_session_takes_no_place_in_the_queue(database: Database,
 def test_a_second_writer_waits_in_the_queue_and_begins_after_the_first_commits(
         database: Database, lock_path: str) -> None:
     order: list[str] = []
+    seen_by_second: list[str] = []
     first_began, second_tried = threading.Event(), threading.Event()
 
     def first() -> None:
         with unit_of_work(database) as uow:
-            uow.session(write=True).scalar(select(Clinic.id).limit(1))
+            accounts.create_clinic(uow.session(write=True), slug="first", name="First")
             order.append("first began")
             first_began.set()
             assert second_tried.wait(JOIN_S)
             order.append("first commits")
-        order.append("first committed")
 
     def second() -> None:
         assert first_began.wait(JOIN_S)
         second_tried.set()
         with unit_of_work(database) as uow:
-            uow.session(write=True).scalar(select(Clinic.id).limit(1))
+            session = uow.session(write=True)
+            seen_by_second.extend(session.scalars(select(Clinic.slug)))
             order.append("second began")
 
     threads = [run_in_thread(first), run_in_thread(second)]
     for thread in threads:
         thread.join(JOIN_S)
         assert not thread.is_alive()
-    assert order == ["first began", "first commits", "first committed", "second began"]
+    assert order == ["first began", "first commits", "second began"]
+    assert seen_by_second == ["first"]  # it began only once the first had committed
     assert is_free(lock_path)
 
 
@@ -125,6 +128,41 @@ def test_a_writer_of_another_process_waits_for_the_group_committer(
         os.close(outsider)
     thread.join(JOIN_S)
     assert done.is_set()
+
+
+def test_a_batch_waits_while_a_single_writer_is_waiting(lock_path: str) -> None:
+    """A single writer announces itself (shared lock on ``-first``) while it waits: a batch
+    leader does not queue before it, even with the lock itself free."""
+    lock = WritersLock(lock_path)
+    announced = os.open(lock.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(announced, fcntl.LOCK_SH)  # as a waiting single writer holds it
+    taken = threading.Event()
+
+    def lead_a_batch() -> None:
+        acquisition = lock.acquire(batch=True)
+        assert acquisition is not None
+        taken.set()
+        acquisition.release()
+
+    leader = run_in_thread(lead_a_batch)
+    try:
+        assert not taken.wait(0.3)  # the lock is free, yet the batch lets the writer go
+    finally:
+        os.close(announced)  # the single writer has its turn
+    leader.join(JOIN_S)
+    assert taken.is_set()
+
+
+def test_a_single_writer_does_not_wait_for_another_waiting_one(lock_path: str) -> None:
+    lock = WritersLock(lock_path)
+    announced = os.open(lock.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(announced, fcntl.LOCK_SH)
+    try:
+        acquisition = lock.acquire()
+        assert acquisition is not None
+        acquisition.release()
+    finally:
+        os.close(announced)
 
 
 def test_a_write_begun_inside_a_held_queue_does_not_wait_for_itself(
