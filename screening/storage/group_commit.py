@@ -31,8 +31,8 @@ processes commit side by side.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -134,7 +134,8 @@ class GroupCommitter:
         """Writes one batch. The batch is taken only once the SQLite writer lock is held:
         the requests that arrived while another process was committing join this commit
         instead of waiting for the next."""
-        with self._writer_lock():
+        writers = self._writers.held(batch=True) if self._writers else nullcontext()
+        with writers:
             try:
                 self._commit(lambda: self._take_pending(taken))
                 return
@@ -160,15 +161,6 @@ class GroupCommitter:
             batch.write(transaction)
         for item, result in zip(items, results, strict=True):
             item.result, item.done = result, True
-
-    @contextmanager
-    def _writer_lock(self) -> Iterator[None]:
-        if self._writers is None:
-            yield
-            return
-        with self._writers.held(batch=True):
-            yield
-
 
 def _one_item_at_fault(error: Exception) -> bool:
     """True when ``error`` is one item's fault and the batch was not committed: a broken

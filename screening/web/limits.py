@@ -63,11 +63,14 @@ class Window(NamedTuple):
 
 
 class RateLimits:
-    """The application's rate limit: ``limit`` per key and window, counted in Redis at
-    ``redis_url`` (falling back to memory while it does not answer) or in memory."""
+    """``limit`` per key and fixed window, counted in Redis at ``redis_url`` (falling back
+    to memory while it does not answer) or in memory; keys live in ``namespace``. The API's
+    limit, and the console's sign-in throttle (``screening.web.console.throttle``)."""
 
-    def __init__(self, limit: str, redis_url: str | None = None) -> None:
+    def __init__(self, limit: str, redis_url: str | None = None,
+                 namespace: str = KEY_PREFIX) -> None:
         self.item: RateLimitItem = parse(limit)
+        self.namespace = namespace
         self._memory = FixedWindowRateLimiter(MemoryStorage())
         self._shared_storage: Storage | None = (
             storage_from_string(redis_url, **_REDIS_OPTIONS) if redis_url else None)
@@ -87,8 +90,8 @@ class RateLimits:
         return self._count(self._memory, key)
 
     def _count(self, limiter: FixedWindowRateLimiter, key: str) -> Window:
-        allowed = limiter.hit(self.item, KEY_PREFIX, key)
-        reset_at, remaining = limiter.get_window_stats(self.item, KEY_PREFIX, key)
+        allowed = limiter.hit(self.item, self.namespace, key)
+        reset_at, remaining = limiter.get_window_stats(self.item, self.namespace, key)
         return Window(allowed, self.item.amount, remaining, reset_at)
 
     def _shared_answers(self) -> bool:
