@@ -208,12 +208,6 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
     return len(events), attempts
 
 
-def fan_out(session: Session, now: dt.datetime) -> int:
-    """Turns undispatched events into ``pending`` deliveries (none taken); returns how
-    many events it handled."""
-    return dispatch(session, now, 0)[0]
-
-
 _DUE = (
     select(_deliveries.c.id.label("delivery_id"), _deliveries.c.attempts,
            _deliveries.c.first_attempt_at, _events.c.id.label("event_id"), *_EVENT_COLUMNS,

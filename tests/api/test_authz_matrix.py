@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.notify.delivery import fan_out
+from screening.notify.delivery import dispatch
 from screening.services import webhooks
 from screening.storage.db import utcnow
 from screening.storage.models import WebhookDelivery
@@ -169,7 +169,7 @@ def webhook_with_a_delivery(app: Flask, clinic_id: str) -> tuple[str, str]:
             events=["submission.created"], min_priority="routine", description=None,
             allow_private=False, now=utcnow())
         webhooks.queue_test(session, webhooks.Admin(clinic_id), endpoint.id, now=utcnow())
-        fan_out(session, utcnow())
+        dispatch(session, utcnow(), 0)  # a pending delivery, no attempt taken
         session.flush()
         delivery = session.scalars(select(WebhookDelivery)).one()
         return endpoint.id, delivery.id
