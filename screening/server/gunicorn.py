@@ -85,4 +85,7 @@ def run(*, host: str, port: int, workers: int, threads: int = THREADS_PER_WORKER
 
 def _start_worker() -> subprocess.Popen[bytes]:
     environment = {**os.environ, PARENT_ENV: str(os.getpid())}
-    return subprocess.Popen([sys.executable, "-m", "screening", "worker"], env=environment)
+    # -P: the worker imports the service from where the web workers do (the installed
+    # package, or PYTHONPATH), never from a ``screening/`` in the working directory.
+    return subprocess.Popen([sys.executable, "-P", "-m", "screening", "worker"],
+                            env=environment)
