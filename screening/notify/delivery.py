@@ -16,7 +16,8 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
    dies the lease runs out and the attempt is made again.
 3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
 
-The transaction commits before anything is sent. The attempts then queue per
+The transaction commits before anything is signed or sent (bodies and signatures are
+built after it, ``prepare``: on SQLite it holds the one writer lock). The attempts queue per
 destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes") take them
 one after the other over kept-alive connections (``screening.notify.sender``); a lane
 starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by one
@@ -110,6 +111,20 @@ class Attempt:
     lease_ends: float  # time.monotonic() at which another worker may take it
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """An attempt taken in a tick's transaction, before its body is built and signed:
+    the event's columns (``_EVENT_COLUMNS`` and its id) and the endpoint's
+    (``_ENDPOINT_COLUMNS``)."""
+
+    delivery_id: str
+    attempt: int
+    first_attempt_at: dt.datetime
+    event_id: str
+    event: Row[Any]
+    endpoint: Row[Any]
+
+
 _events = WebhookEvent.__table__
 _endpoints = WebhookEndpoint.__table__
 _deliveries = WebhookDelivery.__table__
@@ -164,7 +179,7 @@ _DELIVERY_COLUMNS = (
     "first_attempt_at", "created_at")
 
 
-def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Attempt]]:
+def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Taken]]:
     """Turns undispatched events into deliveries, the first ``take`` of them taken for
     their first attempt; returns how many events it handled and the attempts taken.
     Plain statements on the session's connection, no ORM objects: this runs for every
@@ -179,33 +194,24 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[A
             _LIVE_ENDPOINTS, {"clinic_ids": list({event.clinic_id for event in events})}):
         endpoints.setdefault(endpoint.clinic_id, []).append(endpoint)
     rows: list[dict[str, Any]] = []
-    attempts: list[Attempt] = []
-    lease_until, lease_ends = now + ATTEMPT_LEASE, _lease_ends()
-    timestamp = int(now.timestamp())
-    secrets = {endpoint.id: webhooks.live_secrets(endpoint, now)
-               for clinic_endpoints in endpoints.values() for endpoint in clinic_endpoints}
+    taken: list[Taken] = []
+    lease_until = now + ATTEMPT_LEASE
     for event in events:
-        body: bytes | None = None
         for endpoint in endpoints.get(event.clinic_id, ()):
             if not subscribes(endpoint, event):
                 continue
             delivery_id = new_id()
-            taken = len(attempts) < take
+            first = len(taken) < take
             rows.append({
                 "id": delivery_id, "endpoint_id": endpoint.id, "event_id": event.id,
-                "clinic_id": event.clinic_id, "state": "pending", "attempts": int(taken),
-                "next_attempt_at": lease_until if taken else event.occurred_at,
-                "first_attempt_at": now if taken else None, "created_at": now})
-            if taken:
-                if body is None:
-                    body = orjson.dumps(outbox.payload(event, event.slug, event.received_at))
-                attempts.append(Attempt(
-                    delivery_id, 1, now, endpoint.url,
-                    signing.headers(secrets[endpoint.id], event.id, timestamp, body), body,
-                    lease_ends))
+                "clinic_id": event.clinic_id, "state": "pending", "attempts": int(first),
+                "next_attempt_at": lease_until if first else event.occurred_at,
+                "first_attempt_at": now if first else None, "created_at": now})
+            if first:
+                taken.append(Taken(delivery_id, 1, now, event.id, event, endpoint))
     _run_many(connection, _INSERT_DELIVERIES, rows, _DELIVERY_COLUMNS)
     connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
-    return len(events), attempts
+    return len(events), taken
 
 
 _DUE = (
@@ -228,30 +234,39 @@ _TAKE = (
             first_attempt_at=bindparam("first")))
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Attempt]:
+def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Taken]:
     """Takes up to ``limit`` due deliveries for one attempt each (see the module doc)."""
     if limit <= 0:
         return []
     connection = session.connection()
     rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
-    attempts, taken = [], []
-    timestamp, lease_until, lease_ends = int(now.timestamp()), now + ATTEMPT_LEASE, _lease_ends()
-    for row in rows:
-        body = orjson.dumps(outbox.payload(row, row.slug, row.received_at))
-        attempt = Attempt(row.delivery_id, row.attempts + 1, row.first_attempt_at or now,
-                          row.url, signing.headers(webhooks.live_secrets(row, now),
-                                                   row.event_id, timestamp, body),
-                          body, lease_ends)
-        attempts.append(attempt)
-        taken.append({"delivery_id": attempt.delivery_id, "attempt": attempt.attempt,
-                      "lease_until": lease_until, "first": attempt.first_attempt_at})
+    taken = [Taken(row.delivery_id, row.attempts + 1, row.first_attempt_at or now,
+                   row.event_id, row, row) for row in rows]
     if taken:
-        connection.execute(_TAKE, taken)
+        lease_until = now + ATTEMPT_LEASE
+        connection.execute(_TAKE, [
+            {"delivery_id": t.delivery_id, "attempt": t.attempt, "lease_until": lease_until,
+             "first": t.first_attempt_at} for t in taken])
+    return taken
+
+
+def prepare(taken: list[Taken], now: dt.datetime, lease_ends: float) -> list[Attempt]:
+    """The bodies and signatures of the attempts ``taken`` at ``now``. Built after the
+    transaction that took them has committed: this is most of a tick's CPU, and on SQLite
+    the transaction holds the one writer lock that ingest waits for."""
+    timestamp = int(now.timestamp())
+    bodies: dict[str, bytes] = {}
+    attempts = []
+    for t in taken:
+        body = bodies.get(t.event_id)
+        if body is None:
+            body = bodies[t.event_id] = orjson.dumps(
+                outbox.payload(t.event, t.event.slug, t.event.received_at))
+        headers = signing.headers(webhooks.live_secrets(t.endpoint, now), t.event_id,
+                                  timestamp, body)
+        attempts.append(Attempt(t.delivery_id, t.attempt, t.first_attempt_at, t.endpoint.url,
+                                headers, body, lease_ends))
     return attempts
-
-
-def _lease_ends() -> float:
-    return time.monotonic() + ATTEMPT_LEASE.total_seconds()
 
 
 _RECORD = (
@@ -343,6 +358,9 @@ class DeliveryPool:
         likely, and the write transaction asks by itself (on PostgreSQL every query is a
         round trip, and under load each costs more than the work)."""
         now = now or utcnow()
+        # The in-memory end of the attempts' leases, taken before the transaction that
+        # writes them: never later than the lease another worker reads.
+        lease_ends = time.monotonic() + ATTEMPT_LEASE.total_seconds()
         with self._lock:
             outcomes, self._outcomes = self._outcomes, []
             room = MAX_IN_FLIGHT - self._in_flight
@@ -357,13 +375,13 @@ class DeliveryPool:
         with unit_of_work(db) as uow:
             session = uow.session(write=True)
             record(session, outcomes)
-            handled, attempts = dispatch(session, now, room) if new_events else (0, [])
-            if due and room > len(attempts):
-                attempts += claim_due(session, now, room - len(attempts))
+            handled, taken = dispatch(session, now, room) if new_events else (0, [])
+            if due and room > len(taken):
+                taken += claim_due(session, now, room - len(taken))
             uow.commit()
-        self._busy = bool(handled or attempts)
-        self._queue(attempts)
-        return len(outcomes) + handled + len(attempts)
+        self._busy = bool(handled or taken)
+        self._queue(prepare(taken, now, lease_ends))
+        return len(outcomes) + handled + len(taken)
 
     def _queue(self, attempts: list[Attempt]) -> None:
         """Queues ``attempts`` by destination and starts the lanes their backlog needs."""
