@@ -37,7 +37,12 @@ class Destination:
 
 
 def resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (IPv4 and IPv6), in resolver order."""
+    """Every address ``host`` resolves to (IPv4 and IPv6), in resolver order; an address
+    written as one is itself (no resolver call: this runs before every attempt)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

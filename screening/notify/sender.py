@@ -1,5 +1,5 @@
-"""One delivery attempt over HTTP/1.1 with the standard library's ``http.client``: kept-alive
-connections pooled per checked address, no redirects, 10 s in total.
+"""One delivery attempt: an HTTP/1.1 POST over kept-alive connections pooled per checked
+address, no redirects, 10 s in total.
 
 The request goes to the address ``addresses.check_url`` approved: the connection is opened
 to that address itself (the URL's host is sent in ``Host`` and, over TLS, as the SNI name
@@ -9,29 +9,46 @@ scheme and host name, i.e. for a destination that was just checked again.
 
 The 10 s are a deadline for the whole attempt: connecting, the TLS handshake, sending and
 every read of the answer each get only what is left of it, so a receiver that dribbles its
-answer byte by byte cannot hold an attempt longer. ``http.client`` never follows a
-redirect: a 3xx is an ``http_status`` failure like any other non-2xx.
+answer byte by byte cannot hold an attempt longer. A redirect is never followed: a 3xx is
+an ``http_status`` failure like any other non-2xx.
+
+The exchange is written here over the socket (TLS by the standard library's ``ssl``)
+rather than through ``http.client``: one POST and its status is a small part of HTTP, and
+``http.client`` parsed every answer's headers with the ``email`` package, which was a third
+of the background worker's CPU per delivery under load (``bench/webhooks.py``). What an
+answer is read by is RFC 9112: the status line (interim 1xx answers skipped), the header
+fields, and the body framed by ``Transfer-Encoding: chunked``, ``Content-Length`` or the
+end of the connection, read (to keep the connection) up to ``MAX_RESPONSE_BYTES`` and
+never kept. A connection is kept alive only when the answer allows it and was read to its
+exact end.
 """
 
 from __future__ import annotations
 
-import http.client
-import io
+import re
 import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from screening.notify.addresses import Destination
 
 TOTAL_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is read (to keep the connection) but not kept
+MAX_HEAD_BYTES = 64 * 1024
 MAX_IDLE_PER_ADDRESS = 16
 USER_AGENT = "screening-webhooks/1"
 
 _Key = tuple[str, str, int, str]  # scheme, address, port, host name
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_LINE_END = re.compile(rb"\r?\n")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# A request line or header must not smuggle a line break (nor the target a space).
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_UNSAFE_FIELD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,94 +66,180 @@ class Outcome:
         return self.error is None
 
 
-class _Deadline(io.RawIOBase):
-    """The socket's reading side for ``http.client``: each read waits at most for what is
-    left of the attempt's deadline. (A ``SocketIO`` underneath, so the socket stays open
-    for the answer when ``http.client`` hands the connection over to it.)"""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._raw = sock.makefile("rb", buffering=0)
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the attempt's deadline passed")
-        self._sock.settimeout(remaining)
-        return self._raw.readinto(buffer)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+class ProtocolError(ValueError):
+    """The receiver's answer is not HTTP/1.1 we can read."""
 
 
-class _SocketView:
-    """What ``http.client`` sees of the socket while it reads an answer: the socket, whose
-    reading side keeps to the attempt's deadline."""
+class _ClosedBeforeAnswer(ConnectionResetError):
+    """The connection ended before any byte of the answer (a kept-alive connection the
+    receiver had closed meanwhile)."""
+
+
+class _Reader:
+    """The answer's bytes, each read waiting at most for what is left of the deadline."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock, self.deadline = sock, deadline
+        self.buffer = bytearray()
+        self.received = 0  # bytes received in all, for "closed before any answer"
 
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_Deadline(self.sock, self.deadline))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sock, name)
-
-
-class _Connection(http.client.HTTPConnection):
-    """A connection to one checked address (never a name to resolve)."""
-
-    def __init__(self, key: _Key, context: ssl.SSLContext | None) -> None:
-        _, address, port, host = key
-        super().__init__(address, port)
-        self.key, self.tls_host, self.context = key, host, context
-        self.deadline = 0.0
-        self._socket: socket.socket | None = None
-
-    def connect(self) -> None:
+    def fill(self) -> bool:
+        """Reads more; False at the end of the stream."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the attempt's deadline passed")
-        sock = socket.create_connection((self.host, self.port), timeout=remaining)
+        self.sock.settimeout(remaining)
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        self.received += len(chunk)
+        return bool(chunk)
+
+    def until(self, pattern: re.Pattern[bytes], limit: int) -> bytes:
+        """The bytes up to ``pattern`` (consumed with it)."""
+        start = 0
+        while (match := pattern.search(self.buffer, start)) is None:
+            if len(self.buffer) > limit:
+                raise ProtocolError("an answer's head or chunk line is too long")
+            start = max(len(self.buffer) - 3, 0)
+            if not self.fill():
+                if not self.received:
+                    raise _ClosedBeforeAnswer("closed before answering")
+                raise ProtocolError("the answer ended early")
+        data = bytes(self.buffer[:match.start()])
+        del self.buffer[:match.end()]
+        return data
+
+    def skip(self, size: int) -> None:
+        """Consumes exactly ``size`` bytes."""
+        while len(self.buffer) < size:
+            if not self.fill():
+                raise ProtocolError("the answer ended early")
+        del self.buffer[:size]
+
+    def skip_to_end(self, limit: int) -> bool:
+        """Consumes everything up to the end of the stream; False when more than ``limit``
+        bytes came first."""
+        while len(self.buffer) <= limit:
+            if not self.fill():
+                self.buffer.clear()
+                return True
+        return False
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    reusable: bool  # the connection may carry the next request
+
+
+def _read_answer(reader: _Reader) -> _Answer:
+    """Reads one answer to a POST (RFC 9112 §4–§7); its body is discarded."""
+    while True:
+        lines = _LINE_END.split(reader.until(_HEAD_END, MAX_HEAD_BYTES))
+        match = _STATUS_LINE.fullmatch(lines[0])
+        if match is None:
+            raise ProtocolError("not an HTTP/1.x status line")
+        minor, status = int(match[1]), int(match[2])
+        if status < 100:
+            raise ProtocolError("a status below 100")
+        if status >= 200:
+            break
+        if status == 101:
+            raise ProtocolError("a protocol switch nobody asked for")
+        # an interim answer (100 Continue, 103 Early Hints): the final one follows
+    fields: dict[bytes, list[bytes]] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and line[:1] not in (b" ", b"\t"):  # (a folded or stray line: not ours)
+            fields.setdefault(name.strip().lower(), []).append(value.strip())
+    connection = {token.strip().lower() for value in fields.get(b"connection", ())
+                  for token in value.split(b",")}
+    reusable = b"close" not in connection and (minor == 1 or b"keep-alive" in connection)
+    if status in (204, 304):
+        return _Answer(status, reusable)
+    codings = [coding.strip().lower() for value in fields.get(b"transfer-encoding", ())
+               for coding in value.split(b",")]
+    if codings:
+        if codings[-1] == b"chunked":
+            return _Answer(status, _skip_chunked(reader) and reusable)
+        reader.skip_to_end(MAX_RESPONSE_BYTES)  # framed by the end of the connection
+        return _Answer(status, False)
+    lengths = set(fields.get(b"content-length", ()))
+    if len(lengths) > 1 or not all(value.isdigit() for value in lengths):
+        raise ProtocolError("an unreadable Content-Length")
+    if lengths:
+        length = int(lengths.pop())
+        if length > MAX_RESPONSE_BYTES:
+            return _Answer(status, False)  # not read: the connection goes
+        reader.skip(length)
+        return _Answer(status, reusable)
+    reader.skip_to_end(MAX_RESPONSE_BYTES)  # framed by the end of the connection
+    return _Answer(status, False)
+
+
+def _skip_chunked(reader: _Reader) -> bool:
+    """Consumes a chunked body and its trailer; False (the connection cannot be reused)
+    when it is longer than ``MAX_RESPONSE_BYTES``."""
+    read = 0
+    while True:
+        size_field = reader.until(_LINE_END, 1024).split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_field):
+            raise ProtocolError("an unreadable chunk size")
+        size = int(size_field, 16)
+        if size == 0:
+            while reader.until(_LINE_END, MAX_HEAD_BYTES):
+                pass  # trailer fields, up to the empty line
+            return True
+        read += size
+        if read > MAX_RESPONSE_BYTES:
+            return False
+        reader.skip(size)
+        if reader.until(_LINE_END, 2):
+            raise ProtocolError("a chunk longer than its size")
+
+
+class _Connection:
+    """A connection to one checked address (never a name to resolve)."""
+
+    def __init__(self, key: _Key, context: ssl.SSLContext | None) -> None:
+        self.key, self.context = key, context
+        self.sock: socket.socket | None = None
+
+    def connect(self, deadline: float) -> None:
+        _, address, port, host = self.key
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the attempt's deadline passed")
+        sock = socket.create_connection((address, port), timeout=remaining)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.context is not None:
             try:
-                sock.settimeout(max(self.deadline - time.monotonic(), 0.001))
-                sock = self.context.wrap_socket(sock, server_hostname=self.tls_host)
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock = self.context.wrap_socket(sock, server_hostname=host)
             except BaseException:
                 sock.close()
                 raise
-        self._socket = sock
         self.sock = sock
 
-    def post(self, target: str, headers: dict[str, str], body: bytes, deadline: float
-             ) -> http.client.HTTPResponse:
-        """Sends one POST and reads the status line and headers before ``deadline``."""
-        self.deadline = deadline
+    def exchange(self, request: bytes, deadline: float) -> int:
+        """Sends ``request`` and reads its answer before ``deadline``; the status. The
+        connection is closed afterwards unless the answer leaves it reusable."""
         if self.sock is None:
-            self.connect()
-        sock = self._socket
-        if sock is None:
-            raise ConnectionResetError("the connection is closed")
+            self.connect(deadline)
+        sock = self.sock
+        assert sock is not None
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        self.request("POST", target, body, headers)
-        # http.client reads the answer from ``self.sock``: a view carrying the deadline.
-        self.sock = _SocketView(sock, deadline)
-        try:
-            return self.getresponse()
-        finally:
-            if self.sock is not None:  # None: the answer closed the connection
-                self.sock = sock
+        sock.sendall(request)
+        reader = _Reader(sock, deadline)
+        answer = _read_answer(reader)
+        if not answer.reusable or reader.buffer:  # bytes beyond the answer: not trusted
+            self.close()
+        return answer.status
 
     def close(self) -> None:
-        super().close()
-        self._socket = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 class Sender:
@@ -156,26 +259,22 @@ class Sender:
         """POSTs ``body`` to ``destination``; any 2xx within the timeout delivers."""
         deadline = time.monotonic() + self.timeout
         key = (destination.scheme, destination.address, destination.port, destination.host)
-        request_headers = {**headers, "Host": _host_header(destination),
-                           "Content-Type": "application/json", "User-Agent": USER_AGENT}
         connection = self._take(key)
         reused = connection is not None
         if connection is None:
             connection = self._new(key)
         try:
+            request = _request(destination, headers, body)
             try:
-                status = _exchange(connection, destination.target, request_headers, body,
-                                   deadline)
-            except (http.client.RemoteDisconnected, ConnectionResetError,
-                    BrokenPipeError):
+                status = connection.exchange(request, deadline)
+            except (_ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError):
                 if not reused:
                     raise
                 # The receiver closed the idle connection before this request reached it:
                 # the same attempt goes once more, on a new connection (as browsers do).
                 connection.close()
                 connection = self._new(key)
-                status = _exchange(connection, destination.target, request_headers, body,
-                                   deadline)
+                status = connection.exchange(request, deadline)
         except TimeoutError:
             connection.close()
             return Outcome(None, "timeout")
@@ -185,7 +284,7 @@ class Sender:
         except (ssl.SSLError, ssl.CertificateError):
             connection.close()
             return Outcome(None, "tls")
-        except (OSError, http.client.HTTPException, ValueError):
+        except (OSError, ValueError):
             connection.close()
             return Outcome(None, "connection_error")
         self._give_back(connection)
@@ -220,23 +319,22 @@ class Sender:
         connection.close()
 
 
-def _exchange(connection: _Connection, target: str, headers: dict[str, str], body: bytes,
-              deadline: float) -> int:
-    """One request and its answer (read up to ``MAX_RESPONSE_BYTES``); the status."""
-    response = connection.post(target, headers, body, deadline)
-    read = 0
-    while read < MAX_RESPONSE_BYTES and not response.isclosed():
-        chunk = response.read(min(16 * 1024, MAX_RESPONSE_BYTES - read))
-        if not chunk:
-            break
-        read += len(chunk)
-    if not response.isclosed():  # a longer answer than we read: the connection cannot be reused
-        connection.close()
-    return response.status
+def _request(destination: Destination, headers: dict[str, str], body: bytes) -> bytes:
+    """The request's bytes: a POST of ``body`` as JSON with ``headers``; ValueError for a
+    target or field that would break the request's framing."""
+    if _UNSAFE_TARGET.search(destination.target):
+        raise ValueError("the request target holds a control character or a space")
+    fields = {"Host": _host_header(destination), "Content-Type": "application/json",
+              "Content-Length": str(len(body)), "User-Agent": USER_AGENT, **headers}
+    lines = [f"POST {destination.target} HTTP/1.1"]
+    for name, value in fields.items():
+        if _UNSAFE_FIELD.search(name) or _UNSAFE_FIELD.search(value) or ":" in name:
+            raise ValueError("a header field holds a control character")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _host_header(destination: Destination) -> str:
     default = 443 if destination.scheme == "https" else 80
     host = f"[{destination.host}]" if ":" in destination.host else destination.host
     return host if destination.port == default else f"{host}:{destination.port}"
-

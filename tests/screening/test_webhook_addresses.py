@@ -41,6 +41,26 @@ def test_allow_private_admits_private_addresses_and_http() -> None:
     assert destination.address == "10.1.2.3"
 
 
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1/x", "https://[::1]/x", "https://169.254.169.254/x",
+    # other spellings of loopback: not addresses to ``ipaddress``, so the resolver reads them
+    "https://2130706433/x", "https://127.1/x", "https://0x7f.0.0.1/x",
+])
+def test_an_address_in_any_spelling_is_checked_with_the_real_resolver(url: str) -> None:
+    with pytest.raises(addresses.ForbiddenDestination, match="non-public"):
+        addresses.check_url(url, allow_private=False)
+
+
+def test_an_address_written_as_one_is_itself_without_a_resolver_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_lookup(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("getaddrinfo was called")
+
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", no_lookup)
+    assert addresses.resolve("93.184.215.14", 443) == ["93.184.215.14"]
+    assert addresses.resolve("2001:db8::1", 443) == ["2001:db8::1"]
+
+
 def test_an_unresolvable_name_is_refused() -> None:
     def fail(host: str, port: int) -> list[str]:
         raise OSError("no such name")

@@ -188,6 +188,104 @@ def test_a_closed_port_is_connection_refused() -> None:
         sender.close()
 
 
+def answering(*answers: bytes) -> Callable[[RawServer, socket.socket], None]:
+    """A receiver answering its requests, in order over all its connections, with
+    ``answers`` (raw bytes), then ``204`` to any further request."""
+    queue = list(answers)
+
+    def handle(server: RawServer, sock: socket.socket) -> None:
+        while server.read_request(sock) is not None:
+            sock.sendall(queue.pop(0) if queue else NO_CONTENT)
+
+    return handle
+
+
+def two_attempts(server: RawServer) -> tuple[Outcome, Outcome]:
+    sender = Sender(timeout=2.0)
+    try:
+        return (sender.send(destination(server.port), HEADERS, b"{}"),
+                sender.send(destination(server.port), HEADERS, b"{}"))
+    finally:
+        sender.close()
+
+
+# RFC 9112 §6–§7: how the body of an answer is framed decides whether the connection can
+# carry the next attempt. Each case: the first answer, what it gives, and how many
+# connections two attempts take.
+@pytest.mark.parametrize(("answer", "outcome", "connections"), [
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+                 Outcome(200, None), 1, id="rfc9112-6.3-content-length-body-read-to-its-end"),
+    pytest.param(b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"4;ext=1\r\nabcd\r\n2\r\nef\r\n0\r\nTrailer: x\r\n\r\n",
+                 Outcome(202, None), 1, id="rfc9112-7.1-chunked-body-and-trailer"),
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+                 Outcome(204, None), 1, id="rfc9110-15.2-interim-answer-skipped"),
+    pytest.param(b"HTTP/1.1 200 OK\nContent-Length: 0\n\n", Outcome(200, None), 1,
+                 id="rfc9112-2.2-bare-LF-line-ends-accepted"),
+    pytest.param(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+                 Outcome(204, None), 2, id="rfc9112-9.6-connection-close"),
+    pytest.param(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", Outcome(200, None), 2,
+                 id="rfc9112-9.3-http-1.0-without-keep-alive"),
+    pytest.param(b"HTTP/1.1 500 Oops\r\nContent-Length: 99999999\r\n\r\n",
+                 Outcome(500, "http_status"), 2, id="a-body-beyond-the-limit-is-not-read"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+                 Outcome(200, None), 2, id="bytes-beyond-the-answer-are-not-trusted"),
+    pytest.param(b"SMTP ready\r\n\r\n", Outcome(None, "connection_error"), 2,
+                 id="rfc9112-4-not-a-status-line"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n",
+                 Outcome(None, "connection_error"), 2, id="rfc9112-6.3-unreadable-length"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x4\r\nabcd\r\n",
+                 Outcome(None, "connection_error"), 2, id="rfc9112-7.1-unreadable-chunk-size"),
+])
+def test_the_answer_is_read_by_its_framing(
+        serving: Callable[..., RawServer], answer: bytes, outcome: Outcome,
+        connections: int) -> None:
+    server = serving(answering(answer))
+    first, second = two_attempts(server)
+    assert first == outcome
+    assert second == Outcome(204, None)
+    assert server.connections == connections
+
+
+def test_an_answer_framed_by_the_end_of_the_connection_is_read_to_it(
+        serving: Callable[..., RawServer]) -> None:
+    def until_close(server: RawServer, sock: socket.socket) -> None:
+        server.read_request(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\n\r\nthanks")
+
+    server = serving(until_close)
+    first, second = two_attempts(server)
+    assert (first, second) == (Outcome(200, None), Outcome(200, None))
+    assert server.connections == 2
+
+
+def test_a_header_value_with_a_line_break_is_never_sent(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(keep_alive)
+    sender = Sender()
+    try:
+        outcome = sender.send(destination(server.port),
+                              {**HEADERS, "webhook-id": "msg_1\r\nX-Injected: 1"}, b"{}")
+    finally:
+        sender.close()
+    assert outcome == Outcome(None, "connection_error")
+    assert server.heads == []
+
+
+def test_the_request_is_a_post_with_its_length_host_and_body(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(keep_alive)
+    sender = Sender()
+    try:
+        assert sender.send(destination(server.port), HEADERS, b'{"a":1}') == Outcome(204, None)
+    finally:
+        sender.close()
+    lines = server.heads[0].split(b"\r\n")
+    assert lines[0] == b"POST /hooks HTTP/1.1"
+    assert {b"Host: 127.0.0.1:%d" % server.port, b"Content-Length: 7",
+            b"Content-Type: application/json", b"webhook-signature: v1,x"} <= set(lines)
+
+
 def certificate_for(name: str, folder: Path) -> tuple[Path, Path, Path]:
     """A private CA and a certificate it issued for ``name``: (CA, cert, key) PEM files."""
     now = dt.datetime.now(dt.UTC)
