@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, Row, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, Dialect, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.notify import addresses, signing
@@ -132,16 +132,21 @@ _clinics = Clinic.__table__
 _submissions = Submission.__table__
 
 
+def _bound(dialect: Dialect, statement: Any, rows: list[dict[str, Any]],
+           columns: tuple[str, ...] | None = None) -> tuple[str, list[Any]]:
+    """``statement`` for ``rows``, as the driver's SQL and parameters (compiled once,
+    values through their types' bind processors: ``screening.storage.driver``);
+    SQLAlchemy's per-row parameter machinery cost the worker more than the database's own
+    work on these rows."""
+    compiled = driver.compile_statement(statement, dialect, columns)
+    return compiled.sql, [compiled.bind(row) for row in rows]
+
+
 def _run_many(connection: Connection, statement: Any, rows: list[dict[str, Any]],
               columns: tuple[str, ...] | None = None) -> None:
-    """Runs ``statement`` once per row in one ``executemany`` on the DBAPI cursor
-    (``screening.storage.driver``: compiled once, values through their types' bind
-    processors); SQLAlchemy's per-row parameter machinery cost the worker more than the
-    database's own work on these rows."""
+    """Runs ``statement`` once per row in one ``executemany`` on the DBAPI cursor."""
     if rows:
-        compiled = driver.compile_statement(statement, connection.dialect, columns)
-        connection.exec_driver_sql(compiled.sql, [compiled.bind(row) for row in rows])
-
+        connection.exec_driver_sql(*_bound(connection.dialect, statement, rows, columns))
 
 
 # What a payload and its signatures need: the event, the clinic's slug and the
@@ -286,11 +291,15 @@ _RELEASE = (
             next_attempt_at=bindparam("next_at")))
 
 
-def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]],
-           rand: random.Random | None = None) -> None:
-    """Stores the outcomes of finished attempts in one ``executemany`` (an outcome is
-    ignored if a newer attempt of its delivery has begun); released attempts are made due
-    again without counting."""
+Writes = list[tuple[str, list[Any]]]  # driver SQL and the parameters of its executemany
+
+
+def outcome_writes(dialect: Dialect, finished: list[tuple[Attempt, Outcome, dt.datetime]],
+                   rand: random.Random | None = None) -> Writes:
+    """What stores the outcomes of finished attempts, bound before the transaction that
+    runs it (on SQLite that transaction holds the one writer lock): an outcome is ignored
+    if a newer attempt of its delivery has begun; released attempts are made due again
+    without counting."""
     rows, released = [], []
     for attempt, outcome, now in finished:
         if outcome is RELEASED:
@@ -308,10 +317,16 @@ def record(session: Session, finished: list[tuple[Attempt, Outcome, dt.datetime]
                          "new_state": "failed" if failed else "pending",
                          "next_at": None if failed else now + backoff(attempt.attempt, rand),
                          "delivered": None})
-    if rows or released:
+    return [_bound(dialect, statement, params)
+            for statement, params in ((_RECORD, rows), (_RELEASE, released)) if params]
+
+
+def record(session: Session, writes: Writes) -> None:
+    """Runs ``outcome_writes`` in the session's transaction (one ``executemany`` each)."""
+    if writes:
         connection = session.connection()
-        _run_many(connection, _RECORD, rows)
-        _run_many(connection, _RELEASE, released)
+        for sql, parameters in writes:
+            connection.exec_driver_sql(sql, parameters)
 
 
 _WORK_WAITING = select(
@@ -372,9 +387,10 @@ class DeliveryPool:
             if not (outcomes or new_events or (due and room > 0)):
                 return 0
         db = self.state.db
+        writes = outcome_writes(db.write_engine.dialect, outcomes)
         with unit_of_work(db) as uow:
             session = uow.session(write=True)
-            record(session, outcomes)
+            record(session, writes)
             handled, taken = dispatch(session, now, room) if new_events else (0, [])
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))
@@ -458,7 +474,8 @@ class DeliveryPool:
         if outcomes:
             db = self.state.db
             with unit_of_work(db) as uow:
-                record(uow.session(write=True), outcomes)
+                record(uow.session(write=True),
+                       outcome_writes(db.write_engine.dialect, outcomes))
 
     def close(self) -> None:
         """Finishes the attempts in flight, records them, closes threads and client."""
