@@ -43,7 +43,7 @@ from screening.services.decision_rules import (
     DecisionRequest,
     decision_errors,
 )
-from screening.services.shapes import etag
+from screening.services.shapes import etag, load_for_full_record
 from screening.storage import unit_of_work
 from screening.storage.models import OPEN_STATUSES, Decision, Note, Submission
 
@@ -126,7 +126,7 @@ def claim(
     submission.claim_expires_at = now + lease
     submission.version += 1
     _record(session, reviewer, "submission.claim", submission.id)
-    return submission
+    return load_for_full_record(submission)
 
 
 def release(
@@ -145,7 +145,7 @@ def release(
     submission.claim_expires_at = None
     submission.version += 1
     _record(session, reviewer, "submission.release", submission.id)
-    return submission
+    return load_for_full_record(submission)
 
 
 def claim_next(
@@ -184,9 +184,10 @@ def claim_next(
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     submission = session.scalars(statement).one_or_none()
-    if submission is not None:
-        _record(session, reviewer, "submission.claim", submission.id)
-    return submission
+    if submission is None:
+        return None
+    _record(session, reviewer, "submission.claim", submission.id)
+    return load_for_full_record(submission)
 
 
 def decide(
@@ -225,7 +226,7 @@ def decide(
     outbox.add_event(session, type="submission.decided", clinic_id=submission.clinic_id,
                      occurred_at=now, submission_id=submission.id,
                      priority=submission.priority, data={"outcome": request.outcome})
-    return submission
+    return load_for_full_record(submission)
 
 
 def _store_decision(

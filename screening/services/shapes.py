@@ -49,6 +49,17 @@ def summary(submission: Submission, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def load_for_full_record(submission: Submission) -> Submission:
+    """Loads now, in the caller's transaction, what ``full_record`` reads beyond the
+    submission's row (its decision and notes). A response built after the commit then
+    begins no second transaction: on PostgreSQL that was a BEGIN, two queries and a
+    ROLLBACK more per claim, read or decision, and on SQLite a write session's new
+    transaction waited in the writers' queue again behind ingest."""
+    submission.decision  # noqa: B018 - read for the load
+    submission.notes  # noqa: B018
+    return submission
+
+
 def full_record(submission: Submission, now: dt.datetime) -> dict[str, Any]:
     """The full read of one submission (audited by the caller)."""
     return {

@@ -197,7 +197,7 @@ def read_submission(session: Session, clinic_id: str, principal: Actor, submissi
         clinic_id=clinic_id, actor_type=principal.kind, actor_id=principal.actor_id,
         action="submission.read", object_type=OBJECT_TYPE, object_id=submission.id,
         request_id=request_id)
-    return submission
+    return shapes.load_for_full_record(submission)
 
 
 def audited_read(uow: UnitOfWork, clinic_id: str, reader: Actor, submission_id: str,
