@@ -7,9 +7,10 @@ import threading
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from screening.services import accounts
-from screening.storage.db import app_state
+from screening.storage.db import app_state, utcnow
 from screening.storage.group_commit import GroupCommitter
 from screening.storage.models import AuditEvent, Clinic
 from screening.storage.unit_of_work import UnitOfWork, of, session_scope, unit_of_work
@@ -89,6 +90,25 @@ def test_rolling_the_write_session_back_drops_the_units_queued_events(app: Flask
     assert audit_actions(app) == ["test.kept"]
     with session_scope(app, write=False) as session:
         assert session.scalars(select(Clinic.slug)).all() == []
+
+
+def test_a_queued_row_that_fails_at_commit_undoes_the_units_orm_changes(app: Flask) -> None:
+    """The queued rows are written after the ORM's changes were sent: a broken one must
+    still undo them all, and leave the pooled connection usable."""
+    with pytest.raises(IntegrityError), unit_of_work(app_state(app).db) as uow:
+        session = uow.session(write=True)
+        accounts.create_clinic(session, slug="undone", name="Undone")
+        uow.insert(AuditEvent.__table__, {  # type: ignore[arg-type]
+            "occurred_at": utcnow(), "clinic_id": None, "actor_type": None,  # NOT NULL
+            "actor_id": None, "action": "test.broken", "object_type": None,
+            "object_id": None, "outcome": "success", "request_id": None, "seq": None,
+            "prev_hash": None, "hash": None})
+    with session_scope(app, write=False) as session:
+        assert session.scalars(select(Clinic.slug)).all() == []
+    assert audit_actions(app) == []
+    with unit_of_work(app_state(app).db) as uow:  # the pool's connection is usable again
+        accounts.create_clinic(uow.session(write=True), slug="after", name="After")
+    assert audit_actions(app) == ["clinic.create"]
 
 
 def test_a_direct_commit_of_the_write_session_writes_the_queued_events(app: Flask) -> None:
