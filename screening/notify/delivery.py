@@ -16,16 +16,16 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
    dies the lease runs out and the attempt is made again.
 3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
 
-The transaction commits before anything is signed or sent (bodies and signatures are
-built after it, ``prepare``: on SQLite it holds the one writer lock). The attempts queue per
-destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes") take them
-one after the other over kept-alive connections (``screening.notify.sender``); a lane
-starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by one
-connection and a slow one by several. Each lane checks the destination again
+The transaction commits before anything is signed or sent: on SQLite it holds the one
+writer lock, so bodies and signatures are built after it (``prepare``). The attempts then
+queue per destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes")
+take them one after the other over kept-alive connections (``screening.notify.sender``);
+a lane starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by
+few connections and a slow one by several. Each lane checks the destination again
 (``addresses.check_url``: DNS can change) before every attempt, and connects only to the
 address it checked (a kept-alive connection is reused only while the check still names
-its address). An attempt whose lease
-would run out before its timeout is not started but released (made due again, uncounted).
+its address). An attempt whose lease would run out before its timeout is not started but
+released (made due again, uncounted).
 
 Every attempt carries the same ``webhook-id`` (the event id) and the same body.
 """
