@@ -197,15 +197,19 @@ def read_submission(session: Session, clinic_id: str, principal: Actor, submissi
         clinic_id=clinic_id, actor_type=principal.kind, actor_id=principal.actor_id,
         action="submission.read", object_type=OBJECT_TYPE, object_id=submission.id,
         request_id=request_id)
-    return shapes.load_for_full_record(submission)
+    return submission
 
 
 def audited_read(uow: UnitOfWork, clinic_id: str, reader: Actor, submission_id: str,
-                 request_id: str | None) -> Submission:
+                 request_id: str | None, *, with_review: bool = True) -> Submission:
     """The clinic's submission, after its ``submission.read`` audit event is committed
     (commits ``uow``): every surface that shows a submission in full (JSON, FHIR,
-    console) reads it here, so none can show patient data that was not audited."""
+    console) reads it here, so none can show patient data that was not audited. With
+    ``with_review`` its decision and notes are loaded before the commit, for a surface
+    that shows them (``shapes.load_for_full_record``)."""
     submission = read_submission(uow.session(), clinic_id, reader, submission_id, request_id)
+    if with_review:
+        shapes.load_for_full_record(submission)
     uow.commit()
     return submission
 

@@ -172,7 +172,8 @@ def _prefer_return() -> str | None:
 def export_submission(id: str) -> Response:
     """The audited full read of one submission as a FHIR Bundle."""
     submission = submissions.audited_read(unit_of_work.current(), g.principal.clinic_id,
-                                          g.principal, id, g.get("request_id"))
+                                          g.principal, id, g.get("request_id"),
+                                          with_review=False)  # a Bundle shows neither
     questionnaire = default_catalogue().find(submission.questionnaire_id,
                                              submission.questionnaire_version)
     if questionnaire is None:
