@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,20 @@ from screening.server.gunicorn_errors import ProblemThreadWorker
 from screening.server.lanes import INTERACTIVE_RUN, LanePool, is_intake, request_start
 
 JOIN_S = 10.0
+
+
+@pytest.fixture
+def lane_pool() -> Iterator[Callable[[int], LanePool]]:
+    """Makes pools of N threads, shut down after the test."""
+    made: list[LanePool] = []
+
+    def make(threads: int) -> LanePool:
+        made.append(LanePool(threads))
+        return made[-1]
+
+    yield make
+    for pool in made:
+        pool.shutdown()
 
 
 @pytest.mark.parametrize(("line", "intake"), [
@@ -45,33 +60,26 @@ def run_in_order(pool: LanePool, lanes: str) -> list[str]:
     return ran
 
 
-def test_interactive_requests_go_first_but_intake_waits_at_most_a_short_run() -> None:
-    pool = LanePool(1)
-    try:
-        assert INTERACTIVE_RUN == 3
-        # Three interactive requests, then the oldest intake, then the fourth.
-        assert run_in_order(pool, "ABCDEwxyz") == list("wxyAzBCDE")
-    finally:
-        pool.shutdown()
+def test_interactive_requests_go_first_but_intake_waits_at_most_a_short_run(
+        lane_pool: Callable[[int], LanePool]) -> None:
+    assert INTERACTIVE_RUN == 3
+    # Three interactive requests, then the oldest intake, then the fourth.
+    assert run_in_order(lane_pool(1), "ABCDEwxyz") == list("wxyAzBCDE")
 
 
-def test_with_one_lane_waiting_requests_run_in_arrival_order() -> None:
-    pool = LanePool(1)
-    try:
-        assert run_in_order(pool, "ABCDEFG") == list("ABCDEFG")
-        assert run_in_order(pool, "abcdefg") == list("abcdefg")
-    finally:
-        pool.shutdown()
+def test_with_one_lane_waiting_requests_run_in_arrival_order(
+        lane_pool: Callable[[int], LanePool]) -> None:
+    pool = lane_pool(1)
+    assert run_in_order(pool, "ABCDEFG") == list("ABCDEFG")
+    assert run_in_order(pool, "abcdefg") == list("abcdefg")
 
 
-def test_a_future_carries_the_result_or_the_error() -> None:
-    pool = LanePool(2)
-    try:
-        assert pool.submit(lambda: 42).result(JOIN_S) == 42
-        with pytest.raises(ZeroDivisionError):
-            pool.submit(lambda: 1 / 0, intake=True).result(JOIN_S)
-    finally:
-        pool.shutdown()
+def test_a_future_carries_the_result_or_the_error(
+        lane_pool: Callable[[int], LanePool]) -> None:
+    pool = lane_pool(2)
+    assert pool.submit(lambda: 42).result(JOIN_S) == 42
+    with pytest.raises(ZeroDivisionError):
+        pool.submit(lambda: 1 / 0, intake=True).result(JOIN_S)
 
 
 def test_shutdown_finishes_what_is_queued_and_refuses_more() -> None:
