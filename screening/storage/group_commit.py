@@ -19,13 +19,12 @@ join this commit. The batch runs the inserts table by table (``executemany``), t
 statements. Statements run on the DBAPI connection (``screening.storage.driver``); on PostgreSQL
 the whole transaction goes in one pipelined round trip with the commit.
 
-The lock: on SQLite the writers' queue (``screening.storage.writers``) before ``BEGIN
-IMMEDIATE``, which every write transaction takes (a batch after the single writers
-already waiting) (the leaders of other worker processes
-wait in the kernel and wake the moment it is free, instead of in SQLite's sleep-and-retry
-busy handler; without it ingest kept its throughput but its p99 was 3-7 times higher in
-``bench/ingest.py``). PostgreSQL writers take no lock in common: batches of several
-processes commit side by side.
+The lock: on SQLite the writers' queue (``screening.storage.writers``), which every write
+transaction takes before ``BEGIN IMMEDIATE``; a batch goes after the single writers
+already waiting. The leaders of other worker processes wait in the kernel and wake the
+moment it is free, instead of in SQLite's sleep-and-retry busy handler (without it ingest
+kept its throughput but its p99 was 3-7 times higher in ``bench/ingest.py``). PostgreSQL
+writers take no lock in common: batches of several processes commit side by side.
 """
 
 from __future__ import annotations

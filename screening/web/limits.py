@@ -124,7 +124,7 @@ class RateLimits:
             log.info("REDIS_URL answers again: rate limits are shared")
 
     def reset(self) -> None:
-        """Forgets every count (tests, and an admin clearing a mistaken limit)."""
+        """Forgets every count, in Redis too (the tests start each from zero)."""
         self._memory.storage.reset()
         if self._shared_storage is not None:
             self._shared_storage.reset()
