@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Dialect, Integer, Row, bindparam, exists, insert, select, update
+from sqlalchemy import Dialect, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.notify import addresses, signing
@@ -132,23 +132,6 @@ _clinics = Clinic.__table__
 _submissions = Submission.__table__
 
 
-def _bound(dialect: Dialect, statement: Any, rows: list[dict[str, Any]],
-           columns: tuple[str, ...] | None = None) -> tuple[str, list[Any]]:
-    """``statement`` for ``rows``, as the driver's SQL and parameters (compiled once,
-    values through their types' bind processors: ``screening.storage.driver``);
-    SQLAlchemy's per-row parameter machinery cost the worker more than the database's own
-    work on these rows."""
-    compiled = driver.compile_statement(statement, dialect, columns)
-    return compiled.sql, [compiled.bind(row) for row in rows]
-
-
-def _run_many(connection: Connection, statement: Any, rows: list[dict[str, Any]],
-              columns: tuple[str, ...] | None = None) -> None:
-    """Runs ``statement`` once per row in one ``executemany`` on the DBAPI cursor."""
-    if rows:
-        connection.exec_driver_sql(*_bound(connection.dialect, statement, rows, columns))
-
-
 # What a payload and its signatures need: the event, the clinic's slug and the
 # submission's receipt (``outbox.payload``), the endpoint's URL and live secrets.
 _EVENT_COLUMNS = (_events.c.type, _events.c.submission_id, _events.c.priority,
@@ -214,7 +197,7 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[T
                 "first_attempt_at": now if first else None, "created_at": now})
             if first:
                 taken.append(Taken(delivery_id, 1, now, event.id, event, endpoint))
-    _run_many(connection, _INSERT_DELIVERIES, rows, _DELIVERY_COLUMNS)
+    driver.run_many(connection, _INSERT_DELIVERIES, rows, _DELIVERY_COLUMNS)
     connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
     return len(events), taken
 
@@ -317,7 +300,7 @@ def outcome_writes(dialect: Dialect, finished: list[tuple[Attempt, Outcome, dt.d
                          "new_state": "failed" if failed else "pending",
                          "next_at": None if failed else now + backoff(attempt.attempt, rand),
                          "delivered": None})
-    return [_bound(dialect, statement, params)
+    return [driver.bound_many(dialect, statement, params)
             for statement, params in ((_RECORD, rows), (_RELEASE, released)) if params]
 
 

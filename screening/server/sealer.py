@@ -1,11 +1,14 @@
 """The worker job that seals waiting audit events into the chain and signs checkpoints.
 
 Requests only insert their audit events (``screening.storage.audit``); this job, run by the
-worker every ``SEAL_INTERVAL_SECONDS``, gives them their place in the hash chain, one
-short transaction per ``audit.SEAL_BATCH`` events, so an event is sealed within about two
-seconds of the write it records. A killed job loses nothing: its open transaction rolls
-back and the events wait for the next run. Several sealers (one per worker) may run at
-once; the chain head lock makes them take turns.
+worker every ``SEAL_INTERVAL_SECONDS``, gives them their place in the hash chain,
+``audit.SEAL_BATCH`` events at a time, so an event is sealed within about two seconds of
+the write it records. Each batch is planned (read and hashed) outside any write
+transaction and written in a short one (``audit.plan_seal``, ``audit.apply_seal``): on
+SQLite the writer lock that requests wait for is held only for the writes. A killed job
+loses nothing: its open transaction rolls back and the events wait for the next run.
+Several sealers (one per worker) may run at once; the chain head lock makes them take
+turns, and a plan made after a head another sealer has since moved is made again.
 
 Whenever the chain has grown and the last checkpoint is ``CHECKPOINT_INTERVAL`` old (or
 there is none), the job signs a new one.
@@ -35,10 +38,14 @@ def seal_job(state: AppState) -> int:
     with state.db.read_sessions() as session:
         waiting = audit.backlog(session).count
     for _ in range(MAX_BATCHES_PER_RUN if waiting else 0):
+        with state.db.read_sessions() as session:
+            plan = audit.plan_seal(session, batch=audit.SEAL_BATCH)
+        if plan is None:
+            break
         with state.db.write_sessions.begin() as session:
-            count = audit.seal_pending(session, batch=audit.SEAL_BATCH)
+            count = audit.apply_seal(session, plan)
         sealed += count
-        if count < audit.SEAL_BATCH:
+        if count and count < audit.SEAL_BATCH:
             break
     with state.db.read_sessions() as session:
         due = _checkpoint_due(session, utcnow())

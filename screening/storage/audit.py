@@ -6,17 +6,20 @@ included) and ``prev_hash`` is the previous event's hash (64 zeros for the first
 
 Accept, then sequence (as Certificate Transparency logs do): a request's transaction only
 inserts its events, unsealed (``seq``, ``prev_hash`` and ``hash`` NULL), and takes no
-lock shared with other requests. ``seal_pending``, run by the sealer
-(``screening.server.sealer``) every second, gives the waiting events their place in the
-chain in insertion order (``id``) while holding the single ``audit_chain_head`` row
-(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so only sealers
-wait for each other and the chain never forks. ``verify`` recomputes the chain and
+lock shared with other requests. The sealer (``screening.server.sealer``) gives the
+waiting events their place in the chain every second, in insertion order (``id``), in two
+steps: ``plan_seal`` reads the chain head and the waiting events and hashes them, outside
+any write transaction; ``apply_seal`` then writes the plan while holding the single
+``audit_chain_head`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on
+SQLite), only if the head is still the one planned after. So only sealers wait for each
+other, the chain never forks, and on SQLite the one writer lock that requests need is
+held for the writes alone, not for the hashing. ``verify`` recomputes the chain and
 reports every edited, inserted or deleted sealed event; a signed checkpoint
 (``screening.storage.checkpoints``) also catches a truncated tail.
 
 Events are appended by ``UnitOfWork.audit`` (``screening.storage.unit_of_work``), the one
 appender: the unit's transaction holds the event together with the change it describes.
-Hashing happens only here, in ``seal_pending`` and ``verify``.
+Hashing happens only here, in ``plan_seal`` and ``verify``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from screening.storage import driver
 from screening.storage.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 SEAL_BATCH = 1000  # events per sealing transaction: bounds how long the head stays locked
@@ -50,7 +54,8 @@ _HASHED_FIELDS = (
 
 _head = AuditChainHead.__table__.c
 _events = AuditEvent.__table__.c
-_LOCK_HEAD = select(_head.last_seq, _head.last_hash).where(_head.id == 1).with_for_update()
+_READ_HEAD = select(_head.last_seq, _head.last_hash).where(_head.id == 1)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
 _UNSEALED = (
     select(*(_events[name] for name in ("id", *_HASHED_FIELDS)))
     .where(_events.seq.is_(None))
@@ -78,27 +83,68 @@ class ChainProblem:
     reason: str
 
 
-def seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> int:
-    """Seals up to ``batch`` waiting events into the chain, oldest insertion first, in
-    ``session``'s transaction (which it locks the chain head in); returns how many. The
-    caller commits, and calls again while it returns ``batch``."""
-    last_seq, last_hash = session.execute(_LOCK_HEAD).one()
+@dataclass(frozen=True, slots=True)
+class SealPlan:
+    """The places in the chain of some waiting events, worked out from the chain head
+    ``after`` (its ``last_seq`` and ``last_hash``) as it was read."""
+
+    after: tuple[int, str]
+    seals: list[dict[str, Any]]  # ``_SEAL``'s parameters, one per event, in chain order
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The chain head once these events are sealed."""
+        last = self.seals[-1]
+        return last["new_seq"], last["new_hash"]
+
+
+def plan_seal(session: Session, *, batch: int = SEAL_BATCH, lock: bool = False
+              ) -> SealPlan | None:
+    """The chain places of up to ``batch`` waiting events, oldest insertion first, after
+    the head as ``session`` reads it (locked with ``lock``); None when none waits. Only
+    reads: the hashing need not hold the write lock (see ``apply_seal``)."""
+    last_seq, last_hash = session.execute(_LOCK_HEAD if lock else _READ_HEAD).one()
     waiting = session.execute(_UNSEALED, {"batch": batch}).all()
     if not waiting:
-        return 0
-    sealed: list[dict[str, Any]] = []
+        return None
+    seals: list[dict[str, Any]] = []
     seq, prev_hash = last_seq, last_hash
     for row in waiting:
         seq += 1
         fields = {name: getattr(row, name) for name in _HASHED_FIELDS}
         fields["seq"], fields["occurred_at"] = seq, iso_utc(row.occurred_at)
         new_hash = chain_hash(prev_hash, fields)
-        sealed.append({"event_id": row.id, "new_seq": seq, "new_prev_hash": prev_hash,
-                       "new_hash": new_hash})
+        seals.append({"event_id": row.id, "new_seq": seq, "new_prev_hash": prev_hash,
+                      "new_hash": new_hash})
         prev_hash = new_hash
-    session.connection().execute(_SEAL, sealed)
-    session.connection().execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
-    return len(sealed)
+    return SealPlan((last_seq, last_hash), seals)
+
+
+def apply_seal(session: Session, plan: SealPlan) -> int:
+    """Writes ``plan`` in ``session``'s write transaction, locking the chain head, if the
+    head is still the one it was planned after; returns how many events it sealed (0 when
+    another sealer moved the head meanwhile: plan again). The caller commits.
+
+    The head moves with every seal, so an unmoved head means none of the planned events
+    was sealed since; the ``seq IS NULL`` fence and the count of changed rows check it
+    again, and a mismatch raises (the caller's transaction rolls back)."""
+    if tuple(session.execute(_LOCK_HEAD).one()) != plan.after:
+        return 0
+    connection = session.connection()
+    changed = driver.run_many(connection, _SEAL, plan.seals)
+    if changed != len(plan.seals):
+        raise RuntimeError(f"sealing changed {changed} of {len(plan.seals)} planned events")
+    new_seq, new_hash = plan.head
+    connection.execute(_MOVE_HEAD, {"new_seq": new_seq, "new_hash": new_hash})
+    return len(plan.seals)
+
+
+def seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> int:
+    """Plans and seals up to ``batch`` waiting events in ``session``'s one transaction,
+    holding the chain head throughout; returns how many. The caller commits, and calls
+    again while it returns ``batch``. (The sealer plans outside its write transaction.)"""
+    plan = plan_seal(session, batch=batch, lock=True)
+    return apply_seal(session, plan) if plan is not None else 0
 
 
 @dataclass(frozen=True, slots=True)

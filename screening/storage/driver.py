@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, Executable, Table
+from sqlalchemy import Connection, Dialect, Engine, Executable, Table
 from sqlalchemy.exc import DBAPIError
 
 _Processor = Callable[[Any], Any]
@@ -71,6 +71,26 @@ def compile_statement(statement: Executable, dialect: Dialect,
         if not bind.required:
             defaults[name] = bind.effective_value
     return DriverStatement(str(compiled), names, positional, defaults, processors)
+
+
+def bound_many(dialect: Dialect, statement: Executable, rows: Sequence[Mapping[str, Any]],
+               columns: tuple[str, ...] | None = None) -> tuple[str, list[Any]]:
+    """``statement`` for ``rows``, as the driver's SQL and one parameter set per row
+    (compiled once, values through their types' bind processors), for an
+    ``executemany``: SQLAlchemy's per-row parameter machinery costs more than the
+    database's own work on such rows."""
+    compiled = compile_statement(statement, dialect, columns)
+    return compiled.sql, [compiled.bind(row) for row in rows]
+
+
+def run_many(connection: Connection, statement: Executable,
+             rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...] | None = None) -> int:
+    """Runs ``statement`` once per row in one ``executemany`` on ``connection`` (in its
+    transaction); returns the rows changed in all (both drivers add them up)."""
+    if not rows:
+        return 0
+    return connection.exec_driver_sql(*bound_many(connection.dialect, statement, rows,
+                                                  columns)).rowcount
 
 
 def insert_statement(table: Table, dialect: Dialect, columns: tuple[str, ...]

@@ -107,6 +107,37 @@ def test_sealing_in_small_batches_gives_the_same_chain(app: Flask) -> None:
     assert verified(app) == []
 
 
+def test_a_plan_made_before_another_sealer_moved_the_head_is_not_written(app: Flask) -> None:
+    """The sealer hashes outside its write transaction; what it planned after a head
+    that has moved since would fork the chain, so it is dropped and planned again."""
+    record_events(app, 10)
+    with session_scope(app, write=False) as session:
+        stale = audit.plan_seal(session, batch=5)
+    assert stale is not None and [s["new_seq"] for s in stale.seals] == [1, 2, 3, 4, 5]
+    with session_scope(app) as session:
+        assert audit.seal_pending(session, batch=3) == 3
+    with session_scope(app) as session:
+        assert audit.apply_seal(session, stale) == 0
+    assert [seq for seq, _ in chain(app)] == [1, 2, 3] + [None] * 7
+    assert seal(app) == 7
+    assert [seq for seq, _ in chain(app)] == list(range(1, 11))
+    assert verified(app) == []
+
+
+def test_planning_a_seal_needs_no_write_transaction(app: Flask) -> None:
+    """While another writer holds the database (SQLite's one writer lock, or the head
+    row on PostgreSQL), the sealer can still read and hash what it will seal."""
+    record_events(app, 4)
+    with session_scope(app) as writer:
+        writer.execute(text("SELECT 1 FROM audit_chain_head WHERE id = 1"
+                            + ("" if app_state(app).settings.is_sqlite else " FOR UPDATE")))
+        writer.execute(text("UPDATE clinics SET name = name WHERE 1 = 0"))  # holds the write
+        with session_scope(app, write=False) as reader:
+            plan = audit.plan_seal(reader)
+    assert plan is not None and len(plan.seals) == 4
+    assert plan.head == (4, plan.seals[-1]["new_hash"])
+
+
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="row locks: PostgreSQL")
 def test_requests_do_not_wait_for_a_sealer_holding_the_chain_head(
         app: Flask, clinic: TenantCredentials, database_url: str) -> None:
