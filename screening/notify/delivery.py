@@ -10,7 +10,11 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
 2. **Dispatch**: the undispatched events (oldest first, one query, PostgreSQL's ``FOR
    UPDATE SKIP LOCKED``) become one delivery per live endpoint of their clinic that
    subscribes to the type at the event's priority (a ``webhook.test`` event: its own
-   endpoint), inserted already *taken* for their first attempt. Taking an attempt counts
+   endpoint), inserted already *taken* for their first attempt. On SQLite, where one
+   worker dispatches at a time, this is planned before the transaction, outside the one
+   writer lock (``plan_dispatch``), and written only if no event was dispatched and no
+   endpoint deleted or rotated meanwhile (``apply_dispatch``); otherwise the next tick
+   plans again. Taking an attempt counts
    it and pushes ``next_attempt_at`` past the attempt's end (``ATTEMPT_LEASE``): another
    worker skips it meanwhile (on SQLite one worker works at a time), and if this worker
    dies the lease runs out and the attempt is made again.
@@ -45,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, Integer, Row, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, Dialect, Integer, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from screening.notify import addresses, signing
@@ -140,7 +144,7 @@ _EVENT_COLUMNS = (_events.c.type, _events.c.submission_id, _events.c.priority,
 _ENDPOINT_COLUMNS = (_endpoints.c.url, _endpoints.c.secret, _endpoints.c.previous_secret,
                      _endpoints.c.previous_secret_expires_at)
 
-_UNDISPATCHED = (
+_UNDISPATCHED_READ = (
     select(_events.c.seq, _events.c.id, _events.c.clinic_id, _events.c.endpoint_id,
            *_EVENT_COLUMNS)
     .join_from(_events, _clinics, _clinics.c.id == _events.c.clinic_id)
@@ -148,16 +152,22 @@ _UNDISPATCHED = (
     .where(_events.c.dispatched_at.is_(None))
     .order_by(_events.c.seq)
     .limit(FAN_OUT_BATCH)
-    .with_for_update(skip_locked=True, of=_events)
 )
+_UNDISPATCHED = _UNDISPATCHED_READ.with_for_update(skip_locked=True, of=_events)
 _LIVE_ENDPOINTS = (
     select(_endpoints.c.id, _endpoints.c.clinic_id, _endpoints.c.events,
-           _endpoints.c.min_priority, *_ENDPOINT_COLUMNS)
+           _endpoints.c.min_priority, _endpoints.c.deleted_at, *_ENDPOINT_COLUMNS)
     .where(_endpoints.c.clinic_id.in_(bindparam("clinic_ids", expanding=True)),
            _endpoints.c.deleted_at.is_(None))
 )
+# What makes a planned delivery stale: the endpoint deleted, or its secrets rotated.
+_ENDPOINT_STATE = (_endpoints.c.deleted_at, _endpoints.c.secret, _endpoints.c.previous_secret,
+                   _endpoints.c.previous_secret_expires_at)
+_ENDPOINT_STATES = select(_endpoints.c.id, *_ENDPOINT_STATE).where(
+    _endpoints.c.id.in_(bindparam("ids", expanding=True)))
 _MARK_DISPATCHED = (
-    update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)))
+    update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)),
+                          _events.c.dispatched_at.is_(None))
     .values(dispatched_at=bindparam("now")))
 
 
@@ -167,16 +177,27 @@ _DELIVERY_COLUMNS = (
     "first_attempt_at", "created_at")
 
 
-def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Taken]]:
-    """Turns undispatched events into deliveries, the first ``take`` of them taken for
-    their first attempt; returns how many events it handled and the attempts taken.
-    Plain statements on the session's connection, no ORM objects: this runs for every
-    event."""
-    session.flush()  # events added in this session are dispatched too
-    connection = session.connection()
-    events = connection.execute(_UNDISPATCHED).all()
+@dataclass(frozen=True, slots=True)
+class DispatchPlan:
+    """Undispatched events made into deliveries: the events' ``seq``, the delivery rows
+    (bound for the driver, ``driver.bound_many``) and the attempts taken among them."""
+
+    seqs: list[int]
+    inserts: tuple[str, list[Any]]
+    taken: list[Taken]
+    endpoints: dict[str, tuple[Any, ...]]  # each endpoint delivered to, as read: its
+    # ``_ENDPOINT_STATE`` (a deletion or rotation since makes the plan stale)
+
+
+def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: bool
+                  ) -> DispatchPlan | None:
+    """The deliveries of the undispatched events (oldest first, up to ``FAN_OUT_BATCH``),
+    the first ``take`` of them taken for their first attempt; None when no event waits.
+    With ``lock`` the events are locked (``FOR UPDATE SKIP LOCKED``, PostgreSQL), so
+    workers sharing the outbox take different ones. Only reads."""
+    events = connection.execute(_UNDISPATCHED if lock else _UNDISPATCHED_READ).all()
     if not events:
-        return 0, []
+        return None
     endpoints: dict[str, list[Row[Any]]] = {}
     for endpoint in connection.execute(
             _LIVE_ENDPOINTS, {"clinic_ids": list({event.clinic_id for event in events})}):
@@ -197,9 +218,45 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[T
                 "first_attempt_at": now if first else None, "created_at": now})
             if first:
                 taken.append(Taken(delivery_id, 1, now, event.id, event, endpoint))
-    driver.run_many(connection, _INSERT_DELIVERIES, rows, _DELIVERY_COLUMNS)
-    connection.execute(_MARK_DISPATCHED, {"seqs": [event.seq for event in events], "now": now})
-    return len(events), taken
+    inserts = driver.bound_many(connection.dialect, _INSERT_DELIVERIES, rows,
+                                _DELIVERY_COLUMNS)
+    used = {row["endpoint_id"] for row in rows}
+    states = {endpoint.id: tuple(endpoint._mapping[column.name] for column in _ENDPOINT_STATE)
+              for listed in endpoints.values() for endpoint in listed if endpoint.id in used}
+    return DispatchPlan([event.seq for event in events], inserts, taken, states)
+
+
+def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime) -> None:
+    """Writes ``plan`` in ``connection``'s write transaction: its events marked
+    dispatched, and their deliveries. Raises (the caller's transaction rolls back, and the next
+    tick plans again) when one of the events has been dispatched since it was read, or
+    one of the endpoints deleted or its secret rotated (its deliveries would go where
+    they may no longer, or lack the new signature)."""
+    if plan.endpoints:
+        now_states = {row.id: tuple(row[1:]) for row in connection.execute(
+            _ENDPOINT_STATES, {"ids": list(plan.endpoints)})}
+        if now_states != plan.endpoints:
+            raise RuntimeError("an endpoint changed while its deliveries were planned")
+    marked = connection.execute(_MARK_DISPATCHED, {"seqs": plan.seqs, "now": now}).rowcount
+    if marked != len(plan.seqs):
+        raise RuntimeError(f"{len(plan.seqs) - marked} planned events were dispatched "
+                           "meanwhile")
+    sql, parameters = plan.inserts
+    if parameters:
+        connection.exec_driver_sql(sql, parameters)
+
+
+def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Taken]]:
+    """Turns undispatched events into deliveries in ``session``'s write transaction
+    (``plan_dispatch`` with the events locked, then ``apply_dispatch``); returns how many
+    events it handled and the attempts taken. Events added in this session count too."""
+    session.flush()
+    connection = session.connection()
+    plan = plan_dispatch(connection, now, take, lock=True)
+    if plan is None:
+        return 0, []
+    apply_dispatch(connection, plan, now)
+    return len(plan.seqs), plan.taken
 
 
 _DUE = (
@@ -371,13 +428,26 @@ class DeliveryPool:
                 return 0
         db = self.state.db
         writes = outcome_writes(db.write_engine.dialect, outcomes)
+        plan = None
+        if new_events and db.writers is not None:
+            # SQLite: the lease makes this the only worker dispatching, so the events are
+            # read and fanned out before the write transaction, outside the one writer
+            # lock ingest waits for (``apply_dispatch`` checks none was taken meanwhile).
+            with db.read_sessions() as session:
+                plan = plan_dispatch(session.connection(), now, room, lock=False)
+            new_events = False
         with unit_of_work(db) as uow:
             session = uow.session(write=True)
             record(session, writes)
-            handled, taken = dispatch(session, now, room) if new_events else (0, [])
+            if new_events:  # PostgreSQL: workers share the outbox, each locking its events
+                plan = plan_dispatch(session.connection(), now, room, lock=True)
+            if plan is not None:
+                apply_dispatch(session.connection(), plan, now)
+            taken = plan.taken if plan is not None else []
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))
             uow.commit()
+        handled = len(plan.seqs) if plan is not None else 0
         self._busy = bool(handled or taken)
         self._queue(prepare(taken, now, lease_ends))
         return len(outcomes) + handled + len(taken)

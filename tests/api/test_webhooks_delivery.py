@@ -296,3 +296,59 @@ def test_an_attempt_that_could_outlast_its_lease_is_released_uncounted_not_sent(
     receiver.wait_for(1)
     [delivered] = deliveries(app)
     assert (delivered.state, delivered.attempts) == ("delivered", 1)
+
+
+# -- a dispatch planned outside the write transaction (SQLite) is written only if still true
+
+def _planned(app: Flask) -> delivery.DispatchPlan:
+    with session_scope(app, write=False) as session:
+        plan = delivery.plan_dispatch(session.connection(), utcnow(), 10, lock=False)
+    assert plan is not None
+    return plan
+
+
+def _applies(app: Flask, plan: delivery.DispatchPlan) -> bool:
+    try:
+        with session_scope(app) as session:
+            delivery.apply_dispatch(session.connection(), plan, utcnow())
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_dispatch_planned_before_its_endpoint_was_deleted_is_not_written(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    endpoint = register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    plan = _planned(app)
+    deleted = client.delete(f"{WEBHOOKS}/{endpoint['id']}", headers=clinic.headers("admin"))
+    assert deleted.status_code == 204
+    assert not _applies(app, plan)
+    run(pool)  # plans again: no live endpoint, nothing to send
+    assert deliveries(app) == []
+    assert receiver.received == []
+
+
+def test_a_dispatch_planned_before_a_rotation_is_planned_again_and_signed_by_both(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool) -> None:
+    old = register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    plan = _planned(app)
+    rotated = client.post(f"{WEBHOOKS}/{old['id']}/rotate-secret", headers=clinic.headers("admin"))
+    assert not _applies(app, plan)
+    run(pool)
+    [got] = receiver.wait_for(1)
+    Webhook(old["secret"]).verify(got.body, got.headers)
+    Webhook(rotated.get_json()["secret"]).verify(got.body, got.headers)
+
+
+def test_a_dispatch_planned_twice_is_written_once(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver) -> None:
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    first, second = _planned(app), _planned(app)
+    assert _applies(app, first)
+    assert not _applies(app, second)
+    assert len(deliveries(app)) == 1
