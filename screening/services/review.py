@@ -43,7 +43,7 @@ from screening.services.decision_rules import (
     DecisionRequest,
     decision_errors,
 )
-from screening.services.shapes import etag, load_for_full_record
+from screening.services.shapes import FULL_RECORD_OPTIONS, etag
 from screening.storage import unit_of_work
 from screening.storage.models import OPEN_STATUSES, Decision, Note, Submission
 
@@ -126,7 +126,7 @@ def claim(
     submission.claim_expires_at = now + lease
     submission.version += 1
     _record(session, reviewer, "submission.claim", submission.id)
-    return load_for_full_record(submission)
+    return submission
 
 
 def release(
@@ -145,7 +145,7 @@ def release(
     submission.claim_expires_at = None
     submission.version += 1
     _record(session, reviewer, "submission.release", submission.id)
-    return load_for_full_record(submission)
+    return submission
 
 
 def claim_next(
@@ -180,14 +180,19 @@ def claim_next(
             claim_expires_at=now + lease,
             version=Submission.version + 1,
         )
-        .returning(Submission)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(Submission.id)
+        .execution_options(synchronize_session=False)
     )
-    submission = session.scalars(statement).one_or_none()
-    if submission is None:
+    claimed_id = session.scalars(statement).one_or_none()
+    if claimed_id is None:
         return None
+    # The claimed row with its decision and notes, in one query (an UPDATE's RETURNING
+    # cannot join them; loading each lazily cost two).
+    submission = session.scalars(
+        select(Submission).options(*FULL_RECORD_OPTIONS).where(Submission.id == claimed_id)
+        .execution_options(populate_existing=True)).unique().one()
     _record(session, reviewer, "submission.claim", submission.id)
-    return load_for_full_record(submission)
+    return submission
 
 
 def decide(
@@ -226,7 +231,7 @@ def decide(
     outbox.add_event(session, type="submission.decided", clinic_id=submission.clinic_id,
                      occurred_at=now, submission_id=submission.id,
                      priority=submission.priority, data={"outcome": request.outcome})
-    return load_for_full_record(submission)
+    return submission
 
 
 def _store_decision(
@@ -278,10 +283,12 @@ def _get(session: Session, reviewer: Reviewer, submission_id: str) -> Submission
 
 
 def _locked(session: Session, reviewer: Reviewer, submission_id: str) -> Submission:
-    """The clinic's submission, row-locked (``FOR UPDATE``; on SQLite the write
-    transaction holds the database lock) and freshly loaded."""
+    """The clinic's submission, row-locked (``FOR UPDATE OF submissions``; on SQLite the
+    write transaction holds the database lock) and freshly loaded with its decision and
+    notes (``FULL_RECORD_OPTIONS``)."""
     submission = session.get(
-        Submission, submission_id, with_for_update=True, populate_existing=True
+        Submission, submission_id, options=FULL_RECORD_OPTIONS,
+        with_for_update={"of": Submission}, populate_existing=True,
     )
     if submission is None or submission.clinic_id != reviewer.clinic_id:
         raise NotFound("No submission with this id.")

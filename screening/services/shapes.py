@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.orm import joinedload
+
 from screening.storage.models import AuditEvent, Decision, Note, Submission
 
 
@@ -49,15 +51,13 @@ def summary(submission: Submission, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def load_for_full_record(submission: Submission) -> Submission:
-    """Loads now, in the caller's transaction, what ``full_record`` reads beyond the
-    submission's row (its decision and notes). A response built after the commit then
-    begins no second transaction: on PostgreSQL that was a BEGIN, two queries and a
-    ROLLBACK more per claim, read or decision, and on SQLite a write session's new
-    transaction waited in the writers' queue again behind ingest."""
-    submission.decision  # noqa: B018 - read for the load
-    submission.notes  # noqa: B018
-    return submission
+# Loader options for a query of submissions that ``full_record`` will show: their decision
+# and notes come joined in the same query, in the caller's transaction. A response built
+# after the commit then begins no second transaction (on PostgreSQL a BEGIN, two queries
+# and a ROLLBACK more per claim, read or decision; on SQLite a write session's new
+# transaction waited in the writers' queue again behind ingest), and the request makes
+# no separate round trip for each.
+FULL_RECORD_OPTIONS = (joinedload(Submission.decision), joinedload(Submission.notes))
 
 
 def full_record(submission: Submission, now: dt.datetime) -> dict[str, Any]:

@@ -181,18 +181,21 @@ def _evaluated_row(clinic_id: str, ruleset: rulesets.ActiveRuleset, body: dict[s
     return row, evaluation.safety.to_dict()
 
 
-def get_submission(session: Session, clinic_id: str, submission_id: str) -> Submission:
-    """The clinic's submission; ``NotFound`` when there is none *in this clinic*."""
-    submission = session.get(Submission, submission_id)
+def get_submission(session: Session, clinic_id: str, submission_id: str, *,
+                   with_review: bool = False) -> Submission:
+    """The clinic's submission; ``NotFound`` when there is none *in this clinic*. With
+    ``with_review`` its decision and notes are loaded in the same query."""
+    submission = session.get(Submission, submission_id,
+                             options=shapes.FULL_RECORD_OPTIONS if with_review else ())
     if submission is None or submission.clinic_id != clinic_id:
         raise NotFound("No submission with this id.")
     return submission
 
 
 def read_submission(session: Session, clinic_id: str, principal: Actor, submission_id: str,
-                    request_id: str | None) -> Submission:
+                    request_id: str | None, *, with_review: bool = False) -> Submission:
     """``get_submission`` plus the ``submission.read`` audit event of a full read."""
-    submission = get_submission(session, clinic_id, submission_id)
+    submission = get_submission(session, clinic_id, submission_id, with_review=with_review)
     unit_of_work.of(session).audit(
         clinic_id=clinic_id, actor_type=principal.kind, actor_id=principal.actor_id,
         action="submission.read", object_type=OBJECT_TYPE, object_id=submission.id,
@@ -205,11 +208,10 @@ def audited_read(uow: UnitOfWork, clinic_id: str, reader: Actor, submission_id: 
     """The clinic's submission, after its ``submission.read`` audit event is committed
     (commits ``uow``): every surface that shows a submission in full (JSON, FHIR,
     console) reads it here, so none can show patient data that was not audited. With
-    ``with_review`` its decision and notes are loaded before the commit, for a surface
-    that shows them (``shapes.load_for_full_record``)."""
-    submission = read_submission(uow.session(), clinic_id, reader, submission_id, request_id)
-    if with_review:
-        shapes.load_for_full_record(submission)
+    ``with_review`` its decision and notes are loaded with it, before the commit, for a
+    surface that shows them (``shapes.FULL_RECORD_OPTIONS``)."""
+    submission = read_submission(uow.session(), clinic_id, reader, submission_id, request_id,
+                                 with_review=with_review)
     uow.commit()
     return submission
 

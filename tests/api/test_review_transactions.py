@@ -1,12 +1,15 @@
-"""How many transactions a clinician's request takes: the response is built from what was
-loaded in the request's own transaction, never by a second one after its commit (one more
-BEGIN, query and ROLLBACK on PostgreSQL; on SQLite a write session's second transaction
-queued behind ingest for the writers' lock)."""
+"""How many transactions and statements a clinician's request takes: the response is built
+from what was loaded in the request's own transaction, never by a second one after its
+commit (one more BEGIN, query and ROLLBACK on PostgreSQL; on SQLite a write session's
+second transaction queued behind ingest for the writers' lock), and the submission comes
+with its decision and notes in one query (on PostgreSQL each statement is a round trip,
+which under load costs more than its work)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -15,6 +18,30 @@ from sqlalchemy import Connection, event
 from screening.storage.db import app_state
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import NEXT, clinician_of, path, submit
+
+
+@contextmanager
+def statements_run(app: Flask) -> Iterator[list[str]]:
+    """The first words of each statement the ORM and Core run inside the block (the
+    credential lookup goes straight to the driver, and BEGIN/COMMIT are not counted)."""
+    db = app_state(app).db
+    run: list[str] = []
+
+    def on_execute(_connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        words = statement.split()
+        if words[0] == "BEGIN":  # SQLite's BEGIN IMMEDIATE: a transaction, counted above
+            return
+        run.append(" ".join(words[:3] if words[0] != "SELECT" else
+                            ["SELECT", "FROM", words[words.index("FROM") + 1]]))
+
+    engines = {db.read_engine, db.write_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield run
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", on_execute)
 
 
 @contextmanager
@@ -56,3 +83,39 @@ def test_claim_read_and_decide_each_build_their_answer_inside_one_transaction(
     assert [note["text"] for note in decided.get_json()["notes"]] == ["called back"]
     assert decided.get_json()["decision"]["outcome"] == "needs_more_information"
     assert (len(claim), len(read), len(decide)) == (1, 1, 1), (claim, read, decide)
+
+
+def test_claims_reads_and_decisions_load_the_decision_and_notes_with_the_submission(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials) -> None:
+    submission_id = submit(client, clinic)
+    me = clinician_of(clinic)
+    client.post(path(submission_id, "notes"), json={"text": "called back"}, headers=me.headers)
+    with statements_run(app) as claim_next:
+        from_queue = client.post(NEXT, headers=me.headers)
+    client.post(path(submission_id, "release"), headers=me.headers)
+    with statements_run(app) as claim:
+        claimed = client.post(path(submission_id, "claim"), headers=me.headers)
+    with statements_run(app) as read:
+        full = client.get(path(submission_id), headers=me.headers)
+    flags = [flag["id"] for flag in full.get_json()["evaluation"]["flags"]]
+    with statements_run(app) as decide:
+        decided = client.post(path(submission_id, "decision"), headers={
+            **me.headers, "If-Match": full.headers["ETag"]},
+            json={"outcome": "needs_more_information", "acknowledged_flags": flags})
+    assert (from_queue.status_code, claimed.status_code, full.status_code,
+            decided.status_code) == (200, 200, 200, 200)
+    assert from_queue.get_json()["id"] == submission_id
+    for answer in (from_queue, claimed, decided):
+        assert [note["text"] for note in answer.get_json()["notes"]] == ["called back"]
+    # queue/next: the claiming UPDATE, then the claimed row with decision and notes.
+    assert claim_next == ["UPDATE submissions SET", "SELECT FROM submissions",
+                          "INSERT INTO audit_events"]
+    assert claim == ["SELECT FROM submissions", "UPDATE submissions SET",
+                     "INSERT INTO audit_events"]
+    # A unit that only read hands its audit event to the group committer on SQLite
+    # (straight to the driver, not counted here); on PostgreSQL it inserts it itself.
+    sqlite = app_state(app).settings.is_sqlite
+    assert read == ["SELECT FROM submissions"] + ([] if sqlite else ["INSERT INTO audit_events"])
+    assert decide == ["SELECT FROM submissions", "UPDATE submissions SET",
+                      "INSERT INTO webhook_events", "INSERT INTO decisions",
+                      "INSERT INTO audit_events"]
