@@ -12,12 +12,11 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
    subscribes to the type at the event's priority (a ``webhook.test`` event: its own
    endpoint), inserted already *taken* for their first attempt. On SQLite, where one
    worker dispatches at a time, this is planned before the transaction, outside the one
-   writer lock (``plan_dispatch``), and written only if no event was dispatched and no
-   endpoint deleted or rotated meanwhile (``apply_dispatch``); otherwise the next tick
-   plans again. Taking an attempt counts
-   it and pushes ``next_attempt_at`` past the attempt's end (``ATTEMPT_LEASE``): another
-   worker skips it meanwhile (on SQLite one worker works at a time), and if this worker
-   dies the lease runs out and the attempt is made again.
+   writer lock (``plan_dispatch``), and written only if no endpoint was deleted or
+   rotated meanwhile (``apply_dispatch``); otherwise the next tick plans again. Taking
+   an attempt counts it and pushes ``next_attempt_at`` past the attempt's end
+   (``ATTEMPT_LEASE``): another worker skips it meanwhile (on SQLite one worker works at
+   a time), and if this worker dies the lease runs out and the attempt is made again.
 3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
 
 The transaction commits before anything is signed or sent: on SQLite it holds the one
@@ -226,17 +225,19 @@ def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: 
     return DispatchPlan([event.seq for event in events], inserts, taken, states)
 
 
-def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime) -> None:
+def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime) -> bool:
     """Writes ``plan`` in ``connection``'s write transaction: its events marked
-    dispatched, and their deliveries. Raises (the caller's transaction rolls back, and the next
-    tick plans again) when one of the events has been dispatched since it was read, or
-    one of the endpoints deleted or its secret rotated (its deliveries would go where
-    they may no longer, or lack the new signature)."""
+    dispatched, and their deliveries; True once written. False, with nothing written,
+    when one of its endpoints was deleted or its secret rotated since it was read (its
+    deliveries would go where they may no longer, or lack the new signature): the events
+    stay undispatched for the next plan. Raises (the caller's transaction rolls back)
+    when one of the events has been dispatched since: another worker dispatching on
+    SQLite, which its lease should have prevented."""
     if plan.endpoints:
         now_states = {row.id: tuple(row[1:]) for row in connection.execute(
             _ENDPOINT_STATES, {"ids": list(plan.endpoints)})}
         if now_states != plan.endpoints:
-            raise RuntimeError("an endpoint changed while its deliveries were planned")
+            return False
     marked = connection.execute(_MARK_DISPATCHED, {"seqs": plan.seqs, "now": now}).rowcount
     if marked != len(plan.seqs):
         raise RuntimeError(f"{len(plan.seqs) - marked} planned events were dispatched "
@@ -244,6 +245,7 @@ def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime)
     sql, parameters = plan.inserts
     if parameters:
         connection.exec_driver_sql(sql, parameters)
+    return True
 
 
 def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Taken]]:
@@ -253,9 +255,8 @@ def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[T
     session.flush()
     connection = session.connection()
     plan = plan_dispatch(connection, now, take, lock=True)
-    if plan is None:
+    if plan is None or not apply_dispatch(connection, plan, now):
         return 0, []
-    apply_dispatch(connection, plan, now)
     return len(plan.seqs), plan.taken
 
 
@@ -429,10 +430,10 @@ class DeliveryPool:
         db = self.state.db
         writes = outcome_writes(db.write_engine.dialect, outcomes)
         plan = None
-        if new_events and db.writers is not None:
-            # SQLite: the lease makes this the only worker dispatching, so the events are
-            # read and fanned out before the write transaction, outside the one writer
-            # lock ingest waits for (``apply_dispatch`` checks none was taken meanwhile).
+        if new_events and self.state.settings.is_sqlite:
+            # The lease makes this the only worker dispatching, so the events are read and
+            # fanned out before the write transaction, outside the one writer lock ingest
+            # waits for (``apply_dispatch`` checks that the plan still holds).
             with db.read_sessions() as session:
                 plan = plan_dispatch(session.connection(), now, room, lock=False)
             new_events = False
@@ -441,14 +442,15 @@ class DeliveryPool:
             record(session, writes)
             if new_events:  # PostgreSQL: workers share the outbox, each locking its events
                 plan = plan_dispatch(session.connection(), now, room, lock=True)
-            if plan is not None:
-                apply_dispatch(session.connection(), plan, now)
+            stale = plan is not None and not apply_dispatch(session.connection(), plan, now)
+            if stale:
+                plan = None  # an endpoint changed meanwhile: the next tick plans again
             taken = plan.taken if plan is not None else []
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))
             uow.commit()
         handled = len(plan.seqs) if plan is not None else 0
-        self._busy = bool(handled or taken)
+        self._busy = bool(handled or taken or stale)
         self._queue(prepare(taken, now, lease_ends))
         return len(outcomes) + handled + len(taken)
 

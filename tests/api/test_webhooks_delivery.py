@@ -308,12 +308,12 @@ def _planned(app: Flask) -> delivery.DispatchPlan:
 
 
 def _applies(app: Flask, plan: delivery.DispatchPlan) -> bool:
+    """Whether ``plan`` is written (a plan that raises rolls its transaction back)."""
     try:
         with session_scope(app) as session:
-            delivery.apply_dispatch(session.connection(), plan, utcnow())
+            return delivery.apply_dispatch(session.connection(), plan, utcnow())
     except RuntimeError:
         return False
-    return True
 
 
 def test_a_dispatch_planned_before_its_endpoint_was_deleted_is_not_written(
@@ -352,3 +352,33 @@ def test_a_dispatch_planned_twice_is_written_once(
     assert _applies(app, first)
     assert not _applies(app, second)
     assert len(deliveries(app)) == 1
+
+
+def test_a_tick_whose_plan_went_stale_still_records_outcomes_and_plans_again(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    run(pool)  # the first delivery's outcome waits for the next tick to be recorded
+    [first] = receiver.wait_for(1)
+    submit(client, clinic, routed("critical"))
+    planned = delivery.plan_dispatch
+    rotated: list[str] = []
+
+    def plan_then_rotate(*args: Any, **kwargs: Any) -> delivery.DispatchPlan | None:
+        plan = planned(*args, **kwargs)
+        if not rotated:  # the admin rotates between the plan and its transaction
+            answer = client.post(f"{WEBHOOKS}/{old['id']}/rotate-secret",
+                                 headers=clinic.headers("admin"))
+            rotated.append(answer.get_json()["secret"])
+        return plan
+
+    monkeypatch.setattr(delivery, "plan_dispatch", plan_then_rotate)
+    pool.tick()
+    states = sorted((d.state, d.attempts) for d in deliveries(app))
+    assert states == [("delivered", 1)]  # recorded, and the stale plan not written
+    run(pool)
+    [_, second] = receiver.wait_for(2)
+    Webhook(old["secret"]).verify(second.body, second.headers)
+    Webhook(rotated[0]).verify(second.body, second.headers)
+    assert second.headers["webhook-id"] != first.headers["webhook-id"]
