@@ -155,15 +155,15 @@ _UNDISPATCHED_READ = (
 _UNDISPATCHED = _UNDISPATCHED_READ.with_for_update(skip_locked=True, of=_events)
 _LIVE_ENDPOINTS = (
     select(_endpoints.c.id, _endpoints.c.clinic_id, _endpoints.c.events,
-           _endpoints.c.min_priority, _endpoints.c.deleted_at, *_ENDPOINT_COLUMNS)
+           _endpoints.c.min_priority, *_ENDPOINT_COLUMNS)
     .where(_endpoints.c.clinic_id.in_(bindparam("clinic_ids", expanding=True)),
            _endpoints.c.deleted_at.is_(None))
 )
-# What makes a planned delivery stale: the endpoint deleted, or its secrets rotated.
-_ENDPOINT_STATE = (_endpoints.c.deleted_at, _endpoints.c.secret, _endpoints.c.previous_secret,
-                   _endpoints.c.previous_secret_expires_at)
-_ENDPOINT_STATES = select(_endpoints.c.id, *_ENDPOINT_STATE).where(
-    _endpoints.c.id.in_(bindparam("ids", expanding=True)))
+# The live endpoints among some, with their secrets: a planned delivery is stale when its
+# endpoint is missing here (deleted) or its secrets differ (rotated).
+_LIVE_SECRETS = select(_endpoints.c.id, _endpoints.c.secret, _endpoints.c.previous_secret,
+                       _endpoints.c.previous_secret_expires_at).where(
+    _endpoints.c.id.in_(bindparam("ids", expanding=True)), _endpoints.c.deleted_at.is_(None))
 _MARK_DISPATCHED = (
     update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)),
                           _events.c.dispatched_at.is_(None))
@@ -184,8 +184,7 @@ class DispatchPlan:
     seqs: list[int]
     inserts: tuple[str, list[Any]]
     taken: list[Taken]
-    endpoints: dict[str, tuple[Any, ...]]  # each endpoint delivered to, as read: its
-    # ``_ENDPOINT_STATE`` (a deletion or rotation since makes the plan stale)
+    secrets: dict[str, tuple[Any, ...]]  # each endpoint delivered to: its secrets as read
 
 
 def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: bool
@@ -220,9 +219,13 @@ def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: 
     inserts = driver.bound_many(connection.dialect, _INSERT_DELIVERIES, rows,
                                 _DELIVERY_COLUMNS)
     used = {row["endpoint_id"] for row in rows}
-    states = {endpoint.id: tuple(endpoint._mapping[column.name] for column in _ENDPOINT_STATE)
-              for listed in endpoints.values() for endpoint in listed if endpoint.id in used}
-    return DispatchPlan([event.seq for event in events], inserts, taken, states)
+    secrets = {endpoint.id: _secrets(endpoint)
+               for listed in endpoints.values() for endpoint in listed if endpoint.id in used}
+    return DispatchPlan([event.seq for event in events], inserts, taken, secrets)
+
+
+def _secrets(endpoint: Row[Any]) -> tuple[Any, ...]:
+    return (endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_expires_at)
 
 
 def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime) -> bool:
@@ -233,10 +236,10 @@ def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime)
     stay undispatched for the next plan. Raises (the caller's transaction rolls back)
     when one of the events has been dispatched since: another worker dispatching on
     SQLite, which its lease should have prevented."""
-    if plan.endpoints:
-        now_states = {row.id: tuple(row[1:]) for row in connection.execute(
-            _ENDPOINT_STATES, {"ids": list(plan.endpoints)})}
-        if now_states != plan.endpoints:
+    if plan.secrets:
+        current = {row.id: _secrets(row)
+                   for row in connection.execute(_LIVE_SECRETS, {"ids": list(plan.secrets)})}
+        if current != plan.secrets:
             return False
     marked = connection.execute(_MARK_DISPATCHED, {"seqs": plan.seqs, "now": now}).rowcount
     if marked != len(plan.seqs):
@@ -246,18 +249,6 @@ def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime)
     if parameters:
         connection.exec_driver_sql(sql, parameters)
     return True
-
-
-def dispatch(session: Session, now: dt.datetime, take: int) -> tuple[int, list[Taken]]:
-    """Turns undispatched events into deliveries in ``session``'s write transaction
-    (``plan_dispatch`` with the events locked, then ``apply_dispatch``); returns how many
-    events it handled and the attempts taken. Events added in this session count too."""
-    session.flush()
-    connection = session.connection()
-    plan = plan_dispatch(connection, now, take, lock=True)
-    if plan is None or not apply_dispatch(connection, plan, now):
-        return 0, []
-    return len(plan.seqs), plan.taken
 
 
 _DUE = (

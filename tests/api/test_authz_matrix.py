@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from rules.questionnaire import KETAMINE_INTAKE
-from screening.notify.delivery import dispatch
+from screening.notify.delivery import apply_dispatch, plan_dispatch
 from screening.services import webhooks
 from screening.storage.db import utcnow
 from screening.storage.models import WebhookDelivery
@@ -169,8 +169,10 @@ def webhook_with_a_delivery(app: Flask, clinic_id: str) -> tuple[str, str]:
             events=["submission.created"], min_priority="routine", description=None,
             allow_private=False, now=utcnow())
         webhooks.queue_test(session, webhooks.Admin(clinic_id), endpoint.id, now=utcnow())
-        dispatch(session, utcnow(), 0)  # a pending delivery, no attempt taken
         session.flush()
+        plan = plan_dispatch(session.connection(), utcnow(), 0, lock=True)
+        assert plan is not None and apply_dispatch(session.connection(), plan, utcnow())
+        # (a pending delivery, no attempt taken)
         delivery = session.scalars(select(WebhookDelivery)).one()
         return endpoint.id, delivery.id
 
