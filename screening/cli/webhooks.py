@@ -81,8 +81,9 @@ def webhooks_test(slug: str, endpoint_id: str) -> None:
 @click.option("--once", is_flag=True, help="Work until idle, then exit.")
 @user_errors
 def worker(once: bool) -> None:
-    """Deliver webhooks, raise escalations and seal the audit log until SIGTERM
-    (graceful: deliveries in flight finish). Safe to run one per app server."""
+    """Deliver webhooks, raise escalations, seal the audit log (and on SQLite
+    checkpoint the WAL) until SIGTERM (graceful: deliveries in flight finish). Safe to
+    run one per app server."""
     state = app_state(cli_app())
     stop = threading.Event()
     try:

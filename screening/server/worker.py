@@ -1,5 +1,5 @@
-"""The background worker (``screening worker``): webhook delivery, escalation and the
-sealing of the audit log.
+"""The background worker (``screening worker``): webhook delivery, escalation, the
+sealing of the audit log and, on SQLite, the WAL checkpoint.
 
 A job is a plain function ``job(state: AppState) -> int`` returning the units of work it
 did (0: idle). The worker runs every job of ``JOBS`` each tick on its main thread, and the
@@ -53,9 +53,20 @@ def every(seconds: float, job: Job) -> Job:
     return throttled
 
 
+WAL_CHECKPOINT_INTERVAL_S = 1.0
+
+
+def wal_checkpoint_job(state: AppState) -> int:
+    """SQLite: copies the WAL back into the database file (``Database.checkpoint_wal``),
+    which the requests leave to the worker. Upkeep, not work: always returns 0."""
+    state.db.checkpoint_wal()
+    return 0
+
+
 JOBS: tuple[Job, ...] = (
     every(CHECK_EVERY_S, escalation_job),
     every(SEAL_INTERVAL_SECONDS, seal_job),
+    every(WAL_CHECKPOINT_INTERVAL_S, wal_checkpoint_job),
 )
 """The jobs of the main loop, run in this order each tick."""
 PROMPT_JOBS: tuple[Job, ...] = (delivery_job,)

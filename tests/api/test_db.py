@@ -11,9 +11,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
+from screening.server import worker
 from screening.services import accounts
 from screening.storage import audit
-from screening.storage.db import UTCDateTime, app_state
+from screening.storage.db import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    WAL_SIZE_LIMIT_BYTES,
+    UTCDateTime,
+    app_state,
+)
 from screening.storage.models import Clinic
 from screening.storage.unit_of_work import get_session, session_scope, unit_of_work
 
@@ -115,23 +121,38 @@ def test_sqlite_pragmas(sqlite_app: Flask) -> None:
     with app_state(sqlite_app).db.read_engine.connect() as connection:
         pragma = {
             name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout",
+                         "wal_autocheckpoint", "journal_size_limit")
         }
-    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000,
+                "wal_autocheckpoint": WAL_AUTOCHECKPOINT_PAGES,
+                "journal_size_limit": WAL_SIZE_LIMIT_BYTES}
     assert pragma == expected
 
 
-def test_sqlite_write_sessions_take_the_write_lock_at_begin(sqlite_app: Flask) -> None:
-    """A write session holds the RESERVED lock from its first statement (BEGIN IMMEDIATE),
-    so another writer cannot start; a read session does not block writers."""
-    path = app_state(sqlite_app).db.url.removeprefix("sqlite:///")
-    with session_scope(sqlite_app, write=False) as reader:
-        reader.execute(text("SELECT 1"))
-        _begin_immediate(path)  # readers do not block a writer
-    with session_scope(sqlite_app, write=True) as writer:
-        writer.execute(text("SELECT 1"))
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            _begin_immediate(path)
+def test_the_worker_copies_the_wal_into_the_database_file(sqlite_app: Flask) -> None:
+    """Requests leave the WAL checkpoint to the worker's job: a committed write is in the
+    WAL and not yet in the database file itself, and one run of the job copies it there."""
+    state = app_state(sqlite_app)
+    path = state.db.url.removeprefix("sqlite:///")
+    with session_scope(sqlite_app, write=True) as session:
+        session.execute(text("CREATE TABLE wal_probe (x INTEGER)"))
+        session.execute(text("INSERT INTO wal_probe VALUES (1)"))
+    assert _rows_in_database_file(path) is None  # committed, still only in the WAL
+    assert worker.wal_checkpoint_job(state) == 0  # upkeep: never counts as work
+    assert _rows_in_database_file(path) == 1
+
+
+def _rows_in_database_file(path: str) -> int | None:
+    """The rows of ``wal_probe`` in the database file alone (``immutable=1`` reads no
+    WAL); None while the table is not there."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return connection.execute("SELECT count(*) FROM wal_probe").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        connection.close()
 
 
 def _begin_immediate(path: str) -> None:
