@@ -19,7 +19,7 @@ from screening.cli.rulesets import ruleset
 from screening.cli.support import cli_app, cli_session, user_errors
 from screening.cli.webhooks import webhooks, worker
 from screening.config.settings import settings_from_environment
-from screening.server.gunicorn import THREADS_PER_WORKER, run
+from screening.server.gunicorn import run
 from screening.services import accounts
 from screening.storage import audit as audit_log
 from screening.storage import checkpoints as audit_checkpoints
@@ -184,19 +184,15 @@ def users_revoke_token(public_id: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=THREADS_PER_WORKER, show_default=True,
-              type=click.IntRange(1, 64),
-              help="Threads per worker; 1 serves with sync workers.")
 @click.option("--no-worker", is_flag=True,
               help="Do not start the background worker (webhooks, escalation, audit sealing).")
 @user_errors
-def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> None:
+def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Serve the API with gunicorn (production server) and one background worker."""
     # Fail fast on bad configuration, before the port is bound or any worker starts;
     # RATE_LIMIT too, which the application of the other commands turns off.
     settings_from_environment(None, cli_app().instance_path)
-    run(host=host, port=port, workers=workers, threads=threads,
-        background_worker=not no_worker)
+    run(host=host, port=port, workers=workers, background_worker=not no_worker)
 
 
 @main.command()

@@ -19,16 +19,6 @@ from gunicorn.app.base import BaseApplication
 from screening.app import create_app
 from screening.server.worker import PARENT_ENV
 
-THREADS_PER_WORKER = 4
-# A gthread worker accepts every connection it can, and keep-alive connections stay with
-# it: without a cap, the first worker can end up holding all of a proxy's (or a load
-# generator's) persistent connections while the others idle. Three times its threads
-# keeps the load spread and leaves room beside a bulk client's connections: at twice,
-# two clinicians beside an intake client of 16 connections left two of its connections
-# waiting seconds for a slot (ingest p99 2-4 s in ``bench/mixed.py``).
-CONNECTIONS_PER_THREAD = 3
-CONNECTIONS_PER_WORKER = CONNECTIONS_PER_THREAD * THREADS_PER_WORKER
-
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]
     """gunicorn serving the Flask app that ``factory`` builds (in each worker)."""
@@ -46,21 +36,13 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
-def server_options(host: str, port: int, workers: int,
-                   threads: int = THREADS_PER_WORKER) -> dict[str, Any]:
-    """gunicorn settings for ``screening serve``: ``threads`` 1 serves with sync workers
-    (one request at a time per process), more with gthread workers."""
-    if threads == 1:
-        # Sync, answering the errors gunicorn meets itself as problem details.
-        model: dict[str, Any] = {
-            "worker_class": "screening.server.gunicorn_errors.ProblemSyncWorker"}
-    else:
-        model = {"worker_class": "screening.server.gunicorn_errors.ProblemThreadWorker",
-                 "threads": threads, "worker_connections": CONNECTIONS_PER_THREAD * threads}
+def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn settings for ``screening serve``: ``workers`` processes, each serving its
+    requests from one loop (``screening.server.loop_worker``)."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        **model,
+        "worker_class": "screening.server.loop_worker.LoopWorker",
         "accesslog": None,
         "errorlog": "-",
         "graceful_timeout": 20,
@@ -70,13 +52,12 @@ def server_options(host: str, port: int, workers: int,
     }
 
 
-def run(*, host: str, port: int, workers: int, threads: int = THREADS_PER_WORKER,
-        background_worker: bool = True) -> None:
+def run(*, host: str, port: int, workers: int, background_worker: bool = True) -> None:
     """Serves until interrupted; with ``background_worker``, a ``screening worker``
     process runs beside the web workers and stops with the server."""
     worker = _start_worker() if background_worker else None
     try:
-        GunicornApp(server_options(host, port, workers, threads), create_app).run()
+        GunicornApp(server_options(host, port, workers), create_app).run()
     finally:
         if worker is not None:
             worker.terminate()  # SIGTERM: it finishes the deliveries in flight

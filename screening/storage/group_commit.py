@@ -1,39 +1,37 @@
-"""Group commit: concurrent writers of one process share a transaction and its fsync.
+"""Group commit: the units of work of concurrent requests share a transaction and its fsync.
 
 A durable commit costs one fsync (2-3 ms here), and SQLite serialises writers anyway.
-Committing them one by one caps a server at a few hundred writes per second whatever its
-CPU. ``GroupCommitter`` lets the requests of a process that arrive while a commit is in
-progress wait, then writes all of them in the next transaction (leader/follower: the
-first waiting request writes the batch; no extra thread). Each request still answers only
-after *its* rows are committed, so durability is unchanged; a batch that one bad item
-breaks (a constraint, a value) is retried item by item, so it fails only its own request,
-while a batch whose commit may or may not have happened (connection lost) fails every
-request in it.
+Committing requests one by one caps a server at a few hundred writes per second whatever
+its CPU. The serving loop (``screening.server.loop_worker``) therefore lets the requests
+that reach their commit in one turn of the loop wait, then writes all of them in one
+transaction and resumes each once the commit is durable. Durability is unchanged: a
+request answers only after *its* rows are committed. A batch that one bad item breaks (a
+constraint, a value) is retried item by item, so it fails only its own request, while a
+batch whose commit may or may not have happened (connection lost) fails every request in
+it.
 
-It sits behind ``UnitOfWork.commit`` (``screening.storage.unit_of_work``): a unit that only read
-and queued rows (an ingested submission, an audit event) is committed here. An item is a
-function of a ``WriteBatch``: it queues rows (``insert``) and statements (``execute``).
-The leader first takes the lock every writer of the database needs (see below), and only
-then takes the waiting items: requests that arrived while another process held the lock
-join this commit. The batch runs the inserts table by table (``executemany``), then the
-statements. Statements run on the DBAPI connection (``screening.storage.driver``); on PostgreSQL
-the whole transaction goes in one pipelined round trip with the commit.
+It sits behind ``UnitOfWork.commit`` (``screening.storage.unit_of_work``): a unit that only
+read and queued rows (an ingested submission, an audit event) is committed here. An item
+is a function of a ``WriteBatch``: it queues rows (``insert``) and statements
+(``execute``). A batch runs the inserts table by table (``executemany``), then the
+statements, on the DBAPI connection (``screening.storage.driver``); on PostgreSQL the
+whole transaction goes in one pipelined round trip with the commit.
 
-The lock: on SQLite the writers' queue (``screening.storage.writers``), which every write
-transaction takes before ``BEGIN IMMEDIATE``; a batch goes after the single writers
-already waiting. The leaders of other worker processes wait in the kernel and wake the
-moment it is free, instead of in SQLite's sleep-and-retry busy handler (without it ingest
-kept its throughput but its p99 was 3-7 times higher in ``bench/ingest.py``). PostgreSQL
-writers take no lock in common: batches of several processes commit side by side.
+Outside the serving loop (the command line, the background worker, tests) nobody batches:
+``submit`` commits its item alone at once. Where the loop runs, it installs itself as the
+committer's ``batcher``.
+
+On SQLite every batch first takes the writers' queue (``screening.storage.writers``),
+letting the single writers already waiting (a clinician's claim, a worker job) go first.
+PostgreSQL writers take no lock in common: batches of several processes commit side by
+side.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine, Executable, Table
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -46,7 +44,7 @@ MAX_BATCH = 64  # bounds one transaction's duration and the writer lock it holds
 
 
 class WriteInterrupted(RuntimeError):
-    """The request that was writing this item's batch was interrupted before it ended."""
+    """The batch this item was waiting in was never written (the server was stopping)."""
 
 
 class WriteBatch:
@@ -72,94 +70,102 @@ class WriteBatch:
             transaction.execute(statement, parameters)
 
 
-@dataclass(slots=True)
-class _Item(Generic[T]):
-    build: Callable[[WriteBatch], T]
-    done: bool = False
-    result: Any = None
-    error: Exception | None = None
+class PendingWrite(Generic[T]):
+    """One caller's item: ``build`` queues its writes; after the commit, ``outcome()``
+    is what ``build`` returned, or raises what writing this item raised."""
+
+    __slots__ = ("build", "done", "result", "error")
+
+    def __init__(self, build: Callable[[WriteBatch], T]) -> None:
+        self.build = build
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        """The item's result once written; raises its error, or ``WriteInterrupted`` when
+        it was never written."""
+        if self.error is not None:
+            raise self.error
+        if not self.done:
+            raise WriteInterrupted("the write was not completed")
+        return self.result  # type: ignore[no-any-return]
+
+
+class Batcher(Protocol):
+    """Who batches the commits of concurrent requests (the serving loop)."""
+
+    def defer(self, committer: GroupCommitter, item: PendingWrite[Any]) -> bool:
+        """Takes ``item`` into the next batch and returns once that batch is committed
+        (True), or declines it (False: the caller is not one of the loop's requests)."""
+        ...
 
 
 class GroupCommitter:
-    """Commits the writes of concurrent callers together (one per engine and process)."""
+    """Commits the writes of one database's units that only queued rows (one per
+    database and process); see the module docstring."""
 
     def __init__(self, engine: Engine, writers: WritersLock | None = None) -> None:
         self._engine = engine
         self._writers = writers  # SQLite's writers' queue; None on PostgreSQL
-        self._condition = threading.Condition()
-        self._pending: list[_Item[Any]] = []
-        self._writing = False
+        self.batcher: Batcher | None = None
 
     def submit(self, build: Callable[[WriteBatch], T]) -> T:
-        """Writes what ``build`` queues and commits it; returns ``build``'s result once
-        the commit is durable, or raises what writing this item raised. ``build`` may be
-        called more than once (a failed batch is retried item by item): it only queues."""
-        item: _Item[T] = _Item(build)
-        with self._condition:
-            self._pending.append(item)
-        while True:
-            with self._condition:
-                while self._writing and not item.done:
-                    self._condition.wait()
-                if item.done:
-                    break
-                self._writing = True
-            taken: list[_Item[Any]] = []
-            try:
-                self._lead(taken)
-            except BaseException:
-                with self._condition:  # never taken: it must not be written after we fail
-                    self._pending = [other for other in self._pending if other is not item]
-                raise
-            finally:
-                with self._condition:
-                    for other in taken:  # the leader was interrupted (BaseException)
-                        if not other.done:
-                            other.error, other.done = WriteInterrupted(), True
-                    self._writing = False
-                    self._condition.notify_all()
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[no-any-return]
+        """Writes what ``build`` queues and commits it; returns ``build``'s result once the
+        commit is durable, or raises what writing this item raised. ``build`` may be called
+        more than once (a failed batch is retried item by item): it only queues."""
+        item: PendingWrite[T] = PendingWrite(build)
+        batcher = self.batcher
+        if batcher is None or not batcher.defer(self, item):
+            self.commit_batch([item])
+        return item.outcome()
 
-    def _take_pending(self, taken: list[_Item[Any]]) -> list[_Item[Any]]:
-        """Moves up to ``MAX_BATCH`` waiting items into ``taken`` and returns them."""
-        with self._condition:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        taken.extend(batch)
-        return batch
+    def commit_batch(self, items: Sequence[PendingWrite[Any]]) -> None:
+        """Writes ``items`` (at most ``MAX_BATCH``) in one transaction and marks each done
+        with its result or error. When one item is at fault, the others are written one by
+        one and only that one fails."""
+        with self._writers.held(batch=True) if self._writers else nullcontext():
+            self._write(items)
 
-    def _lead(self, taken: list[_Item[Any]]) -> None:
-        """Writes one batch. The batch is taken only once the SQLite writer lock is held:
-        the requests that arrived while another process was committing join this commit
-        instead of waiting for the next."""
-        writers = self._writers.held(batch=True) if self._writers else nullcontext()
-        with writers:
-            try:
-                self._commit(lambda: self._take_pending(taken))
-                return
-            except Exception as error:
-                if not taken:
-                    raise
-                if len(taken) == 1 or not _one_item_at_fault(error):
-                    for item in taken:
-                        item.error, item.done = error, True
-                    return
-            for item in taken:  # find the bad one: everybody else still succeeds
-                try:
-                    self._commit(lambda item=item: [item])  # type: ignore[misc]
-                except Exception as error:
+    def try_commit_batch(self, items: Sequence[PendingWrite[Any]]) -> bool:
+        """``commit_batch`` if SQLite's writer lock is free now (always on PostgreSQL);
+        False, with nothing written, when another writer holds it or is waiting for it."""
+        if self._writers is None:
+            self._write(items)
+            return True
+        held = self._writers.attempt(batch=True)
+        if held is None:
+            return False
+        try:
+            self._write(items)
+        finally:
+            held.release()
+        return True
+
+    def _write(self, items: Sequence[PendingWrite[Any]]) -> None:
+        try:
+            self._commit(items)
+            return
+        except Exception as error:
+            if len(items) == 1 or not _one_item_at_fault(error):
+                for item in items:
                     item.error, item.done = error, True
+                return
+        for item in items:  # find the bad one: everybody else still succeeds
+            try:
+                self._commit([item])
+            except Exception as error:
+                item.error, item.done = error, True
 
-    def _commit(self, take: Callable[[], list[_Item[Any]]]) -> None:
-        """One transaction: take the items, write, commit."""
+    def _commit(self, items: Sequence[PendingWrite[Any]]) -> None:
+        """One transaction: write every item's rows, commit."""
         with driver.transaction(self._engine) as transaction:
-            items = take()
             batch = WriteBatch()
             results = [item.build(batch) for item in items]
             batch.write(transaction)
         for item, result in zip(items, results, strict=True):
             item.result, item.done = result, True
+
 
 def _one_item_at_fault(error: Exception) -> bool:
     """True when ``error`` is one item's fault and the batch was not committed: a broken

@@ -12,11 +12,13 @@ moment the lock is free.
 A batch (the group committer's commit of many requests' rows) lets writers that are
 already waiting go first: a single write transaction (a clinician's claim or decision, a
 worker job) announces itself with a shared ``flock`` on ``<database>.writers-first``
-while it waits, and a batch leader takes that file exclusively, i.e. waits until nobody
-is announced, before it queues. A claim then waits for at most the transaction in
-progress, not also for the batches of every worker process (``bench/mixed.py``: the
-clinicians' p99 under full ingest 50-58 ms before, 43-49 ms after, in alternating runs).
-The batch loses nothing by it: requests arriving meanwhile join it.
+while it waits, and a batch takes that file exclusively, i.e. waits until nobody is
+announced, before it queues. A claim then waits for at most the transaction in progress,
+not also for the batches of every worker process (``bench/mixed.py``: the clinicians' p99
+under full ingest 50-58 ms before, 43-49 ms after, in alternating runs). The batch loses
+nothing by it: requests arriving meanwhile join it. The serving loop's batches only
+``attempt`` the locks: when either is taken, the loop goes on serving and tries again a
+moment later.
 
 Each acquisition opens its own file description, so threads of one process queue on the
 lock as processes do. A thread that already holds it (a write transaction begun inside
@@ -68,6 +70,27 @@ class WritersLock:
             except BaseException:
                 os.close(descriptor)
                 raise
+        finally:
+            os.close(waiting)
+        with self._guard:
+            self._holders.add(owner)
+        return _Held(self, descriptor, owner)
+
+    def attempt(self, batch: bool = False) -> _Held | None:
+        """The lock if it can be had now (for a ``batch``: and no single writer is waiting
+        for it), else None; never waits. Not for a thread that holds it already."""
+        owner = threading.get_ident()
+        waiting = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(waiting, (fcntl.LOCK_EX if batch else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BaseException:
+                os.close(descriptor)
+                raise
+        except BlockingIOError:
+            return None
         finally:
             os.close(waiting)
         with self._guard:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from screening.storage import audit, driver
 from screening.storage.db import PING_AFTER_IDLE_S, app_state, make_engine, utcnow
-from screening.storage.group_commit import WriteBatch, WriteInterrupted, _Item
+from screening.storage.group_commit import PendingWrite, WriteBatch, WriteInterrupted
 from screening.storage.models import AuditEvent, Clinic, Submission
 from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example
@@ -63,11 +63,8 @@ def test_a_failing_item_fails_alone(app: Flask, clinic: TenantCredentials) -> No
         batch.insert(table, {"id": "dup", "slug": clinic.slug, "name": "x",  # type: ignore[arg-type]
                              "ruleset_version": 1, "created_at": utcnow()})
 
-    items = [_Item(good("ok-one")), _Item(duplicate), _Item(good("ok-two"))]
-    committer._pending.extend(items)
-    taken: list[_Item[object]] = []
-    committer._lead(taken)
-    assert taken == items
+    items = [PendingWrite(good("ok-one")), PendingWrite(duplicate), PendingWrite(good("ok-two"))]
+    committer.commit_batch(items)
     assert [item.done for item in items] == [True, True, True]
     assert [item.result for item in items] == ["ok-one", None, "ok-two"]
     assert isinstance(items[1].error, IntegrityError)
@@ -93,33 +90,41 @@ def test_a_batch_failing_for_no_one_items_fault_fails_whole_and_is_not_retried(
     def broken(batch: WriteBatch) -> None:
         batch.execute(text("SELECT * FROM no_such_table"))
 
-    items = [_Item(good), _Item(broken)]
-    committer._pending.extend(items)
-    committer._lead([])
+    items = [PendingWrite(good), PendingWrite(broken)]
+    committer.commit_batch(items)
     assert all(item.done and isinstance(item.error, DBAPIError) for item in items)
     assert built == ["good"]
     with session_scope(app, write=False) as session:
         assert session.get(Clinic, "kept-out") is None
 
 
-def test_an_interrupted_writer_fails_its_batch_and_frees_the_committer(app: Flask) -> None:
+def test_an_interrupted_batch_fails_its_items_and_frees_the_committer(app: Flask) -> None:
+    """A batch interrupted while it is built (a signal stopping the server): nothing of
+    it is written, each waiting request raises ``WriteInterrupted``, the next commits."""
     committer = app_state(app).db.committer
+    table = Clinic.__table__
 
     def interrupted(batch: WriteBatch) -> None:
         raise KeyboardInterrupt
 
-    waiting = _Item(lambda batch: "never written")
-    committer._pending.append(waiting)  # as if queued by another request meanwhile
+    waiting = PendingWrite(lambda batch: batch.insert(table, {  # type: ignore[arg-type]
+        "id": "never", "slug": "never", "name": "x", "ruleset_version": 1,
+        "created_at": utcnow()}))
+    with pytest.raises(KeyboardInterrupt):
+        committer.commit_batch([waiting, PendingWrite(interrupted)])
+    with pytest.raises(WriteInterrupted):
+        waiting.outcome()
     with pytest.raises(KeyboardInterrupt):
         committer.submit(interrupted)
-    assert waiting.done and isinstance(waiting.error, WriteInterrupted)
     assert committer.submit(lambda batch: "written") == "written"
+    with session_scope(app, write=False) as session:
+        assert session.get(Clinic, "never") is None
 
 
 def test_a_request_whose_commit_fails_before_taking_its_item_is_never_written_later(
         app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The leader fails before it takes the batch (no transaction can begin): its
-    request fails, and its item does not linger to be committed by the next leader."""
+    """The commit fails before any transaction can begin: its request fails, and its
+    item does not linger to be committed with the next one."""
     committer = app_state(app).db.committer
     table = Clinic.__table__
     row = {"id": "late", "slug": "late", "name": "late", "ruleset_version": 1,

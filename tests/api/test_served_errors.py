@@ -17,13 +17,7 @@ from flask import Flask
 from gunicorn.http import errors as http
 
 from screening.server.gunicorn import server_options
-from screening.server.gunicorn_errors import (
-    ProblemErrors,
-    ProblemSyncWorker,
-    ProblemThreadWorker,
-    answer_for,
-    problem_bytes,
-)
+from screening.server.gunicorn_errors import answer_for, problem_bytes
 from tests.api import live_server
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
@@ -224,15 +218,7 @@ def test_errors_of_the_application_met_by_the_server_are_500_without_internals()
     assert answer_for(http.InvalidResponseHeader(SECRET))[0] == 500
     assert answer_for(http.ConfigurationProblem(SECRET))[0] == 500
     worker = server_options("127.0.0.1", 8000, 2)["worker_class"]
-    assert worker == "screening.server.gunicorn_errors.ProblemThreadWorker"
-
-
-def test_sync_workers_answer_the_servers_own_errors_as_problem_details_too() -> None:
-    options = server_options("127.0.0.1", 8000, 4, threads=1)
-    assert options["worker_class"] == "screening.server.gunicorn_errors.ProblemSyncWorker"
-    assert "threads" not in options
-    assert ProblemSyncWorker.handle_error is ProblemErrors.handle_error
-    assert ProblemThreadWorker.handle_error is ProblemErrors.handle_error
+    assert worker == "screening.server.loop_worker.LoopWorker"
 
 
 @pytest.mark.parametrize(("error", "status"), [

@@ -132,7 +132,7 @@ def test_a_writer_of_another_process_waits_for_the_group_committer(
 
 def test_a_batch_waits_while_a_single_writer_is_waiting(lock_path: str) -> None:
     """A single writer announces itself (shared lock on ``-first``) while it waits: a batch
-    leader does not queue before it, even with the lock itself free."""
+    does not queue before it, even with the lock itself free."""
     lock = WritersLock(lock_path)
     announced = os.open(lock.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(announced, fcntl.LOCK_SH)  # as a waiting single writer holds it
@@ -163,6 +163,40 @@ def test_a_single_writer_does_not_wait_for_another_waiting_one(lock_path: str) -
         acquisition.release()
     finally:
         os.close(announced)
+
+
+def test_an_attempt_takes_the_lock_only_when_nobody_holds_it(lock_path: str) -> None:
+    """The serving loop's batches never wait for the lock: an attempt while another
+    writer holds it gets nothing, and the lock once free."""
+    lock, other = WritersLock(lock_path), WritersLock(lock_path)
+    held = other.acquire()
+    assert held is not None
+    try:
+        assert lock.attempt(batch=True) is None
+        assert lock.attempt() is None
+    finally:
+        held.release()
+    attempt = lock.attempt(batch=True)
+    assert attempt is not None
+    assert not is_free(lock_path)
+    attempt.release()
+    assert is_free(lock_path)
+
+
+def test_a_batchs_attempt_gives_way_to_a_single_writer_waiting(lock_path: str) -> None:
+    lock = WritersLock(lock_path)
+    announced = os.open(lock.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(announced, fcntl.LOCK_SH)  # as a waiting single writer holds it
+    try:
+        assert lock.attempt(batch=True) is None
+        single = lock.attempt()
+        assert single is not None
+        single.release()
+    finally:
+        os.close(announced)
+    batch = lock.attempt(batch=True)
+    assert batch is not None
+    batch.release()
 
 
 def test_a_write_begun_inside_a_held_queue_does_not_wait_for_itself(

@@ -1,0 +1,308 @@
+"""HTTP/1.1 for the serving loop: one client connection's requests in, responses out.
+
+Requests are parsed by llhttp (the ``httptools`` binding, the parser of Node.js), which
+frames bodies (``Content-Length`` or chunked), refuses what RFC 9112 forbids (both
+framings at once, duplicate lengths, bare CR line ends, unknown versions) and tells
+keep-alive. This module adds gunicorn's limits (request line, number and size of header
+fields), reads a body only up to the application's limit plus one byte (the application
+answers 413 and the connection closes unread), answers ``Expect: 100-continue``, and
+builds the WSGI environ and the response bytes. Errors met here are answered as problem
+details by the caller (``screening.server.gunicorn_errors``), never echoing the input.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from collections.abc import Iterable
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import httptools
+from gunicorn.http import errors as http
+
+NO_BODY_STATUSES = frozenset({204, 304})
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Limits:
+    """What one request may hold: gunicorn's ``limit_request_*`` settings, and the body
+    size past which the rest of a body is not read."""
+
+    __slots__ = ("line", "fields", "field_size", "body")
+
+    def __init__(self, line: int, fields: int, field_size: int, body: int) -> None:
+        self.line, self.fields, self.field_size, self.body = line, fields, field_size, body
+
+
+class Request:
+    """One parsed request."""
+
+    __slots__ = ("method", "target", "version", "headers", "body", "keep_alive",
+                 "cut_short")
+
+    def __init__(self, method: str, target: bytes, version: str,
+                 headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool,
+                 cut_short: bool) -> None:
+        self.method, self.target, self.version = method, target, version
+        self.headers, self.body, self.keep_alive = headers, body, keep_alive
+        self.cut_short = cut_short  # the body went past the limit and was not read whole
+
+
+class _BodyPastLimit(Exception):
+    """Stops the parser once a body has passed the limit: the request is answered with
+    what was read, and the connection closes."""
+
+
+class Connection:
+    """A client connection: bytes in, parsed requests queued in order, response bytes
+    out. At most one of its requests is served at a time (``busy``), so responses go out
+    in the order the requests came (HTTP/1.1 pipelining)."""
+
+    def __init__(self, sock: socket.socket, peer: Any, limits: Limits) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.limits = limits
+        self.requests: deque[Request] = deque()
+        self.out = bytearray()
+        self.busy = False
+        self.closing = False  # close once ``out`` is sent
+        self.refusal: bytes | None = None  # the answer to a refused request, sent last
+        self.last_active = time.monotonic()  # last bytes received or sent
+        self.began = 0.0  # when the request being received began to arrive
+        self._parser = httptools.HttpRequestParser(self)
+        self._in_message = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    def refuse(self, answer: bytes) -> None:
+        """A request was refused before the application (``answer``): it is sent after
+        the answers to the requests before it, and the connection closes."""
+        self.closing = True
+        if self.busy or self.requests:
+            self.refusal = answer
+        else:
+            self.out += answer
+
+    def answered(self, answer: bytes) -> None:
+        """Queues the answer to the request being served, and the refusal that waited
+        for it once no request is left."""
+        self.out += answer
+        self.busy = False
+        if self.refusal is not None and not self.requests:
+            self.out += self.refusal
+            self.refusal = None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing received of a next request, nothing being served or sent."""
+        return not (self._in_message or self.busy or self.requests or self.out)
+
+    @property
+    def receiving(self) -> bool:
+        """Part of a request has arrived, not all of it."""
+        return self._in_message
+
+    def feed(self, data: bytes) -> None:
+        """Parses ``data``; complete requests are queued in ``requests``. Raises a gunicorn
+        ``http`` error for a request that is refused before the application sees it."""
+        self.last_active = time.monotonic()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            if isinstance(cause, _BodyPastLimit):
+                return
+            if isinstance(cause, http.ParseException):
+                raise cause from None
+            raise
+        except httptools.HttpParserUpgrade:
+            # An upgrade (h2c, websocket) is not offered: the request is served as plain
+            # HTTP/1.1 and the connection closes after it.
+            self._in_message = False
+            self.closing = True
+        except httptools.HttpParserError:
+            raise http.ParseException() from None
+
+    # -- llhttp callbacks --------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self.began = time.monotonic()
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.limits.line:
+            raise http.LimitRequestLine(len(self._url), self.limits.line)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self._headers) >= self.limits.fields:
+            raise http.LimitRequestHeaders("too many header fields")
+        if len(name) + len(value) + 2 > self.limits.field_size:
+            raise http.LimitRequestHeaders("a header field is too large")
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self._declared_length() > self.limits.body:
+            # Answered at once (the application refuses it by its Content-Length); the
+            # body is never read and the connection closes.
+            self._complete(cut_short=True)
+            raise _BodyPastLimit()
+        expect = [value for name, value in self._headers if name.lower() == b"expect"]
+        if not expect:
+            return
+        if len(expect) > 1 or expect[0].strip().lower() != b"100-continue":
+            raise http.ExpectationFailed("unsupported expectation")
+        if self._parser.get_http_version() == "1.1":
+            self.out += _CONTINUE
+
+    def on_body(self, chunk: bytes) -> None:
+        self._body.append(chunk)
+        self._body_size += len(chunk)
+        if self._body_size > self.limits.body:
+            self._complete(cut_short=True)
+            raise _BodyPastLimit()
+
+    def on_message_complete(self) -> None:
+        self._complete(cut_short=False)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _declared_length(self) -> int:
+        for name, value in self._headers:
+            if name.lower() == b"content-length":
+                return int(value)  # llhttp has checked it is digits, and only one
+        return 0
+
+    def _complete(self, *, cut_short: bool) -> None:
+        body = b"".join(self._body)[: self.limits.body + 1]
+        keep_alive = not cut_short and not self.closing and self._parser.should_keep_alive()
+        self.requests.append(Request(
+            self._parser.get_method().decode("ascii"), self._url,
+            self._parser.get_http_version(), self._headers, body, keep_alive, cut_short))
+        self._in_message = False
+        self._reset()
+        if cut_short:
+            self.closing = True
+
+
+def environ(request: Request, peer: Any, server: tuple[str, str],
+            base: dict[str, Any]) -> dict[str, Any]:
+    """The WSGI environ of ``request`` (PEP 3333) on top of ``base`` (the server's
+    constant keys). Header fields whose names hold ``_`` are dropped, as gunicorn does:
+    ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``."""
+    url = httptools.parse_url(request.target) if request.target != b"*" else None
+    path = url.path if url is not None and url.path else b"/"
+    query = url.query if url is not None and url.query else b""
+    result = dict(base)
+    result.update({
+        "REQUEST_METHOD": request.method,
+        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query.decode("latin-1"),
+        "RAW_URI": request.target.decode("latin-1"),
+        "SERVER_PROTOCOL": f"HTTP/{request.version}",
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": server[1],
+        "REMOTE_ADDR": peer[0] if isinstance(peer, tuple) else str(peer),
+        "REMOTE_PORT": str(peer[1]) if isinstance(peer, tuple) else "",
+        "wsgi.input": _Body(request.body),
+    })
+    for raw_name, raw_value in request.headers:
+        name = raw_name.decode("latin-1").upper()
+        if "_" in name:
+            continue
+        value = raw_value.decode("latin-1").strip(" \t")
+        if name == "CONTENT-TYPE":
+            result["CONTENT_TYPE"] = value
+        elif name == "CONTENT-LENGTH":
+            result["CONTENT_LENGTH"] = value
+        else:
+            key = "HTTP_" + name.replace("-", "_")
+            result[key] = f"{result[key]},{value}" if key in result else value
+    return result
+
+
+class _Body:
+    """``wsgi.input``: the request body, already read whole (``BytesIO`` without the
+    copy on every ``read``)."""
+
+    __slots__ = ("_data", "_at")
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._at = data, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._at
+        end = len(self._data) if size is None or size < 0 else min(start + size,
+                                                                     len(self._data))
+        self._at = end
+        return self._data[start:end] if start or end != len(self._data) else self._data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        start = self._at
+        newline = self._data.find(b"\n", start)
+        end = len(self._data) if newline < 0 else newline + 1
+        if size is not None and size >= 0:
+            end = min(end, start + size)
+        self._at = end
+        return self._data[start:end]
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        lines = []
+        while line := self.readline():
+            lines.append(line)
+        return lines
+
+    def __iter__(self) -> Any:
+        return iter(self.readlines())
+
+
+class DateCache:
+    """The ``Date`` header value (RFC 9110 §6.6.1), formatted once per second."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def now(self) -> str:
+        """Today's IMF-fixdate, e.g. ``Mon, 07 Dec 2026 11:05:30 GMT``."""
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._value = second, formatdate(second, usegmt=True)
+        return self._value
+
+
+def response_bytes(request: Request, status: str, headers: Iterable[tuple[str, str]],
+                   body: bytes, date: str) -> bytes:
+    """The whole HTTP/1.1 response: status line, the application's header fields (plus
+    ``Date``, ``Content-Length`` when the application gave none, and ``Connection``),
+    body. The application's header values are checked for line breaks by Werkzeug."""
+    code = int(status[:3])
+    lines = [f"HTTP/1.1 {status}\r\nDate: {date}\r\n"]
+    has_length = False
+    for name, value in headers:
+        if not has_length and name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}\r\n")
+    if not has_length and code not in NO_BODY_STATUSES and not 100 <= code < 200 \
+            and request.method != "HEAD":
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    if not request.keep_alive:
+        lines.append("Connection: close\r\n")
+    elif request.version == "1.0":
+        lines.append("Connection: keep-alive\r\n")
+    lines.append("\r\n")
+    head = "".join(lines).encode("latin-1")
+    if request.method == "HEAD" or code in NO_BODY_STATUSES:
+        return head
+    return head + body

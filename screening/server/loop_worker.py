@@ -1,0 +1,467 @@
+"""The serving loop: a gunicorn worker that serves its requests from one thread.
+
+Each web worker process runs one loop (``LoopWorker``): it waits for its sockets, reads and
+parses requests (``screening.server.http11``), runs each request in a greenlet, and
+answers. A request runs until it is done or reaches the durable commit of its unit of
+work (``GroupCommitter.submit``); the loop then runs the other requests that are ready,
+commits everything the waiting ones queued in one transaction (one fsync on SQLite, one
+pipelined round trip on PostgreSQL) and resumes each of them. So requests that arrive
+together share a commit, no request answers before its rows are durable, and no thread
+hands the interpreter to another on the way: the threaded workers this replaces spent
+half of a submission's CPU on thread switches and the waits around them.
+
+On SQLite, where one writer at a time commits, a batch whose writer lock is taken (the
+other worker processes commit too) does not wait for it: the loop goes on serving and
+asks again a moment later, and the requests arriving meanwhile join the batch.
+
+Within one turn, clinicians' requests start before bulk intake (a ``POST`` of a
+submission or a QuestionnaireResponse), so a claim waits for at most the turn in progress.
+
+A request's work holds the loop while it runs. The few views whose work may take long
+without the database (an argon2 password check, DNS resolution, a shadow run over many
+submissions) are marked ``off_the_loop`` (``screening.web.offload``) and run on a small
+thread pool (``offload``) while the loop goes on serving.
+
+Connections: at most ``worker_connections`` per process; kept alive ``keepalive`` seconds
+between requests; a request must arrive whole, and an answer be read, within ``timeout``
+seconds. On SIGTERM the loop stops accepting, finishes the requests it has, sends their
+answers (within ``graceful_timeout``) and exits.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import errno
+import logging
+import os
+import selectors
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
+from typing import Any
+
+from flask import Flask
+from greenlet import getcurrent, greenlet
+from gunicorn.workers import base
+
+from screening.app import MAX_BODY_BYTES
+from screening.server import http11
+from screening.server.gunicorn_errors import answer_for, problem_bytes
+from screening.storage.db import app_state
+from screening.storage.group_commit import MAX_BATCH, GroupCommitter, PendingWrite
+from screening.web import offload as offloading
+
+log = logging.getLogger("screening.server")
+
+INTAKE_PATHS = ("/api/v1/submissions", "/fhir/QuestionnaireResponse")
+ACCEPTS_PER_TURN = 4  # spreads a burst of new connections over the worker processes
+OFFLOAD_THREADS = 2
+RETRY_COMMIT_S = 0.0005  # how soon a batch asks again for a writer lock that was taken
+READ_SIZE = 65536
+
+
+def is_intake(request: http11.Request) -> bool:
+    """True for a bulk intake request: ``POST`` of a submission or QuestionnaireResponse."""
+    if request.method != "POST":
+        return False
+    path = request.target.split(b"?", 1)[0]
+    return path.decode("latin-1") in INTAKE_PATHS
+
+
+class _RequestGreenlet(greenlet):  # type: ignore[misc]
+    """The greenlet one request runs in."""
+
+
+_Deferred = tuple[GroupCommitter, PendingWrite[Any], greenlet]  # a request at its commit
+
+
+class LoopWorker(base.Worker):  # type: ignore[misc]
+    """gunicorn worker: the serving loop (see the module docstring)."""
+
+    def init_process(self) -> None:
+        self.prepare()
+        super().init_process()  # loads the application, then runs the loop
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.attach(self.wsgi)
+
+    def prepare(self) -> None:
+        """Sets up the loop's state (before the application is attached)."""
+        self._selector = selectors.DefaultSelector()
+        self._connections: dict[int, http11.Connection] = {}
+        self._deferred: list[_Deferred] = []
+        self._retry_commit = False  # a batch waits for another process's commit to end
+        self._done: SimpleQueue[Callable[[], None]] = SimpleQueue()  # from the threads
+        self._in_offload = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._touched: set[http11.Connection] = set()
+        self._dates = http11.DateCache()
+
+    def attach(self, app: Flask) -> None:
+        """Serves ``app``: its database's committer defers to this loop, and its views
+        marked ``off_the_loop`` run on this loop's threads."""
+        self.wsgi = app
+        app_state(app).db.committer.batcher = self
+        app.extensions[offloading.EXTENSION] = self.offload
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._hub = getcurrent()
+        # gunicorn's own pipe (non-blocking, and the wake-up fd of its signal handlers)
+        # also wakes the loop when an offloaded job is done.
+        self._wake_read, self._wake_write = self.PIPE
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        for listener in self.sockets:
+            listener.setblocking(False)
+            self._selector.register(listener, selectors.EVENT_READ, listener)
+        self._listening = True
+        host, port = self.sockets[0].getsockname()[:2] if self.sockets else ("", 0)
+        self._server = (str(host), str(port))
+        self._base_environ = {
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+            "wsgi.errors": _ErrorLog(), "wsgi.multithread": False,
+            "wsgi.multiprocess": self.cfg.workers > 1, "wsgi.run_once": False,
+            "wsgi.input_terminated": True, "SCRIPT_NAME": "",
+            "SERVER_SOFTWARE": "screening",
+        }
+        self._limits = http11.Limits(self.cfg.limit_request_line or 1 << 30,
+                                     self.cfg.limit_request_fields or 1 << 30,
+                                     self.cfg.limit_request_field_size or 1 << 30,
+                                     MAX_BODY_BYTES)
+        next_sweep = time.monotonic() + 1.0
+        while self.alive:
+            self.notify()
+            if self.ppid != os.getppid():
+                log.info("the master process is gone; stopping")
+                break
+            self._turn(timeout=RETRY_COMMIT_S if self._retry_commit else 1.0)
+            now = time.monotonic()
+            if now >= next_sweep:
+                self._close_stale(now)
+                next_sweep = now + 1.0
+            if self.nr >= self.max_requests:
+                log.info("served max_requests; restarting")
+                self.alive = False
+        self._stop()
+
+    def _turn(self, timeout: float) -> None:
+        """One turn: wait for sockets, read, serve what is complete, commit, answer."""
+        for key, mask in self._selector.select(timeout):
+            data = key.data
+            if data is None:
+                self._wake()
+            elif isinstance(data, http11.Connection):
+                if mask & selectors.EVENT_READ:
+                    self._read(data)
+                if mask & selectors.EVENT_WRITE:
+                    self._touched.add(data)
+            else:
+                self._accept(data)
+        self._serve_ready()
+        self._send_touched()
+
+    def _serve_ready(self) -> None:
+        """Runs every request that can run until each is done or waits (for its commit, or
+        for a thread), commits what the waiting ones queued and resumes them, and so on
+        until nothing more can be done this turn."""
+        while True:
+            ready = [conn for conn in self._touched if conn.requests and not conn.busy]
+            if ready:
+                # Clinicians first, then intake (a stable sort keeps arrival order).
+                ready.sort(key=lambda conn: is_intake(conn.requests[0]))
+                for conn in ready:
+                    self._start(conn, conn.requests.popleft())
+            elif not self._commit_deferred():
+                return
+
+    def _start(self, conn: http11.Connection, request: http11.Request) -> None:
+        conn.busy = True
+        self.nr += 1
+        _RequestGreenlet(self._respond).switch(conn, request)
+
+    def _commit_deferred(self) -> bool:
+        """Commits what the waiting requests queued (at most ``MAX_BATCH`` requests) and
+        resumes each of them; False when there was nothing to commit, or when the
+        database's writer lock is taken (another process is committing): then the batch
+        waits for a later turn instead of holding up the loop, which serves meanwhile, and
+        grows."""
+        self._retry_commit = False
+        if not self._deferred:
+            return False
+        committer = self._deferred[0][0]
+        batch = [entry for entry in self._deferred if entry[0] is committer][:MAX_BATCH]
+        if not committer.try_commit_batch([item for _, item, _ in batch]):
+            self._retry_commit = True
+            return False
+        taken = {id(entry) for entry in batch}
+        self._deferred = [entry for entry in self._deferred if id(entry) not in taken]
+        for _, _, request in batch:
+            request.switch()  # returns when it is done or waits again
+        return True
+
+    # -- what requests call ------------------------------------------------------------
+
+    def defer(self, committer: GroupCommitter, item: PendingWrite[Any]) -> bool:
+        """``Batcher.defer``: a request waits here for the turn's commit."""
+        current = getcurrent()
+        if not isinstance(current, _RequestGreenlet):
+            return False
+        self._deferred.append((committer, item, current))
+        self._hub.switch()
+        return True
+
+    def offload(self, work: Callable[[], Any]) -> Any:
+        """Runs ``work`` on one of the loop's threads (with the request's context) while
+        the loop serves other requests; returns its result or raises its error. Called
+        outside a request, it runs ``work`` at once."""
+        current = getcurrent()
+        if not isinstance(current, _RequestGreenlet):
+            return work()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(OFFLOAD_THREADS, thread_name_prefix="offload")
+        self._in_offload += 1
+        self._pool.submit(self._run_offloaded, current, contextvars.copy_context(), work)
+        result, error = self._hub.switch()
+        if error is not None:
+            raise error
+        return result
+
+    def _run_offloaded(self, waiting: greenlet, context: contextvars.Context,
+                       work: Callable[[], Any]) -> None:
+        outcome: tuple[Any, BaseException | None]
+        try:
+            outcome = (context.run(work), None)
+        except BaseException as error:  # handed to the request, which raises it
+            outcome = (None, error)
+
+        def resume() -> None:
+            self._in_offload -= 1
+            waiting.switch(outcome)  # returns when it is done or waits again
+
+        self._notify_loop(resume)
+
+    def _notify_loop(self, call: Callable[[], None]) -> None:
+        """From a thread: ``call`` runs on the loop at its next turn."""
+        self._done.put(call)
+        try:
+            os.write(self._wake_write, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is being woken anyway
+
+    def _wake(self) -> None:
+        try:
+            while os.read(self._wake_read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while not self._done.empty():
+            self._done.get()()
+
+    # -- one request -------------------------------------------------------------------
+
+    def _respond(self, conn: http11.Connection, request: http11.Request) -> None:
+        """Runs the application for ``request`` and queues the answer on ``conn``."""
+        try:
+            answer = self._call_application(conn, request)
+        except Exception as error:
+            answer = self._server_error(error)
+            request.keep_alive = False
+        if not request.keep_alive:
+            conn.closing = True
+            conn.requests.clear()
+            conn.refusal = None
+        conn.answered(answer)
+        self._touched.add(conn)
+
+    def _call_application(self, conn: http11.Connection, request: http11.Request) -> bytes:
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], None]:
+            if exc_info is not None and started:
+                raise exc_info[1].with_traceback(exc_info[2])
+            started[:] = [status, headers]
+            return written.append
+
+        written: list[bytes] = []
+        environ = http11.environ(request, conn.peer, self._server, self._base_environ)
+        result = self.wsgi(environ, start_response)
+        try:
+            written.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status, headers = started
+        return http11.response_bytes(request, status, headers, b"".join(written),
+                                     self._dates.now())
+
+    def _server_error(self, error: BaseException) -> bytes:
+        status, title, slug, detail = answer_for(error)
+        request_id = uuid.uuid4().hex
+        log.error("request failed in the HTTP server", extra={
+            "request_id": request_id, "status": status,
+            "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
+            "stack": "".join(traceback.format_tb(error.__traceback__))})
+        return problem_bytes(status, title, slug, detail, request_id)
+
+    # -- sockets -----------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(ACCEPTS_PER_TURN):
+            if len(self._connections) >= self.worker_connections:
+                self._pause_accepting()
+                return
+            try:
+                sock, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("cannot accept a connection now: %s", error.strerror)
+                    return
+                raise
+            sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = http11.Connection(sock, peer, self._limits)
+            self._connections[sock.fileno()] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    @property
+    def worker_connections(self) -> int:
+        """Connections one process holds at most."""
+        return int(self.cfg.worker_connections)
+
+    def _pause_accepting(self) -> None:
+        if self._listening:
+            for listener in self.sockets:
+                self._selector.unregister(listener)
+            self._listening = False
+
+    def _resume_accepting(self) -> None:
+        if not self._listening and self.alive:
+            for listener in self.sockets:
+                self._selector.register(listener, selectors.EVENT_READ, listener)
+            self._listening = True
+
+    def _read(self, conn: http11.Connection) -> None:
+        try:
+            data = conn.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if conn.busy or conn.requests or conn.out:
+                conn.closing = True  # the client half-closed: answer what it asked, close
+                self._touched.add(conn)
+            else:
+                self._close(conn)
+            return
+        if conn.closing:
+            return  # a body past the limit, or after an error: not read any further
+        try:
+            conn.feed(data)
+        except Exception as error:  # a request refused before the application
+            status, title, slug, detail = answer_for(error)
+            request_id = uuid.uuid4().hex
+            log.warning("request refused by the HTTP server", extra={
+                "request_id": request_id, "status": status,
+                "exc_type": f"{type(error).__module__}.{type(error).__qualname__}"})
+            conn.refuse(problem_bytes(status, title, slug, detail, request_id))
+        self._touched.add(conn)
+
+    def _send_touched(self) -> None:
+        touched, self._touched = self._touched, set()
+        for conn in touched:
+            if conn.sock.fileno() < 0:
+                continue
+            if conn.out:
+                try:
+                    sent = conn.sock.send(conn.out)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:
+                    self._close(conn)
+                    continue
+                del conn.out[:sent]
+                conn.last_active = time.monotonic()
+            if conn.out:
+                self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
+                                      conn)
+                continue
+            if conn.closing and not conn.busy:
+                self._close(conn)
+                continue
+            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+
+    def _close(self, conn: http11.Connection) -> None:
+        if conn.sock.fileno() < 0:
+            return
+        conn.requests.clear()
+        self._connections.pop(conn.sock.fileno(), None)
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.sock.close()
+        self._resume_accepting()
+
+    def _close_stale(self, now: float) -> None:
+        """Closes connections idle past ``keepalive``, requests that have not arrived
+        whole within ``timeout`` of their first byte, and answers the client has not read
+        for ``timeout``."""
+        timeout = self.cfg.timeout
+        for conn in list(self._connections.values()):
+            if conn.idle:
+                stale = now - conn.last_active > self.cfg.keepalive
+            elif conn.out:
+                stale = now - conn.last_active > timeout
+            else:
+                stale = conn.receiving and not conn.busy and now - conn.began > timeout
+            if stale:
+                self._close(conn)
+
+    def _stop(self) -> None:
+        """Graceful stop: no new connections; the requests already here are served and
+        answered within ``graceful_timeout``; then every connection closes."""
+        self._pause_accepting()
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while time.monotonic() < deadline and (
+                self._in_offload or self._deferred
+                or any(conn.busy or conn.requests or conn.out
+                       for conn in self._connections.values())):
+            self.notify()
+            self._turn(timeout=RETRY_COMMIT_S if self._retry_commit else 0.1)
+        for conn in list(self._connections.values()):
+            self._close(conn)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._selector.close()
+
+
+class _ErrorLog:
+    """``wsgi.errors``: what the application writes there goes to the server's log."""
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            log.error(text.rstrip())
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+

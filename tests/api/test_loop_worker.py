@@ -1,0 +1,411 @@
+"""The serving loop (``screening.server.loop_worker``): batched durable commits, order of
+service, work off the loop, and HTTP/1.1 as the wire shows it (RFC 9112 keep-alive and
+pipelining, RFC 9110 ``Expect``, ``HEAD``), on the test database."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask, request
+from sqlalchemy import select
+
+from screening.server import http11
+from screening.server.loop_worker import is_intake
+from screening.storage import driver
+from screening.storage.db import app_state
+from screening.storage.models import Submission
+from screening.storage.unit_of_work import session_scope
+from screening.web.offload import off_the_loop
+from tests.api.bodies import SUBMISSIONS, example
+from tests.api.conftest import TenantCredentials
+from tests.api.serving_loop import Served, Wire, request_bytes, serving_loop, start_loop
+from tests.api.test_submissions import stored
+
+BODY = json.dumps(example()).encode()
+
+
+def post_submission(clinic: TenantCredentials, **extra: str) -> bytes:
+    headers = {**clinic.headers("intake"), "Content-Type": "application/json", **extra}
+    return request_bytes("POST", SUBMISSIONS, headers=headers, body=BODY)
+
+
+@contextmanager
+def recorded_batches(app: Flask) -> Iterator[list[int]]:
+    """The sizes of the batches the app's committer commits (and tries to)."""
+    committer = app_state(app).db.committer
+    original = committer.try_commit_batch
+    sizes: list[int] = []
+
+    def recording(items: Any) -> bool:
+        committed = original(items)
+        if committed:
+            sizes.append(len(items))
+        return committed
+
+    committer.try_commit_batch = recording  # type: ignore[method-assign]
+    try:
+        yield sizes
+    finally:
+        del committer.try_commit_batch
+
+
+# -- commits ---------------------------------------------------------------------------
+
+def test_requests_that_arrive_together_share_one_commit(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """Eight submissions already waiting when the loop starts are committed in batches
+    of several, each answered 201 with its row stored."""
+    with recorded_batches(app) as batches, serving_loop(app, start=False) as served:
+        wires = [Wire(served.connect()) for _ in range(8)]
+        for wire in wires:
+            wire.send(post_submission(clinic))
+        start_loop(served)
+        answers = [wire.answer() for wire in wires]
+        for wire in wires:
+            wire.sock.close()
+    assert [answer.status for answer in answers] == [201] * 8
+    assert sum(batches) == 8
+    assert max(batches) > 1, batches
+    ids = {json.loads(answer.body)["id"] for answer in answers}
+    assert {submission.id for submission in stored(app)} == ids
+
+
+def test_no_submission_is_acknowledged_when_its_commit_fails(
+        app: Flask, clinic: TenantCredentials, monkeypatch: pytest.MonkeyPatch) -> None:
+    @contextmanager
+    def unreachable(engine: object) -> Iterator[None]:
+        raise OSError("database unreachable")
+        yield
+
+    with serving_loop(app, start=False) as served:
+        wires = [Wire(served.connect()) for _ in range(4)]
+        for wire in wires:
+            wire.send(post_submission(clinic))
+        monkeypatch.setattr(driver, "transaction", unreachable)
+        start_loop(served)
+        statuses = [wire.answer().status for wire in wires]
+        for wire in wires:
+            wire.sock.close()
+    assert statuses == [500] * 4
+    monkeypatch.undo()
+    assert stored(app) == []
+
+
+def test_a_batch_waits_for_another_writer_while_the_loop_goes_on_serving(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """SQLite: while another process's writer holds the writers' queue, a submission's
+    commit waits (no answer yet) and the loop still answers other requests; once the
+    writer is done, the submission commits and is answered."""
+    writers = app_state(app).db.writers
+    if writers is None:
+        pytest.skip("SQLite's writers' queue")
+    with serving_loop(app) as served, Wire(served.connect()) as intake, \
+            Wire(served.connect()) as health:
+        held = writers.acquire()
+        try:
+            intake.send(post_submission(clinic))
+            time.sleep(0.3)
+            health.send(request_bytes("GET", "/health"))
+            assert health.answer().status == 200
+            assert stored(app) == []
+            intake.sock.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                intake.answer()
+        finally:
+            assert held is not None
+            held.release()
+        intake.sock.settimeout(10)
+        assert intake.answer().status == 201
+    assert len(stored(app)) == 1
+
+
+# -- order of service ------------------------------------------------------------------
+
+def test_intake_is_a_post_of_a_submission_or_a_questionnaire_response() -> None:
+    def parsed(method: str, target: bytes) -> http11.Request:
+        return http11.Request(method, target, "1.1", [], b"", True, False)
+
+    assert is_intake(parsed("POST", b"/api/v1/submissions"))
+    assert is_intake(parsed("POST", b"/fhir/QuestionnaireResponse?x=1"))
+    assert not is_intake(parsed("GET", b"/api/v1/submissions"))
+    assert not is_intake(parsed("POST", b"/api/v1/queue/next"))
+    assert not is_intake(parsed("POST", b"/api/v1/submissions/abc/notes"))
+
+
+def test_a_clinicians_request_starts_before_the_intake_that_arrived_with_it(
+        app: Flask, clinic: TenantCredentials) -> None:
+    started: list[str] = []
+    app.before_request(lambda: started.append(request.path) and None)
+    with serving_loop(app, start=False) as served:
+        wires = [Wire(served.connect()) for _ in range(4)]
+        for wire in wires[:3]:
+            wire.send(post_submission(clinic))
+        wires[3].send(request_bytes("GET", "/api/v1/queue", headers=clinic.headers(
+            "clinician")))
+        start_loop(served)
+        statuses = [wire.answer().status for wire in wires]
+        for wire in wires:
+            wire.sock.close()
+    assert statuses == [201, 201, 201, 200]
+    assert started[0] == "/api/v1/queue"
+
+
+# -- work off the loop -----------------------------------------------------------------
+
+def sleeping_app(make_app: Callable[..., Flask], seconds: float) -> Flask:
+    """An app with ``/slow`` (sleeps on the loop) and ``/slow-off`` (sleeps off it)."""
+    app = make_app()
+
+    @app.get("/slow")
+    def slow() -> str:
+        time.sleep(seconds)
+        return "slept"
+
+    @app.get("/slow-off")
+    @off_the_loop
+    def slow_off() -> str:
+        time.sleep(seconds)
+        return "slept"
+
+    return app
+
+
+def health_while(served: Served, path: str) -> tuple[float, float]:
+    """Seconds until ``/health`` answers while ``path`` runs, and until ``path`` does."""
+    with Wire(served.connect()) as slow, Wire(served.connect()) as health:
+        started = time.monotonic()
+        slow.send(request_bytes("GET", path))
+        time.sleep(0.05)
+        health.send(request_bytes("GET", "/health"))
+        assert health.answer().status == 200
+        health_done = time.monotonic() - started
+        answer = slow.answer()
+        assert (answer.status, answer.body) == (200, b"slept")
+        return health_done, time.monotonic() - started
+
+
+def test_a_view_off_the_loop_does_not_hold_up_other_requests(
+        make_app: Callable[..., Flask]) -> None:
+    with serving_loop(sleeping_app(make_app, 0.8)) as served:
+        health_off, slow_off = health_while(served, "/slow-off")
+        health_on, slow_on = health_while(served, "/slow")
+    assert health_off < 0.5 < slow_off
+    assert health_on >= 0.7  # on the loop, the sleeping view holds up everything else
+
+
+def test_graceful_stop_answers_the_request_in_flight(make_app: Callable[..., Flask]) -> None:
+    with serving_loop(sleeping_app(make_app, 0.5)) as served, \
+            Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/slow-off"))
+        time.sleep(0.1)
+        served.stop()
+        answer = wire.answer()
+        assert (answer.status, answer.body) == (200, b"slept")
+        assert wire.closed_within(5)
+        served.thread.join(10)  # type: ignore[attr-defined]
+        assert not served.thread.is_alive()  # type: ignore[attr-defined]
+
+
+def test_an_error_escaping_the_application_is_a_500_problem_without_internals(
+        app: Flask) -> None:
+    def broken(environ: dict[str, Any], start_response: Any) -> Any:
+        raise RuntimeError("patient-ada-byron")
+
+    app.wsgi_app = broken  # type: ignore[method-assign]
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        answer = wire.answer()
+        assert answer.status == 500
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert b"patient" not in answer.body and b"Runtime" not in answer.body
+        assert wire.closed_within(5)
+
+
+# -- HTTP/1.1 on the wire --------------------------------------------------------------
+
+def test_a_kept_alive_connection_serves_one_request_after_another(app: Flask) -> None:
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        for _ in range(3):
+            wire.send(request_bytes("GET", "/health"))
+            answer = wire.answer()
+            assert answer.status == 200
+            assert "connection" not in answer.headers
+            assert answer.headers["date"].endswith(" GMT")
+
+
+def test_pipelined_requests_are_answered_in_order(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """RFC 9112 §9.3.2: a server answers pipelined requests in the order received."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(post_submission(clinic, **{"X-Request-ID": "first-request"})
+                  + request_bytes("GET", "/health", headers={"X-Request-ID": "second"})
+                  + request_bytes("GET", "/nope", headers={"X-Request-ID": "third"}))
+        answers = [wire.answer() for _ in range(3)]
+    assert [a.status for a in answers] == [201, 200, 404]
+    assert [a.headers["x-request-id"] for a in answers] == ["first-request", "second", "third"]
+
+
+def test_http_1_0_closes_unless_kept_alive(app: Flask) -> None:
+    with serving_loop(app) as served:
+        with Wire(served.connect()) as wire:
+            wire.send(request_bytes("GET", "/health", version="1.0"))
+            answer = wire.answer()
+            assert answer.headers["connection"] == "close"
+            assert wire.closed_within(5)
+        with Wire(served.connect()) as wire:
+            wire.send(request_bytes("GET", "/health", version="1.0",
+                                    headers={"Connection": "keep-alive"}))
+            assert wire.answer().headers["connection"] == "keep-alive"
+            wire.send(request_bytes("GET", "/health", version="1.0",
+                                    headers={"Connection": "keep-alive"}))
+            assert wire.answer().status == 200
+
+
+def test_connection_close_is_honoured(app: Flask) -> None:
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health", headers={"Connection": "close"}))
+        assert wire.answer().headers["connection"] == "close"
+        assert wire.closed_within(5)
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """RFC 9110 §10.1.1: the client waits for 100 (Continue) before sending the body."""
+    head = request_bytes("POST", SUBMISSIONS, headers={
+        **clinic.headers("intake"), "Content-Type": "application/json",
+        "Content-Length": str(len(BODY)), "Expect": "100-continue"})
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(head)
+        assert wire.answer().status == 100
+        wire.send(BODY)
+        assert wire.answer().status == 201
+    assert len(stored(app)) == 1
+
+
+def test_an_expectation_other_than_100_continue_is_417(app: Flask) -> None:
+    """RFC 9110 §10.1.1: an unsupported expectation is 417 (Expectation Failed)."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health", headers={"Expect": "a-miracle"}))
+        answer = wire.answer()
+        assert answer.status == 417
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_head_answers_the_get_head_without_a_body(app: Flask) -> None:
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        get = wire.answer()
+        wire.send(request_bytes("HEAD", "/health"))
+        head = wire.answer(head_request=True)
+        wire.send(request_bytes("GET", "/health"))  # the connection is still in step
+        assert wire.answer().status == 200
+    assert head.status == 200
+    assert head.headers["content-length"] == get.headers["content-length"] != "0"
+
+
+def test_a_header_whose_name_holds_an_underscore_is_dropped(app: Flask) -> None:
+    """As gunicorn does: ``X_Request_ID`` must not pass for ``X-Request-ID``."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health", headers={"X_Request_ID": "spoofed"}))
+        assert wire.answer().headers["x-request-id"] != "spoofed"
+        wire.send(request_bytes("GET", "/health", headers={"X-Request-ID": "honoured"}))
+        assert wire.answer().headers["x-request-id"] == "honoured"
+
+
+def test_the_path_is_percent_decoded(app: Flask) -> None:
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/hea%6Cth?x=%20"))
+        assert wire.answer().status == 200
+
+
+def test_a_request_arriving_byte_by_byte_is_served(
+        app: Flask, clinic: TenantCredentials) -> None:
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        for byte in post_submission(clinic)[:300]:
+            wire.send(bytes([byte]))
+        wire.send(post_submission(clinic)[300:])
+        assert wire.answer().status == 201
+
+
+def test_a_large_answer_reaches_a_slow_reader_whole(app: Flask) -> None:
+    """The OpenAPI document (over 100 KB) to a client that reads late: the loop keeps
+    the rest until the socket can take it, and serves others meanwhile."""
+    with serving_loop(app) as served, Wire(served.connect()) as slow, \
+            Wire(served.connect()) as other:
+        slow.send(request_bytes("GET", "/openapi.yaml"))
+        time.sleep(0.3)
+        other.send(request_bytes("GET", "/health"))
+        assert other.answer().status == 200
+        answer = slow.answer()
+    assert answer.status == 200
+    assert len(answer.body) == int(answer.headers["content-length"]) > 100_000
+    assert answer.body.startswith(b"openapi:")
+
+
+def test_an_idle_connection_is_closed_after_keepalive(app: Flask) -> None:
+    with serving_loop(app, keepalive=1) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        assert wire.answer().status == 200
+        assert not wire.closed_within(0.5)
+        assert wire.closed_within(3)
+
+
+def test_a_request_that_does_not_arrive_within_timeout_is_dropped(app: Flask) -> None:
+    """Counted from its first byte: a client trickling a byte at a time (slowloris)
+    cannot hold the connection open."""
+    with serving_loop(app, timeout=1) as served, Wire(served.connect()) as wire:
+        started = time.monotonic()
+        wire.send(b"GET /health HTTP/1.1\r\n")
+        closed = False
+        while not closed and time.monotonic() - started < 5:
+            try:
+                wire.send(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            closed = wire.closed_within(0.4)
+        assert time.monotonic() - started < 3.5
+
+
+def test_a_worker_holds_at_most_worker_connections(app: Flask) -> None:
+    with serving_loop(app, worker_connections=2) as served:
+        first, second = Wire(served.connect()), Wire(served.connect())
+        for wire in (first, second):
+            wire.send(request_bytes("GET", "/health"))
+            assert wire.answer().status == 200
+        with Wire(served.connect()) as third:
+            third.send(request_bytes("GET", "/health"))
+            third.sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                third.answer()
+            first.sock.close()
+            third.sock.settimeout(10)
+            assert third.answer().status == 200
+        second.sock.close()
+
+
+def test_submissions_posted_from_many_threads_are_all_stored(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """Thirty clients at once over their own connections: every one answered 201, every
+    submission stored once."""
+    answers: list[int] = []
+
+    def client(served: Served) -> None:
+        with Wire(served.connect()) as wire:
+            wire.send(post_submission(clinic))
+            answers.append(wire.answer().status)
+
+    with serving_loop(app) as served:
+        threads = [threading.Thread(target=client, args=(served,)) for _ in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert answers == [201] * 30
+    with session_scope(app, write=False) as session:
+        assert len(list(session.scalars(select(Submission.id)))) == 30
