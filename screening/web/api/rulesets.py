@@ -19,6 +19,7 @@ from screening.storage.unit_of_work import commit, get_session
 from screening.web.api._json import json_body
 from screening.web.api.review import _if_match
 from screening.web.auth import require
+from screening.web.offload import off_the_loop
 
 bp = Blueprint("rulesets", __name__)
 
@@ -77,6 +78,7 @@ def create_ruleset_draft() -> Response:
 
 @bp.post("/ruleset/drafts/<id>/shadow")
 @require("admin")
+@off_the_loop  # evaluates up to every submission of the clinic
 def shadow_ruleset_draft(id: str) -> Response:
     """The shadow report of the draft over the clinic's submissions received in
     [``since``, ``until``); nothing stored changes but the run's audit event."""

@@ -21,6 +21,7 @@ from screening.storage.models import PRIORITIES, WEBHOOK_EVENT_TYPES
 from screening.storage.unit_of_work import commit, get_session
 from screening.web.api._json import json_body
 from screening.web.auth import require
+from screening.web.offload import off_the_loop
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -55,6 +56,7 @@ def _with_secret(endpoint: Any, status: int) -> Response:
 
 @bp.post("")
 @require("admin")
+@off_the_loop  # resolves the URL's host (DNS) for the SSRF check
 def create_endpoint() -> Response:
     """Registers an endpoint: 201 with its ``id`` and ``secret`` (shown once)."""
     try:

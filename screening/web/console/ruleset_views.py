@@ -17,6 +17,7 @@ from screening.storage.db import utcnow
 from screening.storage.unit_of_work import commit, get_session, rollback
 from screening.web.console import pages
 from screening.web.console.web import admin_only, bp, current_user
+from screening.web.offload import off_the_loop
 
 _PAIRS = {"bp_elevated": ("systolic", "diastolic"), "bp_severe": ("systolic", "diastolic"),
           "escalation_minutes": ("critical", "urgent")}
@@ -133,6 +134,7 @@ def _day(raw: str) -> dt.datetime | None:
 
 @bp.post("/ruleset/drafts/<id>/shadow")
 @admin_only
+@off_the_loop  # evaluates up to every submission of the clinic
 def shadow_draft(id: str) -> Response:
     """Runs the shadow report of the draft over the window given (read only, audited)."""
     try:
