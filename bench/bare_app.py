@@ -1,6 +1,6 @@
 """The ceiling for ``bench/ingest.py``: a bare Flask app that parses the same JSON body and
 answers 201, served by gunicorn with exactly the service's settings
-(``screening.server.gunicorn.server_options``: worker class, threads, worker count).
+(``screening.server.gunicorn.server_options``: worker class and count).
 
 Run: ``.venv/bin/python bench/bare_app.py --port 8001 --workers 2``.
 """

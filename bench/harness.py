@@ -227,12 +227,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def service_command(port: int, workers: int, threads: int | None = None) -> list[str]:
-    """``screening serve`` on ``port`` with ``workers`` workers (of ``threads`` threads
-    each; None: its default)."""
-    command = [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]
-    return command if threads is None else [*command, "--threads", str(threads)]
+def service_command(port: int, workers: int) -> list[str]:
+    """``screening serve`` on ``port`` with ``workers`` web workers."""
+    return [SCREENING, "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)]
 
 
 def bare_command(port: int, workers: int) -> list[str]:

@@ -19,11 +19,11 @@ Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--sec
 [--memory N] [--code DIR]``.
 
 ``--serve`` measures the service under several serving models side by side in the one
-run, each ``WORKERSxTHREADS`` (``2x4``: two gthread workers of four threads; ``6x1``: six
-sync workers) with an optional ``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in
-microseconds, ``commit_siblings`` 1) for the service's connections, e.g. ``6x1@100``, and
-an optional ``=DIR`` that serves the code of another checkout (read-only) for that model
-only, e.g. a variant of the write path.
+run, each ``WORKERS`` (web worker processes, e.g. ``2`` or ``3``) with an optional
+``@DELAY`` that sets PostgreSQL's ``commit_delay`` (in microseconds, ``commit_siblings``
+1) for the service's connections, e.g. ``2@100``, and an optional ``=DIR`` that serves the
+code of another checkout (read-only) for that model only, e.g. ``2=../before`` for the
+serving model of an earlier commit beside today's.
 Without it the service runs as ``screening serve`` does by default. Goals are checked on
 the first model. ``--rounds N`` measures bare, naive and every model N times in turn and
 judges each side's median round: on a shared machine the load drifts during a run.
@@ -68,7 +68,6 @@ from bench.harness import (  # noqa: E402
     service_command,
     usage,
 )
-from screening.server.gunicorn import CONNECTIONS_PER_WORKER  # noqa: E402
 
 PATH = "/api/v1/submissions"
 GOAL_RATIO = 0.3
@@ -130,30 +129,27 @@ def stop_seal_lag(monitor: subprocess.Popen[str] | None) -> dict[str, float] | N
 
 @dataclass(frozen=True, slots=True)
 class ServingModel:
-    """One way of serving the service: workers, threads each, PostgreSQL commit_delay."""
+    """One way of serving the service: web workers, PostgreSQL commit_delay, code."""
 
     workers: int
-    threads: int | None
     commit_delay_us: int = 0
     code: Path | None = None
+    named: bool = True  # given with --serve (else: the default, named "service")
 
     @classmethod
     def parse(cls, text: str) -> ServingModel:
-        """``WORKERSxTHREADS[@DELAY][=DIR]``."""
+        """``WORKERS[@DELAY][=DIR]``."""
         text, _, code = text.partition("=")
-        shape, _, delay = text.partition("@")
-        workers, _, threads = shape.partition("x")
-        return cls(int(workers), int(threads), int(delay or 0),
-                   Path(code).resolve() if code else None)
+        workers, _, delay = text.partition("@")
+        return cls(int(workers), int(delay or 0), Path(code).resolve() if code else None)
 
     def name(self) -> str:
         """How the result line names it."""
-        if self.threads is None:
+        if not self.named:
             return "service"
-        kind = "sync" if self.threads == 1 else f"gthread {self.threads}t"
         delay = f" cd{self.commit_delay_us}" if self.commit_delay_us else ""
         code = f" {self.code.name}" if self.code else ""
-        return f"service {self.workers}w {kind}{delay}{code}"
+        return f"service {self.workers}w{delay}{code}"
 
     def applies_to(self, kind: str) -> bool:
         """commit_delay is PostgreSQL's: on SQLite such a model is skipped."""
@@ -263,7 +259,7 @@ def measure_service(model: ServingModel, database: BenchDatabase, body: Path,
                                dict[str, float] | None]:
     """The service under ``model``: plain run, keyed run (``--idempotency``), sealing."""
     port = free_port()
-    with serve(service_command(port, model.workers, model.threads), model.env(database),
+    with serve(service_command(port, model.workers), model.env(database),
                port, model.workers) as service:
         run_wrk(service.url + PATH, body=body, authorization=authorization,
                 connections=args.connections, seconds=2)  # warm-up
@@ -283,8 +279,7 @@ def memory(kind: str, args: argparse.Namespace, body: Path) -> bool:
         credentials = create_clinic(database)
         authorization = f"Bearer {credentials.intake_key}"
         port = free_port()
-        # One worker holds at most CONNECTIONS_PER_WORKER connections; more would queue.
-        connections = min(args.connections, CONNECTIONS_PER_WORKER)
+        connections = args.connections
         with serve(service_command(port, 1), database.env(), port, 1) as service:
             (worker,) = service.worker_pids()
             run_wrk(service.url + PATH, body=body, authorization=authorization,
@@ -312,7 +307,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
     parser.add_argument("--serve", nargs="+", type=ServingModel.parse, metavar="MODEL",
-                        help="serving models to compare, e.g. 2x4 6x1 6x1@100")
+                        help="serving models to compare, e.g. 2 3 2@100 2=../before")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every side this many times in turn; report medians")
     parser.add_argument("--idempotency", action="store_true",
@@ -322,7 +317,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
     args = parser.parse_args()
-    args.serve = args.serve or [ServingModel(args.workers, None)]
+    args.serve = args.serve or [ServingModel(args.workers, named=False)]
     serve_code_from(args.code)
     on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(
         kind, args, body))

@@ -8,7 +8,7 @@ connections: ``POST /api/v1/queue/next`` (claim; audited), ``GET`` the full subm
 and the clinicians' p50/p99 per step and overall. Goal: clinicians' p99 < 50 ms.
 
 Run: ``.venv/bin/python bench/mixed.py [--database sqlite|postgres|both] [--seconds 10]
-[--connections 16] [--workers 2] [--threads N] [--code DIR]`` (``--code``: serve another
+[--connections 16] [--workers 2] [--code DIR]`` (``--code``: serve another
 checkout's code, read-only).
 """
 
@@ -97,7 +97,7 @@ def mixed(kind: str, args: argparse.Namespace, body: Path) -> bool:
                          f"second@{credentials.slug}.example", "--role", "clinician")
         authorization = f"Bearer {credentials.intake_key}"
         port = free_port()
-        with serve(service_command(port, args.workers, args.threads), database.env(), port,
+        with serve(service_command(port, args.workers), database.env(), port,
                    args.workers) as service:
             run_wrk(service.url + PATH, body=body, authorization=authorization,
                     connections=args.connections, seconds=2)  # warm-up, fills the queue
@@ -138,8 +138,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads per worker (default: screening serve's)")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose service code to serve (default: this one)")
     args = parser.parse_args()
