@@ -13,7 +13,8 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
    endpoint), inserted already *taken* for their first attempt. On SQLite, where one
    worker dispatches at a time, this is planned before the transaction, outside the one
    writer lock (``plan_dispatch``), and written only if no endpoint was deleted or
-   rotated meanwhile (``apply_dispatch``); otherwise the next tick plans again. Taking
+   rotated and no event dispatched meanwhile (``apply_dispatch``); otherwise nothing of
+   the plan is written and the next tick plans again. Taking
    an attempt counts it and pushes ``next_attempt_at`` past the attempt's end
    (``ATTEMPT_LEASE``): another worker skips it meanwhile (on SQLite one worker works at
    a time), and if this worker dies the lease runs out and the attempt is made again.
@@ -48,7 +49,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Dialect, Integer, Row, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Integer,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from screening.notify import addresses, signing
@@ -164,6 +176,8 @@ _LIVE_ENDPOINTS = (
 _LIVE_SECRETS = select(_endpoints.c.id, _endpoints.c.secret, _endpoints.c.previous_secret,
                        _endpoints.c.previous_secret_expires_at).where(
     _endpoints.c.id.in_(bindparam("ids", expanding=True)), _endpoints.c.deleted_at.is_(None))
+_STILL_UNDISPATCHED = select(func.count()).where(
+    _events.c.seq.in_(bindparam("seqs", expanding=True)), _events.c.dispatched_at.is_(None))
 _MARK_DISPATCHED = (
     update(_events).where(_events.c.seq.in_(bindparam("seqs", expanding=True)),
                           _events.c.dispatched_at.is_(None))
@@ -185,6 +199,7 @@ class DispatchPlan:
     inserts: tuple[str, list[Any]]
     taken: list[Taken]
     secrets: dict[str, tuple[Any, ...]]  # each endpoint delivered to: its secrets as read
+    locked: bool  # the events were read locked, in the transaction that writes the plan
 
 
 def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: bool
@@ -221,7 +236,7 @@ def plan_dispatch(connection: Connection, now: dt.datetime, take: int, *, lock: 
     used = {row["endpoint_id"] for row in rows}
     secrets = {endpoint.id: _secrets(endpoint)
                for listed in endpoints.values() for endpoint in listed if endpoint.id in used}
-    return DispatchPlan([event.seq for event in events], inserts, taken, secrets)
+    return DispatchPlan([event.seq for event in events], inserts, taken, secrets, lock)
 
 
 def _secrets(endpoint: Row[Any]) -> tuple[Any, ...]:
@@ -231,11 +246,15 @@ def _secrets(endpoint: Row[Any]) -> tuple[Any, ...]:
 def apply_dispatch(connection: Connection, plan: DispatchPlan, now: dt.datetime) -> bool:
     """Writes ``plan`` in ``connection``'s write transaction: its events marked
     dispatched, and their deliveries; True once written. False, with nothing written,
-    when one of its endpoints was deleted or its secret rotated since it was read (its
-    deliveries would go where they may no longer, or lack the new signature): the events
-    stay undispatched for the next plan. Raises (the caller's transaction rolls back)
-    when one of the events has been dispatched since: another worker dispatching on
-    SQLite, which its lease should have prevented."""
+    when the plan is stale: one of its endpoints was deleted or its secret rotated since
+    it was read (its deliveries would go where they may no longer, or lack the new
+    signature), and the events stay undispatched for the next plan; or, for a plan read
+    without locks (SQLite), one of its events was dispatched since by another worker (a
+    lease that lapsed while its holder still worked), which sent it already."""
+    if not plan.locked:
+        undispatched = connection.execute(_STILL_UNDISPATCHED, {"seqs": plan.seqs}).scalar()
+        if undispatched != len(plan.seqs):
+            return False
     if plan.secrets:
         current = {row.id: _secrets(row)
                    for row in connection.execute(_LIVE_SECRETS, {"ids": list(plan.secrets)})}
@@ -435,7 +454,7 @@ class DeliveryPool:
                 plan = plan_dispatch(session.connection(), now, room, lock=True)
             stale = plan is not None and not apply_dispatch(session.connection(), plan, now)
             if stale:
-                plan = None  # an endpoint changed meanwhile: the next tick plans again
+                plan = None  # an endpoint or event changed meanwhile: the next tick plans again
             taken = plan.taken if plan is not None else []
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))
@@ -506,6 +525,11 @@ class DeliveryPool:
                 url, allow_private=self.state.settings.webhook_allow_private)
         except addresses.ForbiddenDestination:
             return None
+
+    def outcomes_waiting(self) -> int:
+        """How many finished attempts the next tick (or ``wait``) is to record."""
+        with self._lock:
+            return len(self._outcomes)
 
     def wait(self, timeout: float | None = None) -> None:
         """Waits until no attempt is in flight, then records the outcomes."""

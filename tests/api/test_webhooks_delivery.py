@@ -6,6 +6,7 @@ deletion, redelivery and the address check at every attempt."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,6 +67,16 @@ def run(pool: DeliveryPool, after: dt.timedelta = dt.timedelta(0)) -> int:
     done = pool.tick(utcnow() + after)
     pool.wait(timeout=10)
     return done
+
+
+def send_unrecorded(pool: DeliveryPool, attempts: int = 1) -> None:
+    """One worker tick, then waits until its ``attempts`` have ended, leaving their
+    outcomes for the next tick to record (``run`` records them: ``DeliveryPool.wait``)."""
+    pool.tick()
+    deadline = time.monotonic() + 10
+    while pool.outcomes_waiting() < attempts:
+        assert time.monotonic() < deadline, "the attempts did not end"
+        time.sleep(0.01)
 
 
 def deliveries(app: Flask) -> list[WebhookDelivery]:
@@ -308,12 +319,9 @@ def _planned(app: Flask) -> delivery.DispatchPlan:
 
 
 def _applies(app: Flask, plan: delivery.DispatchPlan) -> bool:
-    """Whether ``plan`` is written (a plan that raises rolls its transaction back)."""
-    try:
-        with session_scope(app) as session:
-            return delivery.apply_dispatch(session.connection(), plan, utcnow())
-    except RuntimeError:
-        return False
+    """Whether ``plan`` is written."""
+    with session_scope(app) as session:
+        return delivery.apply_dispatch(session.connection(), plan, utcnow())
 
 
 def test_a_dispatch_planned_before_its_endpoint_was_deleted_is_not_written(
@@ -382,3 +390,33 @@ def test_a_tick_whose_plan_went_stale_still_records_outcomes_and_plans_again(
     Webhook(old["secret"]).verify(second.body, second.headers)
     Webhook(rotated[0]).verify(second.body, second.headers)
     assert second.headers["webhook-id"] != first.headers["webhook-id"]
+
+
+def test_a_plan_whose_events_another_worker_dispatched_is_dropped_and_outcomes_still_commit(
+        app: Flask, make_app: Callable[..., Flask], client: FlaskClient,
+        clinic: TenantCredentials, receiver: Receiver, pool: DeliveryPool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    send_unrecorded(pool)
+    submit(client, clinic, routed("critical"))
+    other = DeliveryPool(app_state(make_app(WEBHOOK_ALLOW_PRIVATE="1")), Sender(timeout=0.5))
+    planned = delivery.plan_dispatch
+    interleaved: list[bool] = []
+
+    def plan_then_other_worker(*args: Any, **kwargs: Any) -> delivery.DispatchPlan | None:
+        plan = planned(*args, **kwargs)
+        if not interleaved:  # a second worker dispatches between this plan and its write
+            interleaved.append(True)
+            run(other)
+        return plan
+
+    monkeypatch.setattr(delivery, "plan_dispatch", plan_then_other_worker)
+    try:
+        pool.tick()
+    finally:
+        other.close()
+    assert deliveries(app)[0].state == "delivered"  # the first tick's outcome is recorded
+    pool.wait(timeout=10)
+    assert [(d.state, d.attempts) for d in deliveries(app)] == [("delivered", 1)] * 2
+    assert sorted(receiver.ids()) == sorted(d.event_id for d in deliveries(app))  # once each
