@@ -367,7 +367,7 @@ def test_a_tick_whose_plan_went_stale_still_records_outcomes_and_plans_again(
         pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
     old = register(client, clinic, receiver.url)
     submit(client, clinic, routed("critical"))
-    run(pool)  # the first delivery's outcome waits for the next tick to be recorded
+    send_unrecorded(pool)  # the first delivery's outcome waits for the next tick
     [first] = receiver.wait_for(1)
     submit(client, clinic, routed("critical"))
     planned = delivery.plan_dispatch
