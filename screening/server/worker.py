@@ -13,6 +13,8 @@ Several workers may run, one per app server, and any may be killed at any moment
 PostgreSQL they share the work (each job takes its rows with ``FOR UPDATE SKIP LOCKED``
 or a conditional ``UPDATE``); on SQLite the worker holding the ``worker`` lease row works
 and the others idle until it lapses (``LEASE_S`` after its holder stopped renewing it).
+A thread of its own renews the lease (``Lease``), so no job, however long, lets it lapse
+while its worker still works.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ IDLE_SLEEP_S = 0.1
 # inside the one second a crisis event may take to arrive.
 BUSY_PAUSE_S = 0.1
 LEASE_S = 15
+# A worker starts work only while less than this part of the lease has passed since its
+# last renewal began: if renewals stall, it stops before its row lets another worker in.
+LEASE_HELD_FRACTION = 0.8
+LEASE_RETRY_S = 1.0  # how often a worker without the lease tries to take it
 PARENT_ENV = "SCREENING_WORKER_PARENT"  # set by ``screening serve``: stop when it dies
 
 log = logging.getLogger("screening.worker")
@@ -113,6 +119,69 @@ def release_lease(state: AppState, holder: str) -> None:
         session.commit()
 
 
+class Lease:
+    """This worker's hold on the SQLite ``worker`` lease, renewed every ``LEASE_S / 3`` by
+    a thread of its own (``start``), so that a long job on the main loop never keeps it
+    from being renewed. Always held on PostgreSQL, where workers share the work."""
+
+    def __init__(self, state: AppState, holder: str,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.state = state
+        self.holder = holder
+        self._clock = clock
+        self._renewal_began: dt.datetime | None = None  # of the last successful renewal
+        self._taken = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def held(self) -> bool:
+        """Whether this worker may work now: it holds the lease and less than
+        ``LEASE_HELD_FRACTION`` of it has passed since its last renewal began."""
+        if not self.state.settings.is_sqlite:
+            return True
+        began = self._renewal_began
+        return began is not None and (
+            self._clock() - began < dt.timedelta(seconds=LEASE_S * LEASE_HELD_FRACTION))
+
+    def renew(self) -> bool:
+        """Takes or renews the lease once (``hold_lease``); returns ``held()``. A failed
+        write (the database busy) leaves the last renewal in force until it runs out."""
+        began = self._clock()
+        try:
+            if hold_lease(self.state, self.holder, began):
+                self._renewal_began, self._taken = began, True
+            else:
+                self._renewal_began = None  # another live worker holds it
+        except Exception:
+            log.exception("renewing the worker lease failed")
+        return self.held()
+
+    def start(self) -> None:
+        """Tries to take the lease now, then keeps renewing it (or trying to take it)
+        on a thread of its own until ``close``. Nothing to do on PostgreSQL."""
+        if not self.state.settings.is_sqlite:
+            return
+        self.renew()
+        self._thread = threading.Thread(target=self._renewing, name="worker-lease",
+                                        daemon=True)
+        self._thread.start()
+
+    def _renewing(self) -> None:
+        while not self._stop.wait(LEASE_S / 3 if self.held()
+                                  else min(LEASE_S / 3, LEASE_RETRY_S)):
+            self.renew()
+
+    def close(self) -> None:
+        """Stops renewing and gives the lease up if this worker ever took it, so another
+        worker takes over at once."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._renewal_began = None
+        if self._taken:
+            release_lease(self.state, self.holder)
+
+
 def tick(state: AppState, jobs: tuple[Job, ...] = JOBS) -> int:
     """Runs every job once; returns the work they did. A failing job is logged and
     counted idle: the others still run."""
@@ -129,32 +198,26 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
         jobs: tuple[Job, ...] = JOBS, prompt_jobs: tuple[Job, ...] = PROMPT_JOBS) -> None:
     """Runs the jobs until ``stop`` is set (or, with ``once``, until they are idle)."""
     stop = stop or threading.Event()
-    holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     parent = os.environ.get(PARENT_ENV)
-    lease_renewed_at = 0.0
-    working = threading.Event()  # set while this worker may work (holds the SQLite lease)
+    lease = Lease(state, f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
     finished = threading.Event()
     prompt: threading.Thread | None = None
     if once:
         jobs, prompt_jobs = prompt_jobs + jobs, ()
+    lease.start()
     if prompt_jobs:
         prompt = threading.Thread(target=_prompt_loop, name="worker-prompt", daemon=True,
-                                  args=(state, prompt_jobs, working, finished))
+                                  args=(state, prompt_jobs, lease, finished))
         prompt.start()
     try:
         while not stop.is_set():
             if parent and str(os.getppid()) != parent:
                 break
-            now = utcnow()
-            if now.timestamp() - lease_renewed_at >= LEASE_S / 3:
-                if not hold_lease(state, holder, now):
-                    working.clear()
-                    if once:
-                        break
-                    stop.wait(1.0)
-                    continue
-                lease_renewed_at = now.timestamp()
-                working.set()
+            if not lease.held():
+                if once:
+                    break
+                stop.wait(IDLE_SLEEP_S)
+                continue
             if tick(state, jobs):
                 stop.wait(BUSY_PAUSE_S)
                 continue
@@ -162,20 +225,19 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
                 break
             stop.wait(IDLE_SLEEP_S)
     finally:
-        working.clear()
         finished.set()
         if prompt is not None:
             prompt.join()
-        stop_delivery(state)
-        if lease_renewed_at:
-            release_lease(state, holder)
+        stop_delivery(state)  # the lease is still renewed while attempts in flight end
+        lease.close()
 
 
-def _prompt_loop(state: AppState, jobs: tuple[Job, ...], working: threading.Event,
+def _prompt_loop(state: AppState, jobs: tuple[Job, ...], lease: Lease,
                  finished: threading.Event) -> None:
-    """Runs ``jobs`` while ``working`` is set, until ``finished`` is."""
+    """Runs ``jobs`` while ``lease`` is held, until ``finished`` is set."""
     while not finished.is_set():
-        if not working.wait(IDLE_SLEEP_S):
+        if not lease.held():
+            finished.wait(IDLE_SLEEP_S)
             continue
         if tick(state, jobs):
             finished.wait(BUSY_PAUSE_S)

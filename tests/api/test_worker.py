@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,12 +96,93 @@ def test_on_sqlite_one_worker_holds_the_lease_and_the_other_idles(app: Flask) ->
     assert worker.hold_lease(state, "a", now)
 
 
+def test_on_sqlite_a_worker_stops_working_before_its_lease_lets_another_in(app: Flask) -> None:
+    state = app_state(app)
+    if not state.settings.is_sqlite:
+        pytest.skip("the lease is SQLite's")
+    start = utcnow()
+    now = [start]
+    first = worker.Lease(state, "a", clock=lambda: now[0])
+    second = worker.Lease(state, "b", clock=lambda: now[0])
+    lease = dt.timedelta(seconds=worker.LEASE_S)
+    assert first.renew()
+    assert not second.renew()
+    now[0] = start + lease * 0.79
+    assert first.held()
+    now[0] = start + lease * 0.8
+    assert not first.held()  # it stops working here...
+    now[0] = start + lease * 0.99
+    assert not second.renew()  # ...while its row still keeps the other out
+    now[0] = start + lease
+    assert second.renew()
+    assert not first.renew()
+    # A renewal counts from when it began, not from when its write ended.
+    ticks = iter([start + lease * 2, start + lease * 2.85])
+    slow = worker.Lease(state, "b", clock=lambda: next(ticks))
+    assert not slow.renew()  # its write took most of the lease: not held
+
+
+def test_on_sqlite_a_main_job_longer_than_the_lease_keeps_it(
+        make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = app_state(make_app()), app_state(make_app())
+    if not first.settings.is_sqlite:
+        pytest.skip("the lease is SQLite's")
+    monkeypatch.setattr(worker, "LEASE_S", 1.5)
+    in_long_job, long_job_done = threading.Event(), threading.Event()
+    first_ticks: list[float] = []
+    second_ticks: list[float] = []
+
+    def long_job(state: AppState) -> int:  # sealing a flood of audit events, say
+        if not in_long_job.is_set():
+            in_long_job.set()
+            time.sleep(3 * worker.LEASE_S)
+            long_job_done.set()
+        return 0
+
+    def counting(ticks: list[float]) -> worker.Job:
+        return lambda state: ticks.append(time.monotonic()) or 0
+
+    stop_first, stop_second = threading.Event(), threading.Event()
+    workers = [
+        threading.Thread(target=worker.run, args=(first,), kwargs={
+            "stop": stop_first, "jobs": (long_job,), "prompt_jobs": (counting(first_ticks),)}),
+        threading.Thread(target=worker.run, args=(second,), kwargs={
+            "stop": stop_second, "jobs": (counting(second_ticks),),
+            "prompt_jobs": (counting(second_ticks),)}),
+    ]
+    workers[0].start()
+    try:
+        assert in_long_job.wait(30)
+        workers[1].start()
+        assert long_job_done.wait(30)
+        assert second_ticks == []  # never while the first holds the lease
+        assert first_ticks  # which still delivers meanwhile
+        stop_first.set()
+        workers[0].join(30)
+        deadline = time.monotonic() + 10
+        while not second_ticks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second_ticks  # it takes over once the first stops
+    finally:
+        stop_first.set()
+        stop_second.set()
+        for thread in workers:
+            if thread.ident is not None:  # started
+                thread.join(30)
+
+
 def test_on_postgresql_every_worker_works(app: Flask) -> None:
     state = app_state(app)
     if state.settings.is_sqlite:
         pytest.skip("PostgreSQL workers share the work")
     assert worker.hold_lease(state, "a", utcnow())
     assert worker.hold_lease(state, "b", utcnow())
+    first, second = worker.Lease(state, "a"), worker.Lease(state, "b")
+    first.start()
+    second.start()
+    assert first.held() and second.held()
+    first.close()
+    second.close()
 
 
 def wait_until_it_catches_sigterm(process: subprocess.Popen[bytes]) -> None:
