@@ -2,22 +2,25 @@
 
 Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number of events:
 
-1. **Record** the outcomes of the attempts that ended since the last tick, in one
-   ``executemany``, fenced on the attempt number (a late answer never overwrites a newer
-   attempt). Any 2xx delivers; otherwise the next attempt waits ``backoff(attempts)``;
-   after ``RETRY_WINDOW`` of failures the delivery is ``failed``. A forbidden destination
-   fails at once (``forbidden_address``).
-2. **Dispatch**: the undispatched events (oldest first, one query, PostgreSQL's ``FOR
+1. **Dispatch**: the undispatched events (oldest first, one query, PostgreSQL's ``FOR
    UPDATE SKIP LOCKED``) become one delivery per live endpoint of their clinic that
    subscribes to the type at the event's priority (a ``webhook.test`` event: its own
    endpoint), inserted already *taken* for their first attempt. On SQLite, where one
    worker dispatches at a time, this is planned before the transaction, outside the one
    writer lock (``plan_dispatch``), and written only if no endpoint was deleted or
    rotated and no event dispatched meanwhile (``apply_dispatch``); otherwise nothing of
-   the plan is written and the next tick plans again. Taking
-   an attempt counts it and pushes ``next_attempt_at`` past the attempt's end
-   (``ATTEMPT_LEASE``): another worker skips it meanwhile (on SQLite one worker works at
-   a time), and if this worker dies the lease runs out and the attempt is made again.
+   the plan is written and the next tick plans again. The endpoints are checked
+   share-locked (PostgreSQL's ``FOR SHARE``), so an endpoint's delete waits for the tick
+   and then cancels its deliveries. Taking an attempt counts it and pushes
+   ``next_attempt_at`` past the attempt's end (``ATTEMPT_LEASE``): another worker skips
+   it meanwhile (on SQLite one worker works at a time), and if this worker dies the
+   lease runs out and the attempt is made again.
+2. **Record** the outcomes of the attempts that ended since the last tick, in one
+   ``executemany``, fenced on the attempt number (a late answer never overwrites a newer
+   attempt). Any 2xx delivers; otherwise the next attempt waits ``backoff(attempts)``;
+   after ``RETRY_WINDOW`` of failures the delivery is ``failed``. A forbidden destination
+   fails at once (``forbidden_address``). After the dispatch: the endpoints are locked
+   before any delivery row, as a delete locks them.
 3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
 
 The transaction commits before anything is signed or sent: on SQLite it holds the one
@@ -172,10 +175,14 @@ _LIVE_ENDPOINTS = (
            _endpoints.c.deleted_at.is_(None))
 )
 # The live endpoints among some, with their secrets: a planned delivery is stale when its
-# endpoint is missing here (deleted) or its secrets differ (rotated).
+# endpoint is missing here (deleted) or its secrets differ (rotated). Share-locked until
+# the tick commits (PostgreSQL; SQLite's write transaction holds the database): a delete
+# of one waits, and then cancels the deliveries the tick wrote, which it could not see
+# before they were committed.
 _LIVE_SECRETS = select(_endpoints.c.id, _endpoints.c.secret, _endpoints.c.previous_secret,
                        _endpoints.c.previous_secret_expires_at).where(
-    _endpoints.c.id.in_(bindparam("ids", expanding=True)), _endpoints.c.deleted_at.is_(None))
+    _endpoints.c.id.in_(bindparam("ids", expanding=True)), _endpoints.c.deleted_at.is_(None)
+).with_for_update(read=True)
 _STILL_UNDISPATCHED = select(func.count()).where(
     _events.c.seq.in_(bindparam("seqs", expanding=True)), _events.c.dispatched_at.is_(None))
 _MARK_DISPATCHED = (
@@ -416,7 +423,7 @@ class DeliveryPool:
         self._busy = False  # the last tick dispatched or took something
 
     def tick(self, now: dt.datetime | None = None) -> int:
-        """Records finished attempts, dispatches new events and takes due retries, in one
+        """Dispatches new events, records finished attempts and takes due retries, in one
         transaction, then queues the attempts taken; returns the work done.
 
         After an idle tick, one read query first asks whether there is anything to do (an
@@ -449,12 +456,14 @@ class DeliveryPool:
             new_events = False
         with unit_of_work(db) as uow:
             session = uow.session(write=True)
-            record(session, writes)
+            # Dispatch before recording: it locks the endpoints before any delivery row,
+            # in the order an endpoint's delete takes them (else the two can deadlock).
             if new_events:  # PostgreSQL: workers share the outbox, each locking its events
                 plan = plan_dispatch(session.connection(), now, room, lock=True)
             stale = plan is not None and not apply_dispatch(session.connection(), plan, now)
             if stale:
                 plan = None  # an endpoint or event changed meanwhile: the next tick plans again
+            record(session, writes)
             taken = plan.taken if plan is not None else []
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))

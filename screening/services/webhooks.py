@@ -79,6 +79,9 @@ def delete(session: Session, admin: Admin, endpoint_id: str, *, now: dt.datetime
     """Deletes the endpoint (its delivery log stays) and cancels its pending deliveries."""
     endpoint = get_endpoint(session, admin.clinic_id, endpoint_id)
     endpoint.deleted_at = now
+    # The endpoint row first: a delivery tick share-locks it (``notify.delivery``), so
+    # this waits for a tick dispatching to it, and the update below then sees its rows.
+    session.flush()
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.state == "pending")

@@ -6,8 +6,10 @@ deletion, redelivery and the address check at every attempt."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -420,3 +422,77 @@ def test_a_plan_whose_events_another_worker_dispatched_is_dropped_and_outcomes_s
     pool.wait(timeout=10)
     assert [(d.state, d.attempts) for d in deliveries(app)] == [("delivered", 1)] * 2
     assert sorted(receiver.ids()) == sorted(d.event_id for d in deliveries(app))  # once each
+
+
+# -- an admin deleting the endpoint while a tick dispatches to it
+
+@pytest.fixture
+def failing_receiver() -> Iterator[Receiver]:
+    """A receiver answering 500 to everything: a delivery left pending would be retried."""
+    made = Receiver(default=500)
+    yield made
+    made.stop()
+
+
+@contextmanager
+def deleting(app: Flask, clinic: TenantCredentials, endpoint_id: str,
+             monkeypatch: pytest.MonkeyPatch, after: str) -> Iterator[list[int]]:
+    """Inside, the first call of ``delivery.<after>`` (in a tick's transaction) starts the
+    admin's delete of the endpoint on another thread once it returns, and gives it a
+    second to land or to wait for the tick's locks. On leaving, waits for the delete: the
+    list then holds its status."""
+    statuses: list[int] = []
+    threads: list[threading.Thread] = []
+    original = getattr(delivery, after)
+
+    def delete() -> None:  # a client of its own: the test's belongs to the test's thread
+        answer = app.test_client().delete(f"{WEBHOOKS}/{endpoint_id}",
+                                          headers=clinic.headers("admin"))
+        statuses.append(answer.status_code)
+
+    def then_delete(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not threads:
+            threads.append(threading.Thread(target=delete))
+            threads[0].start()
+            threads[0].join(timeout=1)
+        return result
+
+    monkeypatch.setattr(delivery, after, then_delete)
+    try:
+        yield statuses
+    finally:
+        monkeypatch.setattr(delivery, after, original)
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+def test_an_endpoint_deleted_between_the_ticks_check_and_its_commit_keeps_no_pending_delivery(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials,
+        failing_receiver: Receiver, pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = register(client, clinic, failing_receiver.url)
+    submit(client, clinic, routed("critical"))
+    with deleting(app, clinic, endpoint["id"], monkeypatch, "apply_dispatch") as deleted:
+        pool.tick()
+    assert deleted == [204]
+    pool.wait(timeout=10)
+    assert [d.state for d in deliveries(app)] == ["cancelled"]
+    assert pool.tick(utcnow() + dt.timedelta(hours=1)) == 0  # no retry
+    assert len(failing_receiver.received) <= 1  # the attempt taken before the delete
+
+
+def test_an_endpoint_deleted_while_a_tick_records_a_failed_attempt_cancels_all_no_deadlock(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials,
+        failing_receiver: Receiver, pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = register(client, clinic, failing_receiver.url)
+    submit(client, clinic, routed("critical"))
+    send_unrecorded(pool)  # the failure waits for the next tick to be recorded
+    submit(client, clinic, routed("critical"))
+    with deleting(app, clinic, endpoint["id"], monkeypatch, "record") as deleted:
+        pool.tick()  # records the failure, dispatches the second event
+    assert deleted == [204]  # no deadlock between the two
+    pool.wait(timeout=10)
+    assert [d.state for d in deliveries(app)] == ["cancelled", "cancelled"]
+    assert pool.tick(utcnow() + dt.timedelta(hours=1)) == 0
