@@ -283,13 +283,19 @@ def _get(session: Session, reviewer: Reviewer, submission_id: str) -> Submission
 
 
 def _locked(session: Session, reviewer: Reviewer, submission_id: str) -> Submission:
-    """The clinic's submission, row-locked (``FOR UPDATE OF submissions``; on SQLite the
-    write transaction holds the database lock) and freshly loaded with its decision and
-    notes (``FULL_RECORD_OPTIONS``)."""
+    """The clinic's submission, row-locked (on SQLite the write transaction holds the
+    database lock) and then freshly loaded with its decision and notes
+    (``FULL_RECORD_OPTIONS``).
+
+    On PostgreSQL the lock is a statement of its own (``FOR UPDATE``) before the joined
+    load: a joined query that waits for the row lock re-reads only the locked row once it
+    is free, so its notes would be those from before the wait."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Submission.id).where(
+            Submission.id == submission_id, Submission.clinic_id == reviewer.clinic_id)
+            .with_for_update())
     submission = session.get(
-        Submission, submission_id, options=FULL_RECORD_OPTIONS,
-        with_for_update={"of": Submission}, populate_existing=True,
-    )
+        Submission, submission_id, options=FULL_RECORD_OPTIONS, populate_existing=True)
     if submission is None or submission.clinic_id != reviewer.clinic_id:
         raise NotFound("No submission with this id.")
     return submission

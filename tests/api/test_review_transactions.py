@@ -7,15 +7,19 @@ which under load costs more than its work)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, select
+from werkzeug.test import TestResponse
 
-from screening.storage.db import app_state
+from screening.storage.db import app_state, utcnow
+from screening.storage.models import Note, Submission
+from screening.storage.unit_of_work import session_scope
 from tests.api.conftest import TenantCredentials
 from tests.api.reviewing import NEXT, clinician_of, path, submit
 
@@ -110,12 +114,57 @@ def test_claims_reads_and_decisions_load_the_decision_and_notes_with_the_submiss
     # queue/next: the claiming UPDATE, then the claimed row with decision and notes.
     assert claim_next == ["UPDATE submissions SET", "SELECT FROM submissions",
                           "INSERT INTO audit_events"]
-    assert claim == ["SELECT FROM submissions", "UPDATE submissions SET",
+    # A claim and a decision lock the row in a statement of its own on PostgreSQL, before
+    # the joined load (on SQLite the write transaction holds the database already).
+    sqlite = app_state(app).settings.is_sqlite
+    lock = [] if sqlite else ["SELECT FROM submissions"]
+    assert claim == [*lock, "SELECT FROM submissions", "UPDATE submissions SET",
                      "INSERT INTO audit_events"]
     # A unit that only read hands its audit event to the group committer on SQLite
     # (straight to the driver, not counted here); on PostgreSQL it inserts it itself.
-    sqlite = app_state(app).settings.is_sqlite
     assert read == ["SELECT FROM submissions"] + ([] if sqlite else ["INSERT INTO audit_events"])
-    assert decide == ["SELECT FROM submissions", "UPDATE submissions SET",
+    assert decide == [*lock, "SELECT FROM submissions", "UPDATE submissions SET",
                       "INSERT INTO webhook_events", "INSERT INTO decisions",
                       "INSERT INTO audit_events"]
+
+
+def answered_while_the_row_was_locked(
+        app: Flask, clinic: TenantCredentials, submission_id: str, note: str,
+        request: Callable[[FlaskClient], TestResponse]) -> TestResponse:
+    """``request``'s answer, sent while another transaction holds the submission's row (as
+    the escalation job does; on SQLite, the database) and adds ``note``, committed once
+    the request has waited for it."""
+    answers: list[TestResponse] = []
+    waiting = threading.Thread(target=lambda: answers.append(request(app.test_client())))
+    with session_scope(app) as holder:
+        holder.execute(select(Submission.id).where(Submission.id == submission_id)
+                       .with_for_update())
+        holder.add(Note(submission_id=submission_id, clinic_id=clinic.clinic_id,
+                        author_id=clinic.clinician_id, text=note, created_at=utcnow()))
+        holder.flush()
+        waiting.start()
+        waiting.join(timeout=1)
+        assert answers == []  # it waits for the row
+    waiting.join(timeout=30)
+    [answer] = answers
+    return answer
+
+
+def test_a_claim_or_decision_that_waited_for_the_row_shows_the_note_added_meanwhile(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials) -> None:
+    submission_id = submit(client, clinic)
+    me = clinician_of(clinic)
+    claimed = answered_while_the_row_was_locked(
+        app, clinic, submission_id, "called back",
+        lambda waiting: waiting.post(path(submission_id, "claim"), headers=me.headers))
+    assert claimed.status_code == 200
+    assert [note["text"] for note in claimed.get_json()["notes"]] == ["called back"]
+    flags = [flag["id"] for flag in claimed.get_json()["evaluation"]["flags"]]
+    decided = answered_while_the_row_was_locked(
+        app, clinic, submission_id, "no answer",
+        lambda waiting: waiting.post(path(submission_id, "decision"), headers={
+            **me.headers, "If-Match": claimed.headers["ETag"]},
+            json={"outcome": "needs_more_information", "acknowledged_flags": flags}))
+    assert decided.status_code == 200
+    assert [note["text"] for note in decided.get_json()["notes"]] == [
+        "called back", "no answer"]
