@@ -102,12 +102,14 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._touched: set[http11.Connection] = set()
         self._dates = http11.DateCache()
 
-    def attach(self, app: Flask) -> None:
-        """Serves ``app``: its database's committer defers to this loop, and its views
-        marked ``off_the_loop`` run on this loop's threads."""
+    def attach(self, app: Any) -> None:
+        """Serves the WSGI application ``app``. The service's own: its database's
+        committer defers to this loop, and its views marked ``off_the_loop`` run on this
+        loop's threads."""
         self.wsgi = app
-        app_state(app).db.committer.batcher = self
-        app.extensions[offloading.EXTENSION] = self.offload
+        if isinstance(app, Flask) and "screening" in app.extensions:
+            app_state(app).db.committer.batcher = self
+            app.extensions[offloading.EXTENSION] = self.offload
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -409,3 +409,14 @@ def test_submissions_posted_from_many_threads_are_all_stored(
     assert answers == [201] * 30
     with session_scope(app, write=False) as session:
         assert len(list(session.scalars(select(Submission.id)))) == 30
+
+
+def test_any_wsgi_application_can_be_served() -> None:
+    """The benchmarks serve a bare Flask app (and the naive one) with the service's
+    server settings: an app that is not the service's is served as it is."""
+    bare = Flask("bare")
+    bare.add_url_rule("/ping", "ping", lambda: "pong")
+    with serving_loop(bare) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/ping"))
+        answer = wire.answer()
+    assert (answer.status, answer.body) == (200, b"pong")
