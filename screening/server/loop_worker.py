@@ -11,8 +11,9 @@ hands the interpreter to another on the way: the threaded workers this replaces 
 half of a submission's CPU on thread switches and the waits around them.
 
 On SQLite, where one writer at a time commits, a batch whose writer lock is taken (the
-other worker processes commit too) does not wait for it: the loop goes on serving and
-asks again a moment later, and the requests arriving meanwhile join the batch.
+other worker processes commit too) does not hold up the loop: the loop serves what
+arrives meanwhile (those requests join the batch) and asks for the lock again after
+0.2 ms, then after twice as long each time, up to 5 ms.
 
 Within one turn, clinicians' requests start before bulk intake (a ``POST`` of a
 submission or a QuestionnaireResponse), so a claim waits for at most the turn in progress.
@@ -60,8 +61,8 @@ log = logging.getLogger("screening.server")
 INTAKE_PATHS = ("/api/v1/submissions", "/fhir/QuestionnaireResponse")
 ACCEPTS_PER_TURN = 4  # spreads a burst of new connections over the worker processes
 OFFLOAD_THREADS = 2
-RETRY_COMMIT_S = 0.0005  # how soon a batch asks again for a writer lock that was taken
 READ_SIZE = 65536
+LOCK_RETRY_S, LOCK_RETRY_MAX_S = 0.0002, 0.005  # asking again for a taken writer lock
 
 
 def is_intake(request: http11.Request) -> bool:
@@ -95,7 +96,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._selector = selectors.DefaultSelector()
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
-        self._retry_commit = False  # a batch waits for another process's commit to end
+        self._lock_retry = 0.0  # seconds until a batch asks again for a taken writer lock
         self._done: SimpleQueue[Callable[[], None]] = SimpleQueue()  # from the threads
         self._in_offload = 0
         self._pool: ThreadPoolExecutor | None = None
@@ -142,7 +143,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             if self.ppid != os.getppid():
                 log.info("the master process is gone; stopping")
                 break
-            self._turn(timeout=RETRY_COMMIT_S if self._retry_commit else 1.0)
+            self._turn(timeout=1.0)
             now = time.monotonic()
             if now >= next_sweep:
                 self._close_stale(now)
@@ -153,8 +154,12 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._stop()
 
     def _turn(self, timeout: float) -> None:
-        """One turn: wait for sockets, read, serve what is complete, commit, answer."""
-        for key, mask in self._selector.select(timeout):
+        """One turn: wait for sockets, read, serve what is complete, commit, answer.
+
+        While a batch waits for a writer lock, the turn waits for sockets only until it
+        is time to ask for the lock again."""
+        events = self._selector.select(self._lock_retry or timeout)
+        for key, mask in events:
             data = key.data
             if data is None:
                 self._wake()
@@ -193,14 +198,14 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         database's writer lock is taken (another process is committing): then the batch
         waits for a later turn instead of holding up the loop, which serves meanwhile, and
         grows."""
-        self._retry_commit = False
         if not self._deferred:
             return False
         committer = self._deferred[0][0]
         batch = [entry for entry in self._deferred if entry[0] is committer][:MAX_BATCH]
         if not committer.try_commit_batch([item for _, item, _ in batch]):
-            self._retry_commit = True
+            self._lock_retry = min(LOCK_RETRY_MAX_S, 2 * self._lock_retry or LOCK_RETRY_S)
             return False
+        self._lock_retry = 0.0
         taken = {id(entry) for entry in batch}
         self._deferred = [entry for entry in self._deferred if id(entry) not in taken]
         for _, _, request in batch:
@@ -445,7 +450,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 or any(conn.busy or conn.requests or conn.out
                        for conn in self._connections.values())):
             self.notify()
-            self._turn(timeout=RETRY_COMMIT_S if self._retry_commit else 0.1)
+            self._turn(timeout=0.1)
         for conn in list(self._connections.values()):
             self._close(conn)
         if self._pool is not None:
