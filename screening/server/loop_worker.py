@@ -54,6 +54,7 @@ from screening.server import http11
 from screening.server.gunicorn_errors import answer_for, problem_bytes
 from screening.storage.db import app_state
 from screening.storage.group_commit import MAX_BATCH, GroupCommitter, PendingWrite
+from screening.web import auth
 from screening.web import offload as offloading
 
 log = logging.getLogger("screening.server")
@@ -102,6 +103,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._pool: ThreadPoolExecutor | None = None
         self._touched: set[http11.Connection] = set()
         self._dates = http11.DateCache()
+        self._checked_this_turn: dict[str, Any] = {}  # credentials looked up this turn
 
     def attach(self, app: Any) -> None:
         """Serves the WSGI application ``app``. The service's own: its database's
@@ -111,6 +113,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         if isinstance(app, Flask) and "screening" in app.extensions:
             app_state(app).db.committer.batcher = self
             app.extensions[offloading.EXTENSION] = self.offload
+            app.extensions[auth.CHECKED_THIS_TURN] = self._checked_this_turn
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         While a batch waits for a writer lock, the turn waits for sockets only until it
         is time to ask for the lock again."""
         events = self._selector.select(self._lock_retry or timeout)
+        self._checked_this_turn.clear()
         for key, mask in events:
             data = key.data
             if data is None:

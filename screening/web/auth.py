@@ -5,6 +5,12 @@ children) unless the view is marked ``@public``. A missing, malformed, unknown, 
 disabled credential answers 401 with ``WWW-Authenticate: Bearer`` and appends an
 ``auth.failed`` audit event in its own short write transaction. ``@require("clinician")``
 on a view answers 403 when the principal lacks the role.
+
+Credentials are read from the database on every request, so a revoked key or token is
+refused from the next request on. Under the serving loop one lookup serves every request
+with the same ``Authorization`` that the loop takes up in one turn (a few milliseconds:
+``CHECKED_THIS_TURN``, emptied by the loop at each turn), as if they had all arrived
+together; a form's intake key posting many submissions at once costs one lookup.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from screening.storage.models import ApiToken, Clinic, IntakeKey, User
 from screening.storage.unit_of_work import unit_of_work
 
 ROLES = ("intake", "clinician", "admin")
+# app.extensions key: the serving loop's {Authorization: result} of its current turn
+CHECKED_THIS_TURN = "screening.credentials_this_turn"
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Built once: constructing a statement costs more than running it (plain Core on the
@@ -157,7 +165,16 @@ def current_credential() -> Principal | _Failure:
     """The request's credential check, done once and cached on ``g`` (the rate limiter
     keys on it before the api blueprint's own check runs)."""
     if "_credential" not in g:
-        g._credential = resolve_principal(app_state().db, request.headers.get("Authorization"))
+        authorization = request.headers.get("Authorization")
+        this_turn: dict[str, Principal | _Failure] | None = current_app.extensions.get(
+            CHECKED_THIS_TURN)
+        if this_turn is None or not authorization:
+            g._credential = resolve_principal(app_state().db, authorization)
+        elif (checked := this_turn.get(authorization)) is not None:
+            g._credential = checked
+        else:
+            g._credential = this_turn[authorization] = resolve_principal(
+                app_state().db, authorization)
     return g._credential
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from screening.server import http11
 from screening.server.loop_worker import is_intake
+from screening.services import accounts, credentials
 from screening.storage import driver
-from screening.storage.db import app_state
+from screening.storage.db import Database, app_state
 from screening.storage.models import Submission
 from screening.storage.unit_of_work import session_scope
 from screening.web.offload import off_the_loop
@@ -122,6 +123,45 @@ def test_a_batch_waits_for_another_writer_while_the_loop_goes_on_serving(
             held.release()
         intake.sock.settimeout(10)
         assert intake.answer().status == 201
+    assert len(stored(app)) == 1
+
+
+# -- credentials -----------------------------------------------------------------------
+
+def test_one_lookup_serves_the_requests_of_a_turn_with_the_same_credential(
+        app: Flask, clinic: TenantCredentials, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups: list[object] = []
+    original = Database.fetch_one
+
+    def counting(self: Database, statement: Any, parameters: Any) -> Any:
+        lookups.append(parameters)
+        return original(self, statement, parameters)
+
+    monkeypatch.setattr(Database, "fetch_one", counting)
+    with serving_loop(app, start=False) as served:
+        wires = [Wire(served.connect()) for _ in range(4)]
+        for wire in wires:
+            wire.send(post_submission(clinic))
+        start_loop(served)
+        statuses = [wire.answer().status for wire in wires]
+        for wire in wires:
+            wire.sock.close()
+    assert statuses == [201] * 4
+    assert 1 <= len(lookups) < 4
+
+
+def test_a_revoked_key_is_refused_from_the_next_request_on(
+        app: Flask, clinic: TenantCredentials) -> None:
+    parsed = credentials.parse(clinic.intake_key)
+    assert parsed is not None
+    public_id = parsed.public_id
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(post_submission(clinic))
+        assert wire.answer().status == 201
+        with session_scope(app) as session:
+            accounts.revoke_intake_key(session, public_id)
+        wire.send(post_submission(clinic))
+        assert wire.answer().status == 401
     assert len(stored(app)) == 1
 
 
