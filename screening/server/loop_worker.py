@@ -11,9 +11,9 @@ hands the interpreter to another on the way: the threaded workers this replaces 
 half of a submission's CPU on thread switches and the waits around them.
 
 On SQLite, where one writer at a time commits, a batch whose writer lock is taken (the
-other worker processes commit too) does not hold up the loop: the loop serves what
-arrives meanwhile (those requests join the batch) and asks for the lock again after
-0.2 ms, then after twice as long each time, up to 5 ms.
+other worker processes commit too) does not hold up the loop: a thread queues for the
+lock in the kernel while the loop serves what arrives meanwhile (those requests join
+the batch), and the loop commits the moment the lock is its.
 
 Within one turn, clinicians' requests start before bulk intake (a ``POST`` of a
 submission or a QuestionnaireResponse), so a claim waits for at most the turn in progress.
@@ -37,6 +37,7 @@ import logging
 import os
 import selectors
 import socket
+import sys
 import time
 import traceback
 import uuid
@@ -54,6 +55,7 @@ from screening.server import http11
 from screening.server.gunicorn_errors import answer_for, problem_bytes
 from screening.storage.db import app_state
 from screening.storage.group_commit import MAX_BATCH, GroupCommitter, PendingWrite
+from screening.storage.writers import Held, WritersLock
 from screening.web import auth
 from screening.web import offload as offloading
 
@@ -63,7 +65,9 @@ INTAKE_PATHS = ("/api/v1/submissions", "/fhir/QuestionnaireResponse")
 ACCEPTS_PER_TURN = 4  # spreads a burst of new connections over the worker processes
 OFFLOAD_THREADS = 2
 READ_SIZE = 65536
-LOCK_RETRY_S, LOCK_RETRY_MAX_S = 0.0002, 0.005  # asking again for a taken writer lock
+# A thread that has waited for the writer lock (or an offloaded job) takes the
+# interpreter back from the busy loop within this, not CPython's default 5 ms.
+SWITCH_INTERVAL_S = 0.0005
 
 
 def is_intake(request: http11.Request) -> bool:
@@ -94,10 +98,12 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def prepare(self) -> None:
         """Sets up the loop's state (before the application is attached)."""
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._selector = selectors.DefaultSelector()
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
-        self._lock_retry = 0.0  # seconds until a batch asks again for a taken writer lock
+        self._awaiting_lock: set[GroupCommitter] = set()  # a thread queues for its lock
+        self._lock_waiter = ThreadPoolExecutor(1, thread_name_prefix="writer-lock")
         self._done: SimpleQueue[Callable[[], None]] = SimpleQueue()  # from the threads
         self._in_offload = 0
         self._pool: ThreadPoolExecutor | None = None
@@ -157,11 +163,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._stop()
 
     def _turn(self, timeout: float) -> None:
-        """One turn: wait for sockets, read, serve what is complete, commit, answer.
-
-        While a batch waits for a writer lock, the turn waits for sockets only until it
-        is time to ask for the lock again."""
-        events = self._selector.select(self._lock_retry or timeout)
+        """One turn: wait for sockets, read, serve what is complete, commit, answer."""
+        events = self._selector.select(timeout)
         self._checked_this_turn.clear()
         for key, mask in events:
             data = key.data
@@ -187,7 +190,10 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 # Clinicians first, then intake (a stable sort keeps arrival order).
                 ready.sort(key=lambda conn: is_intake(conn.requests[0]))
                 for conn in ready:
-                    self._start(conn, conn.requests.popleft())
+                    if not self._done.empty():
+                        self._run_done()  # e.g. a writer lock arrived: commit first
+                    if conn.requests and not conn.busy:
+                        self._start(conn, conn.requests.popleft())
             elif not self._commit_deferred():
                 return
 
@@ -198,23 +204,53 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def _commit_deferred(self) -> bool:
         """Commits what the waiting requests queued (at most ``MAX_BATCH`` requests) and
-        resumes each of them; False when there was nothing to commit, or when the
-        database's writer lock is taken (another process is committing): then the batch
-        waits for a later turn instead of holding up the loop, which serves meanwhile, and
-        grows."""
+        resumes each of them; False when there was nothing to commit, or when SQLite's
+        writer lock is taken (another process is committing): then a thread queues for it
+        (``_await_lock``) and the loop goes on serving, the batch growing meanwhile."""
         if not self._deferred:
             return False
         committer = self._deferred[0][0]
+        writers = committer.writers
+        held = None
+        if writers is not None:
+            if committer in self._awaiting_lock:
+                return False
+            held = writers.attempt(batch=True)
+            if held is None:
+                self._await_lock(committer, writers)
+                return False
+        self._write_batch(committer, held)
+        return True
+
+    def _write_batch(self, committer: GroupCommitter, held: Held | None) -> None:
+        """Writes the waiting requests' rows for ``committer`` (holding ``held``, SQLite's
+        writer lock, which it gives back) and resumes each request."""
         batch = [entry for entry in self._deferred if entry[0] is committer][:MAX_BATCH]
-        if not committer.try_commit_batch([item for _, item, _ in batch]):
-            self._lock_retry = min(LOCK_RETRY_MAX_S, 2 * self._lock_retry or LOCK_RETRY_S)
-            return False
-        self._lock_retry = 0.0
+        try:
+            committer.write([item for _, item, _ in batch])
+        finally:
+            if held is not None:
+                held.release()
         taken = {id(entry) for entry in batch}
         self._deferred = [entry for entry in self._deferred if id(entry) not in taken]
         for _, _, request in batch:
             request.switch()  # returns when it is done or waits again
-        return True
+
+    def _await_lock(self, committer: GroupCommitter, writers: WritersLock) -> None:
+        """Queues for SQLite's writer lock on the waiter thread, as a single writer does:
+        announced, so other processes' batches do not take it before this one, and woken
+        by the kernel the moment it is free; the loop commits as soon as it hears."""
+        self._awaiting_lock.add(committer)
+
+        def wait() -> None:
+            held = writers.acquire()  # the waiter thread never holds it already
+            self._notify_loop(lambda: self._lock_arrived(committer, held))
+
+        self._lock_waiter.submit(wait)
+
+    def _lock_arrived(self, committer: GroupCommitter, held: Held | None) -> None:
+        self._awaiting_lock.discard(committer)
+        self._write_batch(committer, held)
 
     # -- what requests call ------------------------------------------------------------
 
@@ -271,6 +307,10 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 pass
         except BlockingIOError:
             pass
+        self._run_done()
+
+    def _run_done(self) -> None:
+        """Runs what the threads handed back to the loop (``_notify_loop``)."""
         while not self._done.empty():
             self._done.get()()
 
@@ -459,6 +499,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             self._close(conn)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        self._lock_waiter.shutdown(wait=True)
+        self._run_done()  # a writer lock that came after the last turn is given back
         self._selector.close()
 
 

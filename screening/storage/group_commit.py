@@ -120,29 +120,21 @@ class GroupCommitter:
             self.commit_batch([item])
         return item.outcome()
 
+    @property
+    def writers(self) -> WritersLock | None:
+        """SQLite's writers' queue, which a batch must hold (None on PostgreSQL)."""
+        return self._writers
+
     def commit_batch(self, items: Sequence[PendingWrite[Any]]) -> None:
         """Writes ``items`` (at most ``MAX_BATCH``) in one transaction and marks each done
-        with its result or error. When one item is at fault, the others are written one by
-        one and only that one fails."""
+        with its result or error, after waiting for the writers' queue on SQLite."""
         with self._writers.held(batch=True) if self._writers else nullcontext():
-            self._write(items)
+            self.write(items)
 
-    def try_commit_batch(self, items: Sequence[PendingWrite[Any]]) -> bool:
-        """``commit_batch`` if SQLite's writer lock is free now (always on PostgreSQL);
-        False, with nothing written, when another writer holds it or is waiting for it."""
-        if self._writers is None:
-            self._write(items)
-            return True
-        held = self._writers.attempt(batch=True)
-        if held is None:
-            return False
-        try:
-            self._write(items)
-        finally:
-            held.release()
-        return True
-
-    def _write(self, items: Sequence[PendingWrite[Any]]) -> None:
+    def write(self, items: Sequence[PendingWrite[Any]]) -> None:
+        """``commit_batch`` for a caller that holds the writers' queue (on SQLite). When
+        one item is at fault, the others are written one by one and only that one
+        fails."""
         try:
             self._commit(items)
             return

@@ -50,7 +50,7 @@ class WritersLock:
         self._holders: set[int] = set()  # idents of the threads holding it
         self._guard = threading.Lock()
 
-    def acquire(self, batch: bool = False) -> _Held | None:
+    def acquire(self, batch: bool = False) -> Held | None:
         """Waits for the lock; returns the acquisition to release, or None when this
         thread already holds it. A ``batch`` first lets the writers waiting now go."""
         owner = threading.get_ident()
@@ -74,9 +74,9 @@ class WritersLock:
             os.close(waiting)
         with self._guard:
             self._holders.add(owner)
-        return _Held(self, descriptor, owner)
+        return Held(self, descriptor, owner)
 
-    def attempt(self, batch: bool = False) -> _Held | None:
+    def attempt(self, batch: bool = False) -> Held | None:
         """The lock if it can be had now (for a ``batch``: and no single writer is waiting
         for it), else None; never waits. Not for a thread that holds it already."""
         owner = threading.get_ident()
@@ -95,7 +95,7 @@ class WritersLock:
             os.close(waiting)
         with self._guard:
             self._holders.add(owner)
-        return _Held(self, descriptor, owner)
+        return Held(self, descriptor, owner)
 
     @contextmanager
     def held(self, batch: bool = False) -> Iterator[None]:
@@ -108,7 +108,7 @@ class WritersLock:
                 acquisition.release()
 
 
-class _Held:
+class Held:
     """One acquisition of a ``WritersLock``."""
 
     __slots__ = ("_lock", "_descriptor", "_owner")
