@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextvars
 import errno
+import gc
 import logging
 import os
 import selectors
@@ -95,6 +96,11 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.attach(self.wsgi)
+        # What the application built at start-up lives as long as the process: out of
+        # the collector's sight, a full collection no longer walks it. Such a collection
+        # stopped the loop for 45-70 ms, every request of the process waiting.
+        gc.collect()
+        gc.freeze()
 
     def prepare(self) -> None:
         """Sets up the loop's state (before the application is attached)."""
