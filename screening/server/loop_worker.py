@@ -39,11 +39,12 @@ import os
 import selectors
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import Any
 
@@ -228,35 +229,47 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._write_batch(committer, held)
         return True
 
-    def _write_batch(self, committer: GroupCommitter, held: Held | None) -> None:
-        """Writes the waiting requests' rows for ``committer`` (holding ``held``, SQLite's
-        writer lock, which it gives back) and resumes each request."""
+    def _take_batch(self, committer: GroupCommitter) -> list[_Deferred]:
+        """The next batch (at most ``MAX_BATCH``) of requests waiting on ``committer``."""
         batch = [entry for entry in self._deferred if entry[0] is committer][:MAX_BATCH]
+        taken = {id(entry) for entry in batch}
+        self._deferred = [entry for entry in self._deferred if id(entry) not in taken]
+        return batch
+
+    def _write_batch(self, committer: GroupCommitter, held: Held | None) -> None:
+        """Writes the next batch's rows (holding ``held``, SQLite's writer lock, which it
+        gives back) and resumes its requests."""
+        batch = self._take_batch(committer)
         try:
             committer.write([item for _, item, _ in batch])
         finally:
             if held is not None:
                 held.release()
-        taken = {id(entry) for entry in batch}
-        self._deferred = [entry for entry in self._deferred if id(entry) not in taken]
         for _, _, request in batch:
             request.switch()  # returns when it is done or waits again
 
     def _await_lock(self, committer: GroupCommitter, writers: WritersLock) -> None:
-        """Queues for SQLite's writer lock on the waiter thread, as a single writer does:
-        announced, so other processes' batches do not take it before this one, and woken
-        by the kernel the moment it is free; the loop commits as soon as it hears."""
+        """Has the waiter thread queue for SQLite's writer lock on the loop's behalf, as a
+        single writer does: announced, so other processes' batches do not take it before
+        this one, and woken by the kernel the moment it is free. The loop commits as soon
+        as it hears; a request of the loop that opens a write transaction meanwhile waits
+        for that acquisition rather than behind it (``WritersLock.take_for``)."""
         self._awaiting_lock.add(committer)
+        owner = threading.get_ident()
+        taken = writers.take_for(owner)
+        self._lock_waiter.submit(writers.wait_taken, owner)
+        taken.add_done_callback(lambda done: self._notify_loop(
+            lambda: self._lock_arrived(committer, done)))
 
-        def wait() -> None:
-            held = writers.acquire()  # the waiter thread never holds it already
-            self._notify_loop(lambda: self._lock_arrived(committer, held))
-
-        self._lock_waiter.submit(wait)
-
-    def _lock_arrived(self, committer: GroupCommitter, held: Held | None) -> None:
+    def _lock_arrived(self, committer: GroupCommitter, taken: Future[Held]) -> None:
         self._awaiting_lock.discard(committer)
-        self._write_batch(committer, held)
+        error = taken.exception()
+        if error is None:
+            self._write_batch(committer, taken.result())
+            return
+        for _, item, request in self._take_batch(committer):  # no lock: nothing written
+            item.error, item.done = error, True
+            request.switch()
 
     # -- what requests call ------------------------------------------------------------
 

@@ -32,6 +32,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,15 +49,59 @@ class WritersLock:
         self.path = path
         self.waiting_path = f"{path}-first"
         self._holders: set[int] = set()  # idents of the threads holding it
+        self._taken_for: dict[int, Future[Held]] = {}  # being taken for another thread
         self._guard = threading.Lock()
 
     def acquire(self, batch: bool = False) -> Held | None:
         """Waits for the lock; returns the acquisition to release, or None when this
-        thread already holds it. A ``batch`` first lets the writers waiting now go."""
+        thread already holds it, or has it taken on its behalf (``take_for``): then it
+        waits for that, and holds it as that acquisition does. A ``batch`` first lets the
+        writers waiting now go."""
         owner = threading.get_ident()
         with self._guard:
             if owner in self._holders:
                 return None
+            taking = self._taken_for.get(owner)
+        if taking is not None:
+            taking.result()
+            return None
+        descriptor = self._wait_for_lock(batch)
+        with self._guard:
+            self._holders.add(owner)
+        return Held(self, descriptor, owner)
+
+    def take_for(self, owner: int) -> Future[Held]:
+        """Starts taking the lock on behalf of the thread ``owner`` (the serving loop);
+        the caller then calls ``wait_taken(owner)`` on a thread of its own. Until the
+        lock is taken, ``owner``'s own ``acquire`` waits for this acquisition instead of
+        queueing behind it (which would wait for itself); once taken, ``owner`` holds it
+        until the acquisition is released."""
+        future: Future[Held] = Future()
+        with self._guard:
+            self._taken_for[owner] = future
+        return future
+
+    def wait_taken(self, owner: int) -> None:
+        """Waits, on the calling thread, for the lock ``take_for(owner)`` started taking,
+        as a single writer waits (announced)."""
+        with self._guard:
+            future = self._taken_for[owner]
+        try:
+            descriptor = self._wait_for_lock(batch=False)
+        except BaseException as error:
+            with self._guard:
+                self._taken_for.pop(owner, None)
+            future.set_exception(error)
+            raise
+        held = Held(self, descriptor, owner)
+        with self._guard:
+            self._taken_for.pop(owner, None)
+            self._holders.add(owner)
+        future.set_result(held)
+
+    def _wait_for_lock(self, batch: bool) -> int:
+        """Takes the lock (a ``flock``), announced as a waiting single writer unless
+        ``batch``; the descriptor that holds it."""
         waiting = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if batch:
@@ -72,9 +117,7 @@ class WritersLock:
                 raise
         finally:
             os.close(waiting)
-        with self._guard:
-            self._holders.add(owner)
-        return Held(self, descriptor, owner)
+        return descriptor
 
     def attempt(self, batch: bool = False) -> Held | None:
         """The lock if it can be had now (for a ``batch``: and no single writer is waiting

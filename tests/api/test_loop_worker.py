@@ -124,6 +124,36 @@ def test_a_batch_waits_for_another_writer_while_the_loop_goes_on_serving(
     assert len(stored(app)) == 1
 
 
+def test_a_write_transaction_while_the_loop_waits_for_the_lock_does_not_wait_for_itself(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """SQLite: while the loop's batch waits for the writers' queue (held by another
+    process), a clinician's claim on the same loop opens a write transaction; it waits
+    for the loop's own acquisition instead of behind it, and both are answered once the
+    other writer is done."""
+    writers = app_state(app).db.writers
+    if writers is None:
+        pytest.skip("SQLite's writers' queue")
+    with serving_loop(app) as served, Wire(served.connect()) as intake, \
+            Wire(served.connect()) as clinician:
+        intake.send(post_submission(clinic))
+        assert intake.answer().status == 201  # something to claim
+        held = writers.acquire()
+        assert held is not None
+        try:
+            intake.send(post_submission(clinic))
+            time.sleep(0.2)  # the batch is waiting for the lock
+            clinician.send(request_bytes("POST", "/api/v1/queue/next",
+                                         headers=clinic.headers("clinician")))
+            time.sleep(0.3)
+        finally:
+            held.release()
+        clinician.sock.settimeout(10)
+        intake.sock.settimeout(10)
+        assert clinician.answer().status == 200
+        assert intake.answer().status == 201
+    assert len(stored(app)) == 2
+
+
 # -- credentials -----------------------------------------------------------------------
 
 def test_one_lookup_serves_the_requests_of_a_turn_with_the_same_credential(
