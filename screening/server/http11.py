@@ -68,6 +68,7 @@ class Connection:
         self.requests: deque[Request] = deque()
         self.out = bytearray()
         self.busy = False
+        self.watching_writes = False  # the loop waits for the socket to take more of out
         self.closing = False  # close once ``out`` is sent
         self.refusal: bytes | None = None  # the answer to a refused request, sent last
         self.last_active = time.monotonic()  # last bytes received or sent

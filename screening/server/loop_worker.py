@@ -347,6 +347,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             conn.requests.clear()
             conn.refusal = None
         conn.answered(answer)
+        self._send(conn)  # now, not at the end of the turn: the others' work is not its
         self._touched.add(conn)
 
     def _call_application(self, conn: http11.Connection, request: http11.Request) -> bytes:
@@ -451,26 +452,35 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
     def _send_touched(self) -> None:
         touched, self._touched = self._touched, set()
         for conn in touched:
-            if conn.sock.fileno() < 0:
-                continue
-            if conn.out:
-                try:
-                    sent = conn.sock.send(conn.out)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError:
-                    self._close(conn)
-                    continue
-                del conn.out[:sent]
-                conn.last_active = time.monotonic()
-            if conn.out:
-                self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
-                                      conn)
-                continue
-            if conn.closing and not conn.busy:
+            self._send(conn)
+
+    def _send(self, conn: http11.Connection) -> None:
+        """Sends what ``conn`` has to send, as much as its socket takes now; watches it for
+        writing while some is left; closes it once all is sent if it is closing."""
+        if conn.sock.fileno() < 0:
+            return
+        if conn.out:
+            try:
+                sent = conn.sock.send(conn.out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
                 self._close(conn)
-                continue
-            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+                return
+            del conn.out[:sent]
+            conn.last_active = time.monotonic()
+        if conn.out:
+            self._watch_writes(conn, True)
+        elif conn.closing and not conn.busy:
+            self._close(conn)
+        else:
+            self._watch_writes(conn, False)
+
+    def _watch_writes(self, conn: http11.Connection, watch: bool) -> None:
+        if conn.watching_writes != watch:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if watch else 0)
+            self._selector.modify(conn.sock, events, conn)
+            conn.watching_writes = watch
 
     def _close(self, conn: http11.Connection) -> None:
         if conn.sock.fileno() < 0:
