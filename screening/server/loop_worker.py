@@ -15,8 +15,11 @@ other worker processes commit too) does not hold up the loop: a thread queues fo
 lock in the kernel while the loop serves what arrives meanwhile (those requests join
 the batch), and the loop commits the moment the lock is its.
 
-Within one turn, clinicians' requests start before bulk intake (a ``POST`` of a
-submission or a QuestionnaireResponse), so a claim waits for at most the turn in progress.
+Clinicians' requests start before bulk intake (a ``POST`` of a submission or a
+QuestionnaireResponse): between two requests the loop takes in what has arrived, so a
+claim waits for at most the request in progress. Intake is never starved: while it
+waits, clinicians' requests go first for at most ``INTERACTIVE_SHARE`` of the loop's
+time.
 
 A request's work holds the loop while it runs. The few views whose work may take long
 without the database (an argon2 password check, DNS resolution, a shadow run over many
@@ -67,6 +70,13 @@ INTAKE_PATHS = ("/api/v1/submissions", "/fhir/QuestionnaireResponse")
 ACCEPTS_PER_TURN = 4  # spreads a burst of new connections over the worker processes
 OFFLOAD_THREADS = 2
 READ_SIZE = 65536
+# While intake waits, clinicians' requests go first for at most this share of the loop's
+# time (after a burst of up to INTERACTIVE_BURST_S): a clinician waits for at most a
+# request or two, and intake keeps the rest.
+INTERACTIVE_SHARE = 0.5
+INTERACTIVE_BURST_S = 0.02
+_CREDIT_PER_INTAKE_S = INTERACTIVE_SHARE / (1 - INTERACTIVE_SHARE)
+BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited this long
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
 SWITCH_INTERVAL_S = 0.0005
@@ -109,12 +119,15 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._selector = selectors.DefaultSelector()
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
+        self._deferred_since = 0.0  # when the first of them began to wait
+        # How long clinicians' requests may still go first while intake waits (seconds).
+        self._interactive_credit = INTERACTIVE_BURST_S
         self._awaiting_lock: set[GroupCommitter] = set()  # a thread queues for its lock
         self._lock_waiter = ThreadPoolExecutor(1, thread_name_prefix="writer-lock")
         self._done: SimpleQueue[Callable[[], None]] = SimpleQueue()  # from the threads
         self._in_offload = 0
         self._pool: ThreadPoolExecutor | None = None
-        self._touched: set[http11.Connection] = set()
+        self._touched: dict[http11.Connection, None] = {}  # in order; to serve or send
         self._dates = http11.DateCache()
         self._checked_this_turn: dict[str, Any] = {}  # credentials looked up this turn
 
@@ -173,6 +186,15 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """One turn: wait for sockets, read, serve what is complete, commit, answer."""
         events = self._selector.select(timeout)
         self._checked_this_turn.clear()
+        self._handle(events)
+        self._serve_ready()
+        self._send_touched()
+
+    def _poll(self) -> None:
+        """Takes in what has arrived since, without waiting (between two requests)."""
+        self._handle(self._selector.select(0))
+
+    def _handle(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
         for key, mask in events:
             data = key.data
             if data is None:
@@ -181,33 +203,53 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 if mask & selectors.EVENT_READ:
                     self._read(data)
                 if mask & selectors.EVENT_WRITE:
-                    self._touched.add(data)
+                    self._touched[data] = None
             else:
                 self._accept(data)
-        self._serve_ready()
-        self._send_touched()
 
     def _serve_ready(self) -> None:
         """Runs every request that can run until each is done or waits (for its commit, or
         for a thread), commits what the waiting ones queued and resumes them, and so on
-        until nothing more can be done this turn."""
+        until nothing more can be done this turn. Between two requests it takes in what
+        has arrived: a clinician's request that comes during a turn of intake starts
+        next, not after the turn."""
         while True:
             ready = [conn for conn in self._touched if conn.requests and not conn.busy]
-            if ready:
-                # Clinicians first, then intake (a stable sort keeps arrival order).
-                ready.sort(key=lambda conn: is_intake(conn.requests[0]))
-                for conn in ready:
-                    if not self._done.empty():
-                        self._run_done()  # e.g. a writer lock arrived: commit first
-                    if conn.requests and not conn.busy:
-                        self._start(conn, conn.requests.popleft())
-            elif not self._commit_deferred():
+            if (not ready or self._batch_is_due()) and self._commit_deferred():
+                continue
+            if not ready:
                 return
+            self._start_next(ready)
+            self._poll()
 
     def _start(self, conn: http11.Connection, request: http11.Request) -> None:
         conn.busy = True
         self.nr += 1
         _RequestGreenlet(self._respond).switch(conn, request)
+
+    def _start_next(self, ready: list[http11.Connection]) -> None:
+        """Starts the oldest clinician's request, unless intake waits too and clinicians
+        have used their share of the loop's time lately (``INTERACTIVE_SHARE``); then the
+        oldest intake request."""
+        interactive = next((c for c in ready if not is_intake(c.requests[0])), None)
+        intake = next((c for c in ready if is_intake(c.requests[0])), None)
+        conn = interactive if interactive is not None and (
+            intake is None or self._interactive_credit > 0) else intake
+        assert conn is not None
+        started = time.perf_counter()
+        self._start(conn, conn.requests.popleft())
+        spent = time.perf_counter() - started
+        if conn is intake:  # earns clinicians time to go first again
+            self._interactive_credit = min(
+                INTERACTIVE_BURST_S, self._interactive_credit + spent * _CREDIT_PER_INTAKE_S)
+        elif intake is not None:  # went first while intake waited
+            self._interactive_credit -= spent
+
+    def _batch_is_due(self) -> bool:
+        """Whether the waiting requests' batch is full, or its first request has waited
+        long enough, to commit before serving more (under a flood that never lets up)."""
+        return len(self._deferred) >= MAX_BATCH or bool(
+            self._deferred and time.monotonic() - self._deferred_since > BATCH_WAIT_S)
 
     def _commit_deferred(self) -> bool:
         """Commits what the waiting requests queued (at most ``MAX_BATCH`` requests) and
@@ -278,6 +320,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         current = getcurrent()
         if not isinstance(current, _RequestGreenlet):
             return False
+        if not self._deferred:
+            self._deferred_since = time.monotonic()
         self._deferred.append((committer, item, current))
         self._hub.switch()
         return True
@@ -348,7 +392,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             conn.refusal = None
         conn.answered(answer)
         self._send(conn)  # now, not at the end of the turn: the others' work is not its
-        self._touched.add(conn)
+        self._touched[conn] = None
 
     def _call_application(self, conn: http11.Connection, request: http11.Request) -> bytes:
         started: list[Any] = []
@@ -432,7 +476,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         if not data:
             if conn.busy or conn.requests or conn.out:
                 conn.closing = True  # the client half-closed: answer what it asked, close
-                self._touched.add(conn)
+                self._touched[conn] = None
             else:
                 self._close(conn)
             return
@@ -447,10 +491,10 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 "request_id": request_id, "status": status,
                 "exc_type": f"{type(error).__module__}.{type(error).__qualname__}"})
             conn.refuse(problem_bytes(status, title, slug, detail, request_id))
-        self._touched.add(conn)
+        self._touched[conn] = None
 
     def _send_touched(self) -> None:
-        touched, self._touched = self._touched, set()
+        touched, self._touched = self._touched, {}
         for conn in touched:
             self._send(conn)
 
