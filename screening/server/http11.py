@@ -12,6 +12,7 @@ details by the caller (``screening.server.gunicorn_errors``), never echoing the 
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from collections import deque
@@ -35,6 +36,9 @@ class Limits:
 
     def __init__(self, line: int, fields: int, field_size: int, body: int) -> None:
         self.line, self.fields, self.field_size, self.body = line, fields, field_size, body
+
+
+_ticks = itertools.count()  # orders when connections' next requests began to wait
 
 
 class Request:
@@ -68,6 +72,7 @@ class Connection:
         self.requests: deque[Request] = deque()
         self.out = bytearray()
         self.busy = False
+        self.waiting_since = 0  # a tick: when its next request began to wait its turn
         self.watching_writes = False  # the loop waits for the socket to take more of out
         self.closing = False  # close once ``out`` is sent
         self.refusal: bytes | None = None  # the answer to a refused request, sent last
@@ -97,6 +102,8 @@ class Connection:
         for it once no request is left."""
         self.out += answer
         self.busy = False
+        if self.requests:
+            self.waiting_since = next(_ticks)  # a pipelined request waits from now
         if self.refusal is not None and not self.requests:
             self.out += self.refusal
             self.refusal = None
@@ -186,6 +193,8 @@ class Connection:
     def _complete(self, *, cut_short: bool) -> None:
         body = b"".join(self._body)[: self.limits.body + 1]
         keep_alive = not cut_short and not self.closing and self._parser.should_keep_alive()
+        if not (self.requests or self.busy):
+            self.waiting_since = next(_ticks)
         self.requests.append(Request(
             self._parser.get_method().decode("ascii"), self._url,
             self._parser.get_http_version(), self._headers, body, keep_alive, cut_short))

@@ -76,10 +76,17 @@ READ_SIZE = 65536
 INTERACTIVE_SHARE = 0.5
 INTERACTIVE_BURST_S = 0.02
 _CREDIT_PER_INTAKE_S = INTERACTIVE_SHARE / (1 - INTERACTIVE_SHARE)
-BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited this long
+BATCH_WAIT_S = 0.01
+# A turn starts requests for this long, then ends: the loop's chores (heartbeat, timeouts,
+# the turn's shared credential lookups) come around even under a flood.
+TURN_S = 0.02  # a batch is committed once its first request has waited this long
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
 SWITCH_INTERVAL_S = 0.0005
+
+
+def _waiting_since(conn: http11.Connection) -> int:
+    return conn.waiting_since
 
 
 def is_intake(request: http11.Request) -> bool:
@@ -120,6 +127,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
         self._deferred_since = 0.0  # when the first of them began to wait
+        self._turn_ends = 0.0  # after this, a turn takes in nothing more (see _serve_ready)
         # How long clinicians' requests may still go first while intake waits (seconds).
         self._interactive_credit = INTERACTIVE_BURST_S
         self._awaiting_lock: set[GroupCommitter] = set()  # a thread queues for its lock
@@ -172,7 +180,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             if self.ppid != os.getppid():
                 log.info("the master process is gone; stopping")
                 break
-            self._turn(timeout=1.0)
+            self._turn(timeout=0.0 if self._touched else 1.0)
             now = time.monotonic()
             if now >= next_sweep:
                 self._close_stale(now)
@@ -186,6 +194,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """One turn: wait for sockets, read, serve what is complete, commit, answer."""
         events = self._selector.select(timeout)
         self._checked_this_turn.clear()
+        self._turn_ends = time.monotonic() + TURN_S
         self._handle(events)
         self._serve_ready()
         self._send_touched()
@@ -211,13 +220,16 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """Runs every request that can run until each is done or waits (for its commit, or
         for a thread), commits what the waiting ones queued and resumes them, and so on
         until nothing more can be done this turn. Between two requests it takes in what
-        has arrived: a clinician's request that comes during a turn of intake starts
-        next, not after the turn."""
+        has arrived: a clinician's request that comes during a turn of intake starts next,
+        not after the turn. Within each kind, connections take turns: the one whose next
+        request has waited longest goes first, so a client pipelining many requests
+        does not keep the others waiting. After ``TURN_S`` the turn starts no more
+        requests; the next turn follows at once."""
         while True:
             ready = [conn for conn in self._touched if conn.requests and not conn.busy]
             if (not ready or self._batch_is_due()) and self._commit_deferred():
                 continue
-            if not ready:
+            if not ready or time.monotonic() >= self._turn_ends:
                 return
             self._start_next(ready)
             self._poll()
@@ -231,8 +243,10 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """Starts the oldest clinician's request, unless intake waits too and clinicians
         have used their share of the loop's time lately (``INTERACTIVE_SHARE``); then the
         oldest intake request."""
-        interactive = next((c for c in ready if not is_intake(c.requests[0])), None)
-        intake = next((c for c in ready if is_intake(c.requests[0])), None)
+        interactive = min((c for c in ready if not is_intake(c.requests[0])),
+                          key=_waiting_since, default=None)
+        intake = min((c for c in ready if is_intake(c.requests[0])), key=_waiting_since,
+                     default=None)
         conn = interactive if interactive is not None and (
             intake is None or self._interactive_credit > 0) else intake
         assert conn is not None
@@ -497,6 +511,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         touched, self._touched = self._touched, {}
         for conn in touched:
             self._send(conn)
+            if conn.requests and not conn.busy and conn.sock.fileno() >= 0:
+                self._touched[conn] = None  # left for the next turn
 
     def _send(self, conn: http11.Connection) -> None:
         """Sends what ``conn`` has to send, as much as its socket takes now; watches it for

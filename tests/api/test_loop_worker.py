@@ -488,3 +488,40 @@ def test_any_wsgi_application_can_be_served() -> None:
         wire.send(request_bytes("GET", "/ping"))
         answer = wire.answer()
     assert (answer.status, answer.body) == (200, b"pong")
+
+
+def test_a_client_pipelining_many_requests_does_not_keep_another_waiting(
+        app: Flask) -> None:
+    """Connections take turns: another client's request is served next, not after the
+    thousand one client pipelined before it."""
+    with serving_loop(app) as served, Wire(served.connect()) as greedy, \
+            Wire(served.connect()) as other:
+        started = time.monotonic()
+        greedy.send(request_bytes("GET", "/health") * 1000)
+        assert greedy.answer().status == 200  # its requests are being served
+        sent = time.monotonic()
+        other.send(request_bytes("GET", "/health"))
+        assert other.answer().status == 200
+        other_waited = time.monotonic() - sent
+        assert all(greedy.answer().status == 200 for _ in range(999))
+        greedy_took = time.monotonic() - started
+    assert other_waited < greedy_took / 4, (other_waited, greedy_took)
+
+
+def test_a_token_revoked_during_a_flood_of_its_requests_is_refused_within_moments(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """A turn ends after ``TURN_S`` even when requests never stop coming, so the
+    credential lookup its requests shared is made again."""
+    parsed = credentials.parse(clinic.clinician_token)
+    assert parsed is not None
+    queue = request_bytes("GET", "/api/v1/queue", headers=clinic.headers("clinician"))
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(queue * 300)
+        statuses = [wire.answer().status for _ in range(10)]
+        with session_scope(app) as session:
+            accounts.revoke_user_token(session, parsed.public_id)
+        statuses += [wire.answer().status for _ in range(290)]
+    first_refused = statuses.index(401)
+    assert statuses[:first_refused] == [200] * first_refused
+    assert set(statuses[first_refused:]) == {401}
+    assert first_refused < 200, first_refused
