@@ -45,7 +45,7 @@ class Request:
     """One parsed request."""
 
     __slots__ = ("method", "target", "version", "headers", "body", "keep_alive",
-                 "cut_short")
+                 "cut_short", "intake")
 
     def __init__(self, method: str, target: bytes, version: str,
                  headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool,
@@ -53,6 +53,7 @@ class Request:
         self.method, self.target, self.version = method, target, version
         self.headers, self.body, self.keep_alive = headers, body, keep_alive
         self.cut_short = cut_short  # the body went past the limit and was not read whole
+        self.intake: bool | None = None  # bulk intake? (the serving loop decides, once)
 
 
 class _BodyPastLimit(Exception):

@@ -76,10 +76,11 @@ READ_SIZE = 65536
 INTERACTIVE_SHARE = 0.5
 INTERACTIVE_BURST_S = 0.02
 _CREDIT_PER_INTAKE_S = INTERACTIVE_SHARE / (1 - INTERACTIVE_SHARE)
-BATCH_WAIT_S = 0.01
+BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited this long
 # A turn starts requests for this long, then ends: the loop's chores (heartbeat, timeouts,
 # the turn's shared credential lookups) come around even under a flood.
-TURN_S = 0.02  # a batch is committed once its first request has waited this long
+TURN_S = 0.02
+POLL_S = 0.001  # between two requests, the loop takes in what has arrived this often
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
 SWITCH_INTERVAL_S = 0.0005
@@ -91,10 +92,10 @@ def _waiting_since(conn: http11.Connection) -> int:
 
 def is_intake(request: http11.Request) -> bool:
     """True for a bulk intake request: ``POST`` of a submission or QuestionnaireResponse."""
-    if request.method != "POST":
-        return False
-    path = request.target.split(b"?", 1)[0]
-    return path.decode("latin-1") in INTAKE_PATHS
+    if request.intake is None:
+        request.intake = request.method == "POST" and \
+            request.target.split(b"?", 1)[0].decode("latin-1") in INTAKE_PATHS
+    return request.intake
 
 
 class _RequestGreenlet(greenlet):  # type: ignore[misc]
@@ -127,7 +128,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
         self._deferred_since = 0.0  # when the first of them began to wait
-        self._turn_ends = 0.0  # after this, a turn takes in nothing more (see _serve_ready)
+        self._turn_ends = 0.0  # after this, a turn starts no more requests (_serve_ready)
+        self._next_poll = 0.0  # when _serve_ready next takes in what has arrived
         # How long clinicians' requests may still go first while intake waits (seconds).
         self._interactive_credit = INTERACTIVE_BURST_S
         self._awaiting_lock: set[GroupCommitter] = set()  # a thread queues for its lock
@@ -220,44 +222,54 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """Runs every request that can run until each is done or waits (for its commit, or
         for a thread), commits what the waiting ones queued and resumes them, and so on
         until nothing more can be done this turn. Between two requests it takes in what
-        has arrived: a clinician's request that comes during a turn of intake starts next,
-        not after the turn. Within each kind, connections take turns: the one whose next
-        request has waited longest goes first, so a client pipelining many requests
-        does not keep the others waiting. After ``TURN_S`` the turn starts no more
-        requests; the next turn follows at once."""
+        has arrived (every ``POLL_S`` at most): a clinician's request that comes during a
+        turn of intake starts next, not after the turn. Within each kind, connections take
+        turns: the one whose next request has waited longest goes first, so a client
+        pipelining many requests does not keep the others waiting. After ``TURN_S`` the
+        turn starts no more requests; the next turn follows at once."""
         while True:
             ready = [conn for conn in self._touched if conn.requests and not conn.busy]
             if (not ready or self._batch_is_due()) and self._commit_deferred():
                 continue
-            if not ready or time.monotonic() >= self._turn_ends:
+            now = time.monotonic()
+            if not ready or now >= self._turn_ends:
                 return
-            self._start_next(ready)
-            self._poll()
+            if now >= self._next_poll:
+                self._next_poll = now + POLL_S
+                self._poll()
+                continue
+            self._serve_round(ready)
 
-    def _start(self, conn: http11.Connection, request: http11.Request) -> None:
+    def _serve_round(self, ready: list[http11.Connection]) -> None:
+        """Starts the next request of each ready connection, in waiting order: clinicians'
+        first, unless intake waits too and they have used their share of the loop's time
+        lately (``INTERACTIVE_SHARE``). Returns early when it is time to take in what has
+        arrived."""
+        interactive = sorted((c for c in ready if not is_intake(c.requests[0])),
+                             key=_waiting_since)
+        intake = sorted((c for c in ready if is_intake(c.requests[0])), key=_waiting_since)
+        for conn in interactive:
+            if intake and self._interactive_credit <= 0:
+                break
+            spent = self._start(conn, conn.requests.popleft())
+            if intake:  # went first while intake waited
+                self._interactive_credit -= spent
+            if time.monotonic() >= self._next_poll:
+                return
+        for conn in intake:
+            spent = self._start(conn, conn.requests.popleft())
+            self._interactive_credit = min(  # earns clinicians time to go first again
+                INTERACTIVE_BURST_S, self._interactive_credit + spent * _CREDIT_PER_INTAKE_S)
+            if time.monotonic() >= self._next_poll:
+                return
+
+    def _start(self, conn: http11.Connection, request: http11.Request) -> float:
+        """Runs ``request`` until it is done or waits; the seconds that took."""
         conn.busy = True
         self.nr += 1
-        _RequestGreenlet(self._respond).switch(conn, request)
-
-    def _start_next(self, ready: list[http11.Connection]) -> None:
-        """Starts the oldest clinician's request, unless intake waits too and clinicians
-        have used their share of the loop's time lately (``INTERACTIVE_SHARE``); then the
-        oldest intake request."""
-        interactive = min((c for c in ready if not is_intake(c.requests[0])),
-                          key=_waiting_since, default=None)
-        intake = min((c for c in ready if is_intake(c.requests[0])), key=_waiting_since,
-                     default=None)
-        conn = interactive if interactive is not None and (
-            intake is None or self._interactive_credit > 0) else intake
-        assert conn is not None
         started = time.perf_counter()
-        self._start(conn, conn.requests.popleft())
-        spent = time.perf_counter() - started
-        if conn is intake:  # earns clinicians time to go first again
-            self._interactive_credit = min(
-                INTERACTIVE_BURST_S, self._interactive_credit + spent * _CREDIT_PER_INTAKE_S)
-        elif intake is not None:  # went first while intake waited
-            self._interactive_credit -= spent
+        _RequestGreenlet(self._respond).switch(conn, request)
+        return time.perf_counter() - started
 
     def _batch_is_due(self) -> bool:
         """Whether the waiting requests' batch is full, or its first request has waited
