@@ -3,9 +3,9 @@
 Ingest (``POST /api/v1/submissions``) against 1, 2 and 4 app servers, each its own
 ``screening serve --workers 1`` on its own port, driven by one wrk per server with the
 connections shared out; first with the code of ``--before DIR`` (e.g. a checkout of the
-commit where every write locked the audit chain head), then with this checkout's (events
-inserted unsealed and sealed by each server's worker), in one run. Prints
-the total requests/s, the worst server's p99 and the errors of each.
+commit where every write locked the audit chain head, or of the previous serving model),
+then with this checkout's, in one run. Prints the total requests/s, the worst server's p99
+and the errors of each, each line named after its checkout's folder.
 
 Run: ``.venv/bin/python bench/writers.py --before /path/to/old/checkout [--seconds 10]
 [--connections 16]``. Uses the PostgreSQL database ``$BENCH_PG_DB`` (default ``bench``).
@@ -103,10 +103,11 @@ def main() -> None:
     print(f"PostgreSQL, concurrency {args.connections} shared by the servers, "
           f"{args.seconds} s per run")
     with example_body() as body:
-        for name, checkout in (("head lock (before)", args.before), ("sealer (after)", ROOT)):
+        for name, checkout in ((f"{args.before.name} (before)", args.before),
+                               (f"{ROOT.name} (this checkout)", ROOT)):
             for servers in SERVERS:
                 result = measure(checkout, servers, body, args)
-                print(f"  {name:<19} {servers} server(s): {result.rps:8.1f} req/s  "
+                print(f"  {name:<26} {servers} server(s): {result.rps:8.1f} req/s  "
                       f"p99 {result.p99_ms:7.2f} ms  {result.errors} errors", flush=True)
 
 
