@@ -170,7 +170,9 @@ class Connection:
             return
         if len(expect) > 1 or expect[0].strip().lower() != b"100-continue":
             raise http.ExpectationFailed("unsupported expectation")
-        if self._parser.get_http_version() == "1.1":
+        if self._parser.get_http_version() == "1.1" and not (self.busy or self.requests):
+            # Not behind another request's answer still to come: an interim answer must
+            # not overtake it. Such a client sends its body after its own short wait.
             self.out += _CONTINUE
 
     def on_body(self, chunk: bytes) -> None:

@@ -109,6 +109,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
     """gunicorn worker: the serving loop (see the module docstring)."""
 
     def init_process(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.prepare()
         super().init_process()  # loads the application, then runs the loop
 
@@ -123,7 +124,6 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def prepare(self) -> None:
         """Sets up the loop's state (before the application is attached)."""
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._selector = selectors.DefaultSelector()
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
@@ -176,17 +176,17 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                                      self.cfg.limit_request_fields or 1 << 30,
                                      self.cfg.limit_request_field_size or 1 << 30,
                                      MAX_BODY_BYTES)
-        next_sweep = time.monotonic() + 1.0
+        next_chores = 0.0
         while self.alive:
-            self.notify()
-            if self.ppid != os.getppid():
-                log.info("the master process is gone; stopping")
-                break
-            self._turn(timeout=0.0 if self._touched else 1.0)
             now = time.monotonic()
-            if now >= next_sweep:
+            if now >= next_chores:  # once a second, not every turn: each is a syscall
+                next_chores = now + 1.0
+                self.notify()  # the heartbeat gunicorn's master watches
+                if self.ppid != os.getppid():
+                    log.info("the master process is gone; stopping")
+                    break
                 self._close_stale(now)
-                next_sweep = now + 1.0
+            self._turn(timeout=0.0 if self._touched else 1.0)
             if self.nr >= self.max_requests:
                 log.info("served max_requests; restarting")
                 self.alive = False
