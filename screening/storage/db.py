@@ -10,7 +10,7 @@ SQLite gets two engines on the same file: reads begin a deferred transaction, wr
 PostgreSQL uses one pooled engine for both.
 
 ``Database.committer`` (``screening.storage.group_commit``) commits the units that only queued
-rows: concurrent units of a worker share one transaction and one fsync.
+rows: under the serving loop, the units a worker serves together share one transaction.
 """
 
 from __future__ import annotations

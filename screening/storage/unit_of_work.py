@@ -11,9 +11,10 @@ It writes two ways, chosen at commit, behind the one ``commit()``:
   and the audit events are written into that transaction when it commits.
 - A unit that only queued rows (an ingested submission), or on SQLite read and queued
   rows (the audit event of a read), is committed by the database's group committer
-  (``screening.storage.group_commit``): on SQLite, concurrent units of a process share one
-  transaction and its fsync. On PostgreSQL a unit that read commits its rows in its own
-  open transaction: a clinician's read does not wait for the next batch of submissions.
+  (``screening.storage.group_commit``): under the serving loop, the units of the requests
+  a worker serves together share one transaction and its fsync. On PostgreSQL a unit that
+  read commits its rows in its own open transaction: a clinician's read does not wait for
+  the next batch of submissions.
 
 ``audit(...)`` is the one audit appender: it queues an unsealed event (the sealer chains
 it later, ``screening.storage.audit``) that commits with the unit's other writes.
