@@ -26,11 +26,17 @@ browser:
 	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 ## test: install and run the whole suite; rules/ must keep 100 % line and branch coverage
+## (COVERAGE=0 runs the suite without measuring it: CI's second pass, on PostgreSQL)
+COVERAGE ?= 1
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+ifeq ($(COVERAGE),0)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+else
 	$(BIN)/python -m pytest --cov --cov-report= $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include='rules/*' --fail-under=100
 	$(BIN)/python -m coverage report --include='screening/*' --skip-covered --sort=cover | tail -n 3
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
