@@ -410,7 +410,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         try:
             answer = self._call_application(conn, request)
         except Exception as error:
-            answer = self._server_error(error)
+            answer = _problem(error)
             request.keep_alive = False
         if not request.keep_alive:
             conn.closing = True
@@ -442,15 +442,6 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         status, headers = started
         return http11.response_bytes(request, status, headers, b"".join(written),
                                      self._dates.now())
-
-    def _server_error(self, error: BaseException) -> bytes:
-        status, title, slug, detail = answer_for(error)
-        request_id = uuid.uuid4().hex
-        log.error("request failed in the HTTP server", extra={
-            "request_id": request_id, "status": status,
-            "exc_type": f"{type(error).__module__}.{type(error).__qualname__}",
-            "stack": "".join(traceback.format_tb(error.__traceback__))})
-        return problem_bytes(status, title, slug, detail, request_id)
 
     # -- sockets -----------------------------------------------------------------------
 
@@ -511,12 +502,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         try:
             conn.feed(data)
         except Exception as error:  # a request refused before the application
-            status, title, slug, detail = answer_for(error)
-            request_id = uuid.uuid4().hex
-            log.warning("request refused by the HTTP server", extra={
-                "request_id": request_id, "status": status,
-                "exc_type": f"{type(error).__module__}.{type(error).__qualname__}"})
-            conn.refuse(problem_bytes(status, title, slug, detail, request_id))
+            conn.refuse(_problem(error))
         self._touched[conn] = None
 
     def _send_touched(self) -> None:
@@ -603,6 +589,22 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._lock_waiter.shutdown(wait=True)
         self._run_done()  # a writer lock that came after the last turn is given back
         self._selector.close()
+
+
+def _problem(error: BaseException) -> bytes:
+    """The problem-details answer to ``error``, met by the server itself (a request it
+    refused, or an error that escaped the application), and its one log line: the
+    error's class, never the input; the stack too for a 5xx."""
+    status, title, slug, detail = answer_for(error)
+    request_id = uuid.uuid4().hex
+    fields = {"request_id": request_id, "status": status,
+              "exc_type": f"{type(error).__module__}.{type(error).__qualname__}"}
+    if status >= 500:
+        fields["stack"] = "".join(traceback.format_tb(error.__traceback__))
+        log.error("request failed in the HTTP server", extra=fields)
+    else:
+        log.warning("request refused by the HTTP server", extra=fields)
+    return problem_bytes(status, title, slug, detail, request_id)
 
 
 class _ErrorLog:

@@ -16,9 +16,9 @@ while it waits, and a batch takes that file exclusively, i.e. waits until nobody
 announced, before it queues. A claim then waits for at most the transaction in progress,
 not also for the batches of every worker process (``bench/mixed.py``: the clinicians' p99
 under full ingest 50-58 ms before, 43-49 ms after, in alternating runs). The batch loses
-nothing by it: requests arriving meanwhile join it. The serving loop's batches only
-``attempt`` the locks: when either is taken, the loop goes on serving and tries again a
-moment later.
+nothing by it: requests arriving meanwhile join it. The serving loop's batches first
+``attempt`` the locks; when either is taken, a thread of the loop waits for them as a
+single writer does (``take_for``) while the loop goes on serving.
 
 Each acquisition opens its own file description, so threads of one process queue on the
 lock as processes do. A thread that already holds it (a write transaction begun inside
