@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from screening.services import accounts
+from screening.storage.db import app_state
 from screening.storage.models import AuditEvent, User
 from screening.storage.unit_of_work import session_scope
-from screening.web.console import guard, totp
+from screening.web.console import guard, passwords, signin, totp
 from tests.console.signing_in import (
     ConsoleLogin,
     add_console_user,
@@ -306,3 +307,52 @@ def test_a_hash_with_older_parameters_is_redone_at_sign_in(
     assert post_password(console_client, clinician_login).status_code == 303
     renewed = stored_user(console_app, clinician_login.user_id).password_hash or ""
     assert "m=19456,t=2,p=1" in renewed
+
+
+def test_the_password_check_holds_no_write_lock_so_ingest_is_not_kept_waiting(
+    console_app: Flask, console_client: FlaskClient, clinician_login: ConsoleLogin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On SQLite one writer at a time commits: an argon2 check (tens of milliseconds)
+    inside a write transaction would stop every submission for that long."""
+    writers = app_state(console_app).db.writers
+    if writers is None:
+        pytest.skip("PostgreSQL writers share no lock")
+    free_during_check: list[bool] = []
+    real_verify = passwords.verify
+
+    def verify(stored_hash: str | None, password: str) -> bool:
+        held = writers.attempt()
+        free_during_check.append(held is not None)
+        if held is not None:
+            held.release()
+        return real_verify(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "verify", verify)
+    assert post_password(console_client, clinician_login).status_code == 303
+    assert free_during_check == [True]
+    assert [(e.action, e.outcome) for e in login_events(console_app)] == []
+
+
+def test_a_password_changed_during_sign_in_is_not_overwritten_by_the_redone_hash(
+    console_app: Flask, console_client: FlaskClient, clinician_login: ConsoleLogin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    with session_scope(console_app) as session:
+        user = session.get_one(User, clinician_login.user_id)
+        user.password_hash = old.hash(clinician_login.password)
+    real_verify = passwords.verify
+    changed = "a new password, set by the admin"
+
+    def verify_then_admin_changes_it(stored_hash: str | None, password: str) -> bool:
+        matched = real_verify(stored_hash, password)
+        with session_scope(console_app) as session:
+            signin.set_password(session, clinician_login.user_id, changed)
+        return matched
+
+    monkeypatch.setattr(passwords, "verify", verify_then_admin_changes_it)
+    assert post_password(console_client, clinician_login).status_code == 303
+    stored = stored_user(console_app, clinician_login.user_id).password_hash
+    assert real_verify(stored, changed)
+    assert not real_verify(stored, clinician_login.password)

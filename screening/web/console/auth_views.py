@@ -71,7 +71,7 @@ def login_password() -> Response:
     refused = _throttled("password", request.remote_addr or "unknown", email.lower())
     if refused is not None:
         return refused
-    session = get_session(write=True)
+    session = get_session()  # a read: argon2 must not hold SQLite's one writer lock
     result = signin.check_password(session, email, password, clinic)
     if not isinstance(result, signin.Account):
         signin.record_refusal(session, result, g.get("request_id"))

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from screening.errors import NotFound, Unprocessable
@@ -71,6 +71,12 @@ def check_password(
     An e-mail may be a user of several clinics; every candidate's hash is checked (at
     least one argon2 verification even when there is none) and exactly one must match,
     else the clinic must be named.
+
+    It only reads, so ``session`` should be a read session: each argon2 check takes tens
+    of milliseconds, and on SQLite an open write transaction would keep every other
+    writer (ingest included) waiting that long. A hash made with weaker parameters than
+    today's is replaced by a queued update (``_upgrade_hash``) that commits with the
+    unit's other writes.
     """
     candidates = _candidates(session, email, clinic_slug)
     matched = [user for user in candidates if passwords.verify(user.password_hash, password)]
@@ -81,8 +87,23 @@ def check_password(
         return Refused(Refusal.AMBIGUOUS if matched else Refusal.INVALID, named)
     user = matched[0]
     if user.password_hash and passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+        _upgrade_hash(session, user, password)
     return Account(user.id, user.clinic_id, user.totp_confirmed_at is not None)
+
+
+_REPLACE_HASH = (
+    update(User.__table__)
+    .where(User.__table__.c.id == bindparam("user_id"),
+           User.__table__.c.password_hash == bindparam("old_hash"))
+    .values(password_hash=bindparam("new_hash")))
+
+
+def _upgrade_hash(session: Session, user: User, password: str) -> None:
+    """Queues the replacement of ``user``'s outdated hash by one of today's parameters,
+    unless the password was changed meanwhile (the update then matches no row)."""
+    unit_of_work.of(session).execute(_REPLACE_HASH, {
+        "user_id": user.id, "old_hash": user.password_hash,
+        "new_hash": passwords.hash_password(password)})
 
 
 def active_user(session: Session, user_id: str, *, lock: bool = False) -> User | None:
