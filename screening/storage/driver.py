@@ -14,6 +14,7 @@ execution is the driver's. A driver error is raised as SQLAlchemy raises it
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,16 +122,76 @@ class DriverTransaction:
         return self.cursor
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Inserts ``rows`` into ``table``; rows with the same columns share an
-        ``executemany``."""
+        """Inserts ``rows`` into ``table``. Rows with the same columns share statements:
+        on SQLite one ``executemany``; on PostgreSQL multi-row ``INSERT``s of 1, 2, 4 ...
+        ``MAX_ROWS_PER_INSERT`` rows (``multi_row_insert``)."""
         groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
         for row in rows:
             groups.setdefault(tuple(row), []).append(row)
         for columns, group in groups.items():
             compiled = insert_statement(table, self.dialect, columns)
-            bound = [compiled.bind(row) for row in group]
-            with _as_sqlalchemy_errors(compiled.sql, self.dialect):
-                self.cursor.executemany(compiled.sql, bound)
+            if self.dialect.name != "postgresql":
+                bound = [compiled.bind(row) for row in group]
+                with _as_sqlalchemy_errors(compiled.sql, self.dialect):
+                    self.cursor.executemany(compiled.sql, bound)
+                continue
+            start = 0
+            while start < len(group):
+                count = _chunk(len(group) - start)
+                many = multi_row_insert(compiled.sql, count)
+                values = [value for row in group[start:start + count]
+                          for value in many.row_values(compiled.bind(row))]
+                with _as_sqlalchemy_errors(many.sql, self.dialect):
+                    self.cursor.execute(many.sql, values)
+                start += count
+
+
+# PostgreSQL runs each row of an ``executemany`` as a statement of its own (bind, executor
+# start and end, per row); one ``INSERT ... VALUES (...), (...)`` of eight submissions'
+# rows costs the server about 30 % less CPU (``bench/pg_insert.py``: 391 -> 278 us per
+# submission). Rows go in chunks of powers of two, so that each table has a few statement
+# texts for the driver to prepare, not one per batch size.
+MAX_ROWS_PER_INSERT = 64
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _chunk(remaining: int) -> int:
+    """The largest power of two up to ``remaining`` and ``MAX_ROWS_PER_INSERT``."""
+    return min(1 << (remaining.bit_length() - 1), MAX_ROWS_PER_INSERT)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiRowInsert:
+    """An ``INSERT`` of ``count`` rows with positional placeholders, and the order in
+    which each row's bound values fill them."""
+
+    sql: str
+    names: tuple[str, ...]  # one row's bind names, in placeholder order
+
+    def row_values(self, bound: Mapping[str, Any]) -> list[Any]:
+        """One row's driver values (``DriverStatement.bind``), in placeholder order."""
+        return [bound[name] for name in self.names]
+
+
+@functools.lru_cache(maxsize=256)
+def multi_row_insert(sql: str, count: int) -> MultiRowInsert:
+    """``sql`` (a one-row ``INSERT ... VALUES (...)`` with named placeholders, as the
+    psycopg dialect compiles it) for ``count`` rows. What follows the row (a
+    ``RETURNING``) is dropped: nobody reads it."""
+    head, separator, rest = sql.partition(" VALUES (")
+    if not separator or not _PLACEHOLDER.search(rest):
+        raise ValueError(f"not a one-row INSERT with named binds: {sql[:80]}")
+    depth = 1
+    for end, character in enumerate(rest):  # to the parenthesis that closes the row
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth == 0:
+            one_row = rest[:end]
+            break
+    else:
+        raise ValueError(f"the row of this INSERT does not end: {sql[:80]}")
+    names = tuple(_PLACEHOLDER.findall(one_row))
+    row = "(" + _PLACEHOLDER.sub("%s", one_row) + ")"
+    return MultiRowInsert(f"{head} VALUES {', '.join([row] * count)}", names)
 
 
 @contextmanager

@@ -119,3 +119,39 @@ def test_none_in_a_json_column_is_stored_as_the_orm_stores_it(
     engine = app_state(app).db.read_engine
     assert driver.fetch_one(engine, stored, {"id": "by-driver"}) == driver.fetch_one(
         engine, stored, {"id": "by-orm"})
+
+
+@pytest.mark.parametrize("count", [1, 13, 70])
+def test_every_row_of_a_large_insert_is_written_once_in_chunks(
+        app: Flask, clinic: TenantCredentials, count: int) -> None:
+    """On PostgreSQL rows go in multi-row INSERTs of 64, 32 ... 1 rows (70 = 64 + 4 + 2):
+    each row lands once, with its own values, whatever the chunks."""
+    rows = [{**_submission_row(clinic.clinic_id), "priority_rank": index % 4,
+             "answers": {"row": index}} for index in range(count)]
+    with driver.transaction(app_state(app).db.write_engine) as transaction:
+        transaction.insert_many(Submission.__table__, rows)  # type: ignore[arg-type]
+    with session_scope(app, write=False) as session:
+        stored = {s.id: (s.priority_rank, s.answers) for s in session.scalars(select(Submission))}
+    assert stored == {row["id"]: (row["priority_rank"], row["answers"]) for row in rows}
+
+
+def test_a_broken_row_in_a_later_chunk_writes_none_of_the_rows(
+        app: Flask, clinic: TenantCredentials) -> None:
+    rows = [_submission_row(clinic.clinic_id) for _ in range(9)]
+    rows[8]["id"] = rows[0]["id"]  # the ninth row (a chunk of its own) repeats the first
+    with pytest.raises(IntegrityError):
+        with driver.transaction(app_state(app).db.write_engine) as transaction:
+            transaction.insert_many(Submission.__table__, rows)  # type: ignore[arg-type]
+    with session_scope(app, write=False) as session:
+        assert session.scalars(select(Submission.id)).all() == []
+
+
+def test_a_multi_row_insert_repeats_the_row_and_drops_returning() -> None:
+    sql = ("INSERT INTO t (a, b) VALUES (%(a)s::VARCHAR, lower(%(b)s)) "
+           "RETURNING t.seq")
+    many = driver.multi_row_insert(sql, 3)
+    assert many.sql == ("INSERT INTO t (a, b) VALUES (%s::VARCHAR, lower(%s)), "
+                        "(%s::VARCHAR, lower(%s)), (%s::VARCHAR, lower(%s))")
+    assert many.row_values({"b": 2, "a": 1}) == [1, 2]
+    with pytest.raises(ValueError, match="one-row INSERT"):
+        driver.multi_row_insert("UPDATE t SET a = %(a)s", 2)

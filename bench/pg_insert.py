@@ -1,0 +1,155 @@
+"""PostgreSQL's own CPU per ingested submission: one ``executemany`` per table against
+multi-row ``INSERT``s, side by side in one run.
+
+A submission writes three rows in the group committer's transaction: the submission, its
+audit event and its outbox event. On PostgreSQL the database server is shared by every app
+server, so what it spends per submission bounds the whole deployment. This posts one
+example submission through the service (``create_app`` on the database ``$BENCH_PG_DB``,
+default ``bench``, emptied and migrated), takes its three stored rows as templates, and then
+writes batches of ``--batch`` submissions' rows (new ids) in one transaction each, as the
+group committer does, two ways in turn:
+
+- ``executemany``: each table's rows in one ``executemany`` (pipelined), which PostgreSQL
+  runs as one statement per row;
+- ``multi-row``: ``DriverTransaction.insert_many``, the service's way (one ``INSERT ...
+  VALUES (...), (...)`` per table and chunk).
+
+It prints, per submission, the CPU time of the database's backends serving the bench
+database (read from ``/proc``, so the server must run on this machine) and the wall time,
+each the lowest of ``--rounds`` rounds.
+
+Run: ``.venv/bin/python bench/pg_insert.py [--batches 400] [--batch 8] [--rounds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from sqlalchemy import Table, select, text  # noqa: E402
+
+from bench.harness import bench_database, create_clinic  # noqa: E402
+from screening.app import create_app  # noqa: E402
+from screening.storage import driver  # noqa: E402
+from screening.storage.db import app_state  # noqa: E402
+from screening.storage.ids import uuid4_hex  # noqa: E402
+from screening.storage.models import AuditEvent, Submission, WebhookEvent, new_id  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "submission.json"
+TABLES: tuple[Table, ...] = (Submission.__table__, AuditEvent.__table__,  # type: ignore[assignment]
+                             WebhookEvent.__table__)
+GENERATED = {"audit_events": "id", "webhook_events": "seq"}  # left to the database
+
+
+def templates(app: Any, intake_key: str) -> dict[Table, dict[str, Any]]:
+    """The three rows one example submission stored, as the service wrote them."""
+    client = app.test_client()
+    answer = client.post("/api/v1/submissions", json=json.loads(EXAMPLE.read_text()),
+                         headers={"Authorization": f"Bearer {intake_key}"})
+    if answer.status_code != 201:
+        raise SystemExit(f"the example submission was refused: {answer.status_code}")
+    rows: dict[Table, dict[str, Any]] = {}
+    with app_state(app).db.read_engine.connect() as connection:
+        for table in TABLES:
+            row = connection.execute(select(table).limit(1)).mappings().one()
+            rows[table] = {name: value for name, value in row.items()
+                           if name != GENERATED.get(table.name)}
+    return rows
+
+
+def batch_rows(templates: dict[Table, dict[str, Any]], size: int
+               ) -> dict[Table, list[dict[str, Any]]]:
+    """``size`` submissions' rows, each with new ids."""
+    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in TABLES}
+    submissions, audits, events = TABLES
+    for _ in range(size):
+        submission_id = new_id()
+        rows[submissions].append({**templates[submissions], "id": submission_id})
+        rows[audits].append({**templates[audits], "object_id": submission_id})
+        rows[events].append({**templates[events], "id": "msg_" + uuid4_hex(),
+                             "submission_id": submission_id})
+    return rows
+
+
+def by_executemany(transaction: driver.DriverTransaction, rows: list[dict[str, Any]],
+                   table: Table) -> None:
+    """One ``executemany`` of the one-row ``INSERT``."""
+    compiled = driver.insert_statement(table, transaction.dialect, tuple(rows[0]))
+    transaction.cursor.executemany(compiled.sql, [compiled.bind(row) for row in rows])
+
+
+def by_multi_row(transaction: driver.DriverTransaction, rows: list[dict[str, Any]],
+                 table: Table) -> None:
+    """The service's way."""
+    transaction.insert_many(table, rows)
+
+
+def backends_cpu_s(engine: Any) -> float:
+    """User + system CPU seconds of the server processes serving the bench database."""
+    with engine.connect() as connection:
+        pids = connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+    return total / 100
+
+
+def measure(engine: Any, batches: list[dict[Table, list[dict[str, Any]]]],
+            write: Callable[[driver.DriverTransaction, list[dict[str, Any]], Table], None]
+            ) -> tuple[float, float]:
+    """Backend CPU and wall microseconds per submission of writing ``batches``."""
+    submissions = sum(len(batch[TABLES[0]]) for batch in batches)
+    cpu, wall = backends_cpu_s(engine), time.perf_counter()
+    for batch in batches:
+        with driver.transaction(engine) as transaction:
+            for table, rows in batch.items():
+                write(transaction, rows, table)
+    wall = time.perf_counter() - wall
+    cpu = backends_cpu_s(engine) - cpu
+    return cpu / submissions * 1e6, wall / submissions * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=8, help="submissions per transaction")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with bench_database("postgres") as database:
+        credentials = create_clinic(database)
+        app = create_app({"DATABASE_URL": database.url, "RATE_LIMIT": "off",
+                          "LOG_LEVEL": "WARNING"})
+        rows = templates(app, credentials.intake_key)
+        engine = app_state(app).db.write_engine
+        ways = {"executemany": by_executemany, "multi-row": by_multi_row}
+        best = {name: (float("inf"), float("inf")) for name in ways}
+        for write in ways.values():  # warm up: connections, prepared statements
+            measure(engine, [batch_rows(rows, args.batch) for _ in range(20)], write)
+        for _ in range(args.rounds):
+            for name, write in ways.items():
+                batches = [batch_rows(rows, args.batch) for _ in range(args.batches)]
+                cpu, wall = measure(engine, batches, write)
+                best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
+        print(f"PostgreSQL, {args.batches} transactions of {args.batch} submissions "
+              f"(3 rows each), lowest of {args.rounds} rounds:")
+        for name, (cpu, wall) in best.items():
+            print(f"  {name:<12} database CPU {cpu:6.0f} us/submission, "
+                  f"wall {wall:6.0f} us/submission")
+        ratio = best["multi-row"][0] / best["executemany"][0]
+        print(f"  multi-row / executemany: database CPU {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
