@@ -24,7 +24,6 @@ Run: ``.venv/bin/python bench/pg_insert.py [--batches 400] [--batch 8] [--rounds
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -33,49 +32,20 @@ from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from sqlalchemy import Table, select, text  # noqa: E402
+from sqlalchemy import Table, text  # noqa: E402
 
 from bench.harness import bench_database, create_clinic  # noqa: E402
+from bench.rows import TABLES, Rows, batch_rows, templates  # noqa: E402
 from screening.app import create_app  # noqa: E402
+from screening.services.outbox import new_event_id  # noqa: E402
 from screening.storage import driver  # noqa: E402
 from screening.storage.db import app_state  # noqa: E402
-from screening.storage.ids import uuid4_hex  # noqa: E402
-from screening.storage.models import AuditEvent, Submission, WebhookEvent, new_id  # noqa: E402
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "submission.json"
-TABLES: tuple[Table, ...] = (Submission.__table__, AuditEvent.__table__,  # type: ignore[assignment]
-                             WebhookEvent.__table__)
-GENERATED = {"audit_events": "id", "webhook_events": "seq"}  # left to the database
+from screening.storage.models import new_id  # noqa: E402
 
 
-def templates(app: Any, intake_key: str) -> dict[Table, dict[str, Any]]:
-    """The three rows one example submission stored, as the service wrote them."""
-    client = app.test_client()
-    answer = client.post("/api/v1/submissions", json=json.loads(EXAMPLE.read_text()),
-                         headers={"Authorization": f"Bearer {intake_key}"})
-    if answer.status_code != 201:
-        raise SystemExit(f"the example submission was refused: {answer.status_code}")
-    rows: dict[Table, dict[str, Any]] = {}
-    with app_state(app).db.read_engine.connect() as connection:
-        for table in TABLES:
-            row = connection.execute(select(table).limit(1)).mappings().one()
-            rows[table] = {name: value for name, value in row.items()
-                           if name != GENERATED.get(table.name)}
-    return rows
-
-
-def batch_rows(templates: dict[Table, dict[str, Any]], size: int
-               ) -> dict[Table, list[dict[str, Any]]]:
-    """``size`` submissions' rows, each with new ids."""
-    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in TABLES}
-    submissions, audits, events = TABLES
-    for _ in range(size):
-        submission_id = new_id()
-        rows[submissions].append({**templates[submissions], "id": submission_id})
-        rows[audits].append({**templates[audits], "object_id": submission_id})
-        rows[events].append({**templates[events], "id": "msg_" + uuid4_hex(),
-                             "submission_id": submission_id})
-    return rows
+def batch(templates: dict[Table, dict[str, Any]], size: int) -> Rows:
+    """``size`` submissions' rows with new ids, as the service makes them."""
+    return batch_rows(templates, size, new_id, new_event_id)
 
 
 def by_executemany(transaction: driver.DriverTransaction, rows: list[dict[str, Any]],
@@ -106,7 +76,7 @@ def backends_cpu_s(engine: Any) -> float:
     return total / 100
 
 
-def measure(engine: Any, batches: list[dict[Table, list[dict[str, Any]]]],
+def measure(engine: Any, batches: list[Rows],
             write: Callable[[driver.DriverTransaction, list[dict[str, Any]], Table], None]
             ) -> tuple[float, float]:
     """Backend CPU and wall microseconds per submission of writing ``batches``."""
@@ -136,10 +106,10 @@ def main() -> None:
         ways = {"executemany": by_executemany, "multi-row": by_multi_row}
         best = {name: (float("inf"), float("inf")) for name in ways}
         for write in ways.values():  # warm up: connections, prepared statements
-            measure(engine, [batch_rows(rows, args.batch) for _ in range(20)], write)
+            measure(engine, [batch(rows, args.batch) for _ in range(20)], write)
         for _ in range(args.rounds):
             for name, write in ways.items():
-                batches = [batch_rows(rows, args.batch) for _ in range(args.batches)]
+                batches = [batch(rows, args.batch) for _ in range(args.batches)]
                 cpu, wall = measure(engine, batches, write)
                 best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
         print(f"PostgreSQL, {args.batches} transactions of {args.batch} submissions "

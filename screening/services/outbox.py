@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from screening.services.shapes import json_time
-from screening.storage.ids import uuid4_hex
+from screening.storage.ids import uuid7_hex
 from screening.storage.models import WebhookEvent
 
 SUBMISSION_PATH = "/api/v1/submissions/{id}"
@@ -26,7 +26,7 @@ SUBMISSION_PATH = "/api/v1/submissions/{id}"
 
 def new_event_id() -> str:
     """A new event id (``msg_`` + 32 hex digits): the ``webhook-id`` of its deliveries."""
-    return "msg_" + uuid4_hex()
+    return "msg_" + uuid7_hex()
 
 
 def created_event(submission_row: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.storage.db import Base, UTCDateTime, utcnow
-from screening.storage.ids import uuid4_str
+from screening.storage.ids import uuid7_str
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first audit event and the initial chain head."""
@@ -38,8 +38,8 @@ BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def new_id() -> str:
-    """A new primary key: a UUID4 string of 36 characters."""
-    return uuid4_str()
+    """A new primary key: a time-ordered UUID (version 7) string of 36 characters."""
+    return uuid7_str()
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

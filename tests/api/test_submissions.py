@@ -15,7 +15,7 @@ from screening.storage.unit_of_work import session_scope
 from tests.api.bodies import SUBMISSIONS, example, routed
 from tests.api.conftest import TenantCredentials
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 PROBLEM = "application/problem+json"
 

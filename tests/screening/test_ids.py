@@ -1,15 +1,18 @@
-"""Request ids and primary keys are uuid4 text exactly as the ``uuid`` module writes it."""
+"""Request ids are uuid4 text exactly as the ``uuid`` module writes it; primary keys and
+webhook event ids are time-ordered uuid7 (RFC 9562)."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from screening.storage.ids import uuid4_hex, uuid4_str
+from screening.storage.ids import uuid4_hex, uuid4_str, uuid7_hex, uuid7_str
+from screening.storage.models import new_id
 
 
 @given(st.binary(min_size=16, max_size=16))
@@ -60,3 +63,25 @@ def test_a_forked_child_draws_other_bytes_than_its_parent() -> None:
         from_child = pipe.read()
     assert len(from_child) == 32
     assert from_child != uuid4_hex()
+
+
+@given(st.integers(min_value=0, max_value=(1 << 48) - 1), st.binary(min_size=16, max_size=16))
+def test_uuid7_carries_its_millisecond_version_variant_and_74_random_bits(
+        unix_ms: int, random16: bytes) -> None:
+    """RFC 9562 §5.7: unix_ts_ms (48 bits), ver 7, rand_a (12), var 0b10, rand_b (62)."""
+    parsed = uuid.UUID(uuid7_str(unix_ms, random16))
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert parsed.int >> 80 == unix_ms
+    random74 = int.from_bytes(random16, "big") & ((1 << 74) - 1)
+    rand_a, rand_b = (parsed.int >> 64) & 0xFFF, parsed.int & ((1 << 62) - 1)
+    assert (rand_a << 62) | rand_b == random74
+    assert uuid7_hex(unix_ms, random16) == parsed.hex
+
+
+def test_primary_keys_are_uuid7_ordered_by_the_millisecond_they_were_made() -> None:
+    earlier = [new_id() for _ in range(50)]
+    time.sleep(0.002)
+    later = [new_id() for _ in range(50)]
+    assert len(set(earlier + later)) == 100
+    assert {uuid.UUID(text).version for text in earlier + later} == {7}
+    assert max(earlier) < min(later)  # the text sorts as the time does
