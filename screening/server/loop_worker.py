@@ -514,7 +514,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def _send(self, conn: http11.Connection) -> None:
         """Sends what ``conn`` has to send, as much as its socket takes now; watches it for
-        writing while some is left; closes it once all is sent if it is closing."""
+        writing while some is left; closes it if it is closing once every request that
+        came before is answered and all is sent."""
         if conn.sock.fileno() < 0:
             return
         if conn.out:
@@ -529,7 +530,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             conn.last_active = time.monotonic()
         if conn.out:
             self._watch_writes(conn, True)
-        elif conn.closing and not conn.busy:
+        elif conn.closing and not (conn.busy or conn.requests):
             self._close(conn)
         else:
             self._watch_writes(conn, False)

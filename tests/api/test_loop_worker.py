@@ -5,6 +5,7 @@ pipelining, RFC 9110 ``Expect``, ``HEAD``), on the test database."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -317,6 +318,51 @@ def test_pipelined_requests_are_answered_in_order(
         answers = [wire.answer() for _ in range(3)]
     assert [a.status for a in answers] == [201, 200, 404]
     assert [a.headers["x-request-id"] for a in answers] == ["first-request", "second", "third"]
+
+
+def test_a_malformed_request_in_a_pipeline_is_refused_after_the_answers_before_it(
+        app: Flask) -> None:
+    """The requests pipelined ahead of the one refused are all answered, in order; then
+    the refusal, and the connection closes."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health") * 3 + b"NOT HTTP\r\n\r\n")
+        answers = [wire.answer() for _ in range(4)]
+        assert [a.status for a in answers] == [200, 200, 200, 400]
+        assert answers[3].headers["content-type"] == "application/problem+json"
+        assert wire.closed_within(5)
+
+
+def test_a_body_past_the_limit_in_a_pipeline_is_413_after_the_answers_before_it(
+        app: Flask, clinic: TenantCredentials) -> None:
+    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
+                 "Content-Length": str(64 * 1024 + 1)}
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health") * 2
+                  + request_bytes("POST", SUBMISSIONS, headers=too_large))
+        assert [wire.answer().status for _ in range(3)] == [200, 200, 413]
+        assert wire.closed_within(5)
+
+
+def test_connection_close_in_a_pipeline_is_answered_then_closes(app: Flask) -> None:
+    """RFC 9112 §9.6: the request with ``close`` is the last one answered."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health")
+                  + request_bytes("GET", "/health", headers={"Connection": "close"})
+                  + request_bytes("GET", "/health"))
+        first, last = wire.answer(), wire.answer()
+        assert (first.status, last.status) == (200, 200)
+        assert last.headers["connection"] == "close"
+        wire.sock.settimeout(5)
+        assert wire.sock.recv(65536) == b""  # the request after it is not answered
+
+
+def test_requests_pipelined_before_a_half_close_are_all_answered(app: Flask) -> None:
+    with serving_loop(app, start=False) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health") * 3)
+        wire.sock.shutdown(socket.SHUT_WR)  # the end arrives with the requests
+        start_loop(served)
+        assert [wire.answer().status for _ in range(3)] == [200, 200, 200]
+        assert wire.closed_within(5)
 
 
 def test_http_1_0_closes_unless_kept_alive(app: Flask) -> None:
