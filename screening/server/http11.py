@@ -211,8 +211,14 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
             base: dict[str, Any]) -> dict[str, Any]:
     """The WSGI environ of ``request`` (PEP 3333) on top of ``base`` (the server's
     constant keys). Header fields whose names hold ``_`` are dropped, as gunicorn does:
-    ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``."""
-    url = httptools.parse_url(request.target) if request.target != b"*" else None
+    ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``. Raises a gunicorn ``http``
+    error for a request target that is not a URL."""
+    try:
+        url = httptools.parse_url(request.target) if request.target != b"*" else None
+    except httptools.HttpParserInvalidURLError:
+        # llhttp lets through some targets that are not URLs (``CONNECT host:port``, a
+        # port past 65535): the client's error, 400, not the server's.
+        raise http.InvalidRequestLine("invalid request target") from None
     path = url.path if url is not None and url.path else b"/"
     query = url.query if url is not None and url.query else b""
     result = dict(base)

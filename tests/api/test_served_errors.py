@@ -206,6 +206,10 @@ def test_an_overlong_request_line_is_414_problem_json(live_service: LiveService)
     pytest.param(f"GET / HTTP/1.1\r\nHost: x\r\n{SECRET}\r\n\r\n",
                  id="header line without a colon"),
     pytest.param("GET / HTTP/7.0\r\nHost: x\r\n\r\n", id="unknown HTTP version"),
+    pytest.param(f"GET http://{SECRET}:99999/ HTTP/1.1\r\nHost: x\r\n\r\n",
+                 id="request target with an invalid port"),
+    pytest.param(f"CONNECT {SECRET}:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+                 id="CONNECT to an authority"),
 ])
 def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw: str) -> None:
     assert_bare_problem(exchange(live_service, raw.encode()), 400, "bad-request")
