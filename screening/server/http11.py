@@ -81,6 +81,10 @@ class Connection:
         self.began = 0.0  # when the request being received began to arrive
         self._parser = httptools.HttpRequestParser(self)
         self._in_message = False
+        self._messages = 0  # requests begun on this connection
+        # What a request may hold besides its body: its line and header fields, as
+        # gunicorn bounds the buffer it reads them into.
+        self._framing_limit = limits.line + limits.fields * (limits.field_size + 2) + 4
         self._reset()
 
     def _reset(self) -> None:
@@ -88,6 +92,7 @@ class Connection:
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_size = 0
+        self._framing = 0  # bytes of the request that were not its body
 
     def refuse(self, answer: bytes) -> None:
         """A request was refused before the application (``answer``): it is sent after
@@ -123,6 +128,7 @@ class Connection:
         """Parses ``data``; complete requests are queued in ``requests``. Raises a gunicorn
         ``http`` error for a request that is refused before the application sees it."""
         self.last_active = time.monotonic()
+        messages, body_size = self._messages, self._body_size
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
@@ -139,11 +145,20 @@ class Connection:
             self.closing = True
         except httptools.HttpParserError:
             raise http.ParseException() from None
+        if self._in_message and self._messages == messages:
+            # llhttp hands over a header or trailer field only once it ends, buffering
+            # it until then (copying it whole at each read): what arrives of a request
+            # besides its body is bounded here as it arrives (the read in which the
+            # request began is not counted).
+            self._framing += len(data) - (self._body_size - body_size)
+            if self._framing > self._framing_limit:
+                raise http.LimitRequestHeaders("the request's header section is too large")
 
     # -- llhttp callbacks --------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._messages += 1
         self.began = time.monotonic()
         self._reset()
 

@@ -178,6 +178,21 @@ def test_an_oversized_idempotency_key_is_431_problem_json_and_nothing_is_stored(
     assert SECRET not in live_service.output()
 
 
+@pytest.mark.parametrize("head", [
+    pytest.param("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n", id="header field"),
+    pytest.param("POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n", id="trailer field"),
+])
+def test_a_field_that_never_ends_is_431_once_past_the_limits(
+        live_service: LiveService, head: str) -> None:
+    """The limits hold while a field is still arriving, not only once it is whole: a
+    client streaming one endless field value is refused, not buffered."""
+    raw = f"{head}X-Padding: {SECRET}"
+    answer = exchange(live_service, raw.encode() + b"a" * (2 << 20))
+    assert_bare_problem(answer, 431, "header-fields-too-large")
+    assert SECRET not in live_service.output()
+
+
 @pytest.mark.parametrize("length", [256, 8_000])
 def test_an_idempotency_key_above_255_characters_is_422_naming_the_header(
         app: Flask, live_service: LiveService, clinic: TenantCredentials, length: int) -> None:
