@@ -93,6 +93,7 @@ class Connection:
         self._body: list[bytes] = []
         self._body_size = 0
         self._framing = 0  # bytes of the request that were not its body
+        self._head_done = False  # the header section has ended: trailers may follow
 
     def refuse(self, answer: bytes) -> None:
         """A request was refused before the application (``answer``): it is sent after
@@ -168,6 +169,8 @@ class Connection:
             raise http.LimitRequestLine(len(self._url), self.limits.line)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_done:
+            return  # a trailer field, never merged into the header fields (RFC 9110 §6.5.1)
         if len(self._headers) >= self.limits.fields:
             raise http.LimitRequestHeaders("too many header fields")
         if len(name) + len(value) + 2 > self.limits.field_size:
@@ -175,6 +178,7 @@ class Connection:
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._head_done = True
         if self._declared_length() > self.limits.body:
             # Answered at once (the application refuses it by its Content-Length); the
             # body is never read and the connection closes.

@@ -432,6 +432,21 @@ def test_a_header_whose_name_holds_an_underscore_is_dropped(app: Flask) -> None:
         assert wire.answer().headers["x-request-id"] == "honoured"
 
 
+def test_trailer_fields_are_not_taken_for_header_fields() -> None:
+    """RFC 9110 §6.5.1: a trailer field is not merged into the header section; a client
+    must not add to ``X-Forwarded-For`` (the address a proxy vouches for) in a trailer."""
+    echo = Flask("echo")
+    echo.add_url_rule("/echo", "echo", lambda: request.headers.get("X-Forwarded-For", "-"),
+                      methods=["POST"])
+    raw = (b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 192.0.2.1\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+           b"X-Forwarded-For: 203.0.113.9\r\n\r\n")
+    with serving_loop(echo) as served, Wire(served.connect()) as wire:
+        wire.send(raw)
+        answer = wire.answer()
+    assert (answer.status, answer.body) == (200, b"192.0.2.1")
+
+
 def test_the_path_is_percent_decoded(app: Flask) -> None:
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         wire.send(request_bytes("GET", "/hea%6Cth?x=%20"))
