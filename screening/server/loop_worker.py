@@ -84,6 +84,11 @@ POLL_S = 0.001  # between two requests, the loop takes in what has arrived this 
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
 SWITCH_INTERVAL_S = 0.0005
+# What accept(2) reports of a connection that failed while it waited to be accepted
+# (Linux passes its network errors on; see the man page): that one client's, not ours.
+_LOST_BEFORE_ACCEPT = frozenset({
+    errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN, errno.ENETUNREACH,
+    errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ENOPROTOOPT, errno.EOPNOTSUPP})
 
 
 def _waiting_since(conn: http11.Connection) -> int:
@@ -458,6 +463,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     log.warning("cannot accept a connection now: %s", error.strerror)
                     return
+                if error.errno in _LOST_BEFORE_ACCEPT:
+                    continue  # that client is gone; the next one may be waiting
                 raise
             sock.setblocking(False)
             if sock.family in (socket.AF_INET, socket.AF_INET6):

@@ -4,6 +4,7 @@ pipelining, RFC 9110 ``Expect``, ``HEAD``), on the test database."""
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -516,6 +517,26 @@ def test_a_worker_holds_at_most_worker_connections(app: Flask) -> None:
             third.sock.settimeout(10)
             assert third.answer().status == 200
         second.sock.close()
+
+
+def test_a_connection_lost_before_it_is_accepted_does_not_stop_the_loop(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """accept(2) reports a connection that failed in the queue (aborted, its network
+    gone) as its own error: that client is gone, the loop serves the next."""
+    accept = socket.socket.accept
+    failed: list[int] = []
+
+    def aborted_once(listener: socket.socket) -> tuple[socket.socket, Any]:
+        if not failed:
+            failed.append(errno.ECONNABORTED)
+            raise ConnectionAbortedError(errno.ECONNABORTED, "Software caused connection abort")
+        return accept(listener)
+
+    monkeypatch.setattr(socket.socket, "accept", aborted_once)
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        assert wire.answer().status == 200
+    assert failed
 
 
 def test_submissions_posted_from_many_threads_are_all_stored(
