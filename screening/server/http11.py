@@ -75,6 +75,7 @@ class Connection:
         self.busy = False
         self.waiting_since = 0  # a tick: when its next request began to wait its turn
         self.watching_writes = False  # the loop waits for the socket to take more of out
+        self.ended = False  # the client has shut its side: nothing more to read
         self.closing = False  # close once ``out`` is sent
         self.refusal: bytes | None = None  # the answer to a refused request, sent last
         self.last_active = time.monotonic()  # last bytes received or sent

@@ -501,6 +501,12 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             if conn.busy or conn.requests or conn.out:
                 conn.closing = True  # the client half-closed: answer what it asked, close
                 self._touched[conn] = None
+                if not conn.ended and conn.sock.fileno() >= 0:
+                    conn.ended = True  # its end stays readable: no longer waited for
+                    if conn.watching_writes:
+                        self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+                    else:
+                        self._selector.unregister(conn.sock)
             else:
                 self._close(conn)
             return
@@ -544,8 +550,14 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def _watch_writes(self, conn: http11.Connection, watch: bool) -> None:
         if conn.watching_writes != watch:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if watch else 0)
-            self._selector.modify(conn.sock, events, conn)
+            if conn.ended:  # watched for writing only, while some is left to send
+                if watch:
+                    self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
+                else:
+                    self._selector.unregister(conn.sock)
+            else:
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if watch else 0)
+                self._selector.modify(conn.sock, events, conn)
             conn.watching_writes = watch
 
     def _close(self, conn: http11.Connection) -> None:

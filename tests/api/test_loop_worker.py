@@ -282,6 +282,29 @@ def test_graceful_stop_answers_the_request_in_flight(make_app: Callable[..., Fla
         assert not served.thread.is_alive()  # type: ignore[attr-defined]
 
 
+def test_a_half_closed_connection_does_not_keep_the_loop_spinning_while_it_waits(
+        make_app: Callable[..., Flask]) -> None:
+    """A client that has sent its request and shut its side waits for the answer: the
+    end of its input, always readable, must not wake the loop over and over."""
+    with serving_loop(sleeping_app(make_app, 0.5)) as served, \
+            Wire(served.connect()) as wire:
+        selector = served.worker._selector
+        select = selector.select
+        waits: list[float | None] = []
+
+        def counted(timeout: float | None = None) -> Any:
+            waits.append(timeout)
+            return select(timeout)
+
+        selector.select = counted  # type: ignore[method-assign]
+        wire.send(request_bytes("GET", "/slow-off"))
+        wire.sock.shutdown(socket.SHUT_WR)
+        answer = wire.answer()
+        assert (answer.status, answer.body) == (200, b"slept")
+        assert wire.closed_within(5)
+    assert len(waits) < 100, len(waits)
+
+
 def test_an_error_escaping_the_application_is_a_500_problem_without_internals(
         app: Flask) -> None:
     def broken(environ: dict[str, Any], start_response: Any) -> Any:
