@@ -317,7 +317,7 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str | None] = mapped_column(String(64))
-    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChainHead(Base):
