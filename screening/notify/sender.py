@@ -26,6 +26,7 @@ exact end.
 from __future__ import annotations
 
 import re
+import select
 import socket
 import ssl
 import threading
@@ -236,6 +237,17 @@ class _Connection:
             self.close()
         return answer.status
 
+    def idle_and_open(self) -> bool:
+        """Whether the idle connection can carry a request: nothing has arrived on it
+        since its last answer was read (bytes the receiver sent after that answer would
+        be read as the next one's; its end means it was closed)."""
+        sock = self.sock
+        if sock is None or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            return False
+        poller = select.poll()  # (select() refuses a descriptor above 1023)
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
+
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
@@ -260,6 +272,9 @@ class Sender:
         deadline = time.monotonic() + self.timeout
         key = (destination.scheme, destination.address, destination.port, destination.host)
         connection = self._take(key)
+        if connection is not None and not connection.idle_and_open():
+            connection.close()
+            connection = None
         reused = connection is not None
         if connection is None:
             connection = self._new(key)

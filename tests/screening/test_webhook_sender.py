@@ -362,3 +362,27 @@ def test_tls_refuses_a_certificate_from_an_unknown_authority(
         sender.close()
     assert outcome == Outcome(None, "tls")
     assert server.heads == []
+
+
+def test_bytes_a_receiver_sent_after_its_answer_are_never_read_as_a_later_attempts_answer(
+        serving: Callable[..., RawServer]) -> None:
+    def answers_twice(server: RawServer, sock: socket.socket) -> None:
+        while server.read_request(sock) is not None:
+            if len(server.heads) > 1:  # every later request fails
+                sock.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+                continue
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            time.sleep(0.05)  # a second answer to the first request, after it was read
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    server = serving(answers_twice)
+    sender = Sender(timeout=2.0)
+    try:
+        first = sender.send(destination(server.port), HEADERS, b"{}")
+        time.sleep(0.2)  # the stray answer has reached the idle connection
+        second = sender.send(destination(server.port), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert first == Outcome(200, None)
+    assert second == Outcome(500, "http_status")  # its own answer, not the stray 200
+    assert server.connections == 2
