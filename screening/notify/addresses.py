@@ -47,12 +47,25 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a network's own translator
+
+
 def is_public(address: str) -> bool:
     """True for an address on the public internet (``ipaddress``'s ``is_global``, minus
-    multicast, which ``is_global`` lets through for some ranges)."""
+    multicast, which ``is_global`` lets through for some ranges). An IPv6 address that
+    reaches an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by that IPv4 address; one in
+    the reserved or site-local ranges, which ``is_global`` lets through, is not public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        embedded = (ip.ipv4_mapped or ip.sixtofour
+                    or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None))
+        if embedded is not None:
+            ip = embedded
+        elif ip.is_reserved or ip.is_site_local:
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -27,6 +27,28 @@ def test_a_name_resolving_to_any_non_public_address_is_refused(ips: tuple[str, .
                             resolver=resolving_to(*ips))
 
 
+@pytest.mark.parametrize("ip", [
+    "64:ff9b::a00:1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",  # NAT64 of 10/8, loopback, metadata
+    "64:ff9b:1::a00:1",  # local-use NAT64
+    "2002:a00:1::1", "2002:7f00:1::1",  # 6to4 of 10.0.0.1, 127.0.0.1
+    "::7f00:1", "::ffff:0:7f00:1",  # IPv4-compatible, IPv4-translated 127.0.0.1
+    "fec0::1",  # site-local
+])
+def test_an_ipv6_address_reaching_a_non_public_ipv4_address_or_not_global_is_refused(
+        ip: str) -> None:
+    with pytest.raises(addresses.ForbiddenDestination, match="non-public"):
+        addresses.check_url("https://hooks.clinic.example/x", allow_private=False,
+                            resolver=resolving_to(ip))
+
+
+@pytest.mark.parametrize("ip", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "2606:4700::1"])
+def test_an_ipv6_address_reaching_a_public_ipv4_address_is_allowed(ip: str) -> None:
+    # DNS64 answers an IPv4-only receiver with a NAT64 address of its public one.
+    destination = addresses.check_url("https://hooks.clinic.example/x", allow_private=False,
+                                      resolver=resolving_to(ip))
+    assert destination.address == ip
+
+
 def test_the_checked_address_is_the_one_to_connect_to() -> None:
     destination = addresses.check_url("https://hooks.clinic.example:8443/in?x=1",
                                       allow_private=False,
