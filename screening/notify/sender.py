@@ -351,5 +351,7 @@ def _request(destination: Destination, headers: dict[str, str], body: bytes) -> 
 
 def _host_header(destination: Destination) -> str:
     default = 443 if destination.scheme == "https" else 80
-    host = f"[{destination.host}]" if ":" in destination.host else destination.host
+    # A name in its ASCII (IDNA) form, as it was resolved and is sent as the SNI name.
+    host = (f"[{destination.host}]" if ":" in destination.host
+            else destination.host.encode("idna").decode("ascii"))
     return host if destination.port == default else f"{host}:{destination.port}"

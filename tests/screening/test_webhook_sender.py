@@ -386,3 +386,20 @@ def test_bytes_a_receiver_sent_after_its_answer_are_never_read_as_a_later_attemp
     assert first == Outcome(200, None)
     assert second == Outcome(500, "http_status")  # its own answer, not the stray 200
     assert server.connections == 2
+
+
+def test_an_internationalised_host_name_is_sent_in_host_as_its_ascii_form(
+        serving: Callable[..., RawServer]) -> None:
+    # The name resolves and is sent as SNI in its IDNA form; Host must be the same name.
+    server = serving(keep_alive)
+    sender = Sender()
+    try:
+        outcomes = [sender.send(destination(server.port, host=host), HEADERS, b"{}")
+                    for host in ("例え.jp", "bücher.example")]
+    finally:
+        sender.close()
+    assert outcomes == [Outcome(204, None)] * 2
+    hosts = [line for head in server.heads for line in head.split(b"\r\n")
+             if line.startswith(b"Host: ")]
+    assert hosts == [b"Host: xn--r8jz45g.jp:%d" % server.port,
+                     b"Host: xn--bcher-kva.example:%d" % server.port]
