@@ -510,12 +510,14 @@ class DeliveryPool:
                 attempt = queue.popleft()
             outcome: Outcome | None
             try:
-                if time.monotonic() + self.sender.timeout + 1 > attempt.lease_ends:
+                if self._outlasts_lease(attempt):
                     outcome = RELEASED  # it could outlast its lease: another worker's turn
                 else:
                     destination = self._check(url)
                     if destination is None:
                         outcome = Outcome(None, "forbidden_address")
+                    elif self._outlasts_lease(attempt):  # the check (DNS) took that long
+                        outcome = RELEASED
                     else:
                         outcome = self.sender.send(destination, attempt.headers, attempt.body)
             except Exception:  # a bug, not the receiver: the lease runs out, it is tried again
@@ -527,6 +529,9 @@ class DeliveryPool:
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.notify_all()
+
+    def _outlasts_lease(self, attempt: Attempt) -> bool:
+        return time.monotonic() + self.sender.timeout + 1 > attempt.lease_ends
 
     def _check(self, url: str) -> addresses.Destination | None:
         try:

@@ -311,6 +311,33 @@ def test_an_attempt_that_could_outlast_its_lease_is_released_uncounted_not_sent(
     assert (delivered.state, delivered.attempts) == ("delivered", 1)
 
 
+def test_an_attempt_whose_address_check_ate_into_its_lease_is_released_not_sent(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Long enough a lease when the lane starts, but the check (a slow DNS answer) leaves
+    # less than the sender's timeout: sent now, it could still be in flight when another
+    # worker takes the delivery again.
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    monkeypatch.setattr(delivery, "ATTEMPT_LEASE", dt.timedelta(seconds=2.5))
+    check_url = delivery.addresses.check_url
+
+    def slow_check(url: str, **kwargs: Any) -> delivery.addresses.Destination:
+        time.sleep(1.5)
+        return check_url(url, **kwargs)
+
+    monkeypatch.setattr(delivery.addresses, "check_url", slow_check)
+    run(pool)
+    [released] = deliveries(app)
+    assert (released.state, released.attempts, released.last_error) == ("pending", 0, None)
+    assert receiver.received == []
+    monkeypatch.undo()
+    run(pool)
+    receiver.wait_for(1)
+    [delivered] = deliveries(app)
+    assert (delivered.state, delivered.attempts) == ("delivered", 1)
+
+
 # -- a dispatch planned outside the write transaction (SQLite) is written only if still true
 
 def _planned(app: Flask) -> delivery.DispatchPlan:
