@@ -17,10 +17,11 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
    lease runs out and the attempt is made again.
 2. **Record** the outcomes of the attempts that ended since the last tick, in one
    ``executemany``, fenced on the attempt number (a late answer never overwrites a newer
-   attempt). Any 2xx delivers; otherwise the next attempt waits ``backoff(attempts)``;
-   after ``RETRY_WINDOW`` of failures the delivery is ``failed``. A forbidden destination
-   fails at once (``forbidden_address``). After the dispatch: the endpoints are locked
-   before any delivery row, as a delete locks them.
+   attempt, nor a redelivery asked while it was in flight). Any 2xx delivers; otherwise
+   the next attempt waits ``backoff(attempts)``; after ``RETRY_WINDOW`` of failures the
+   delivery is ``failed``. A forbidden destination fails at once (``forbidden_address``).
+   After the dispatch: the endpoints are locked before any delivery row, as a delete
+   locks them.
 3. **Claim** due retries the same way (one query, ``FOR UPDATE SKIP LOCKED``).
 
 The transaction commits before anything is signed or sent: on SQLite it holds the one
@@ -336,7 +337,9 @@ _RECORD = (
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("delivery_id"),
            _deliveries.c.attempts == bindparam("attempt"),
-           _deliveries.c.state == "pending")
+           _deliveries.c.state == "pending",
+           # a redelivery asked since the attempt was taken (it clears this) is not undone
+           _deliveries.c.first_attempt_at.is_not(None))
     .values(state=bindparam("new_state"), last_status=bindparam("status"),
             last_error=bindparam("error"), next_attempt_at=bindparam("next_at"),
             delivered_at=bindparam("delivered")))

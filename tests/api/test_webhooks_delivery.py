@@ -276,6 +276,27 @@ def test_delete_cancels_pending_deliveries_and_redeliver_sends_the_same_event_ag
     assert pool.tick(utcnow() + dt.timedelta(hours=1)) == 0
 
 
+def test_a_redelivery_asked_while_an_attempt_is_in_flight_is_not_undone_by_its_outcome(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, pool: DeliveryPool
+) -> None:
+    receiver = Receiver(script=[500])  # then 200
+    try:
+        endpoint = register(client, clinic, receiver.url)
+        submit(client, clinic, routed("critical"))
+        send_unrecorded(pool)  # attempt 1 failed; its outcome waits for the next tick
+        [entry] = deliveries(app)
+        again = client.post(f"{WEBHOOKS}/{endpoint['id']}/deliveries/{entry.id}/redeliver",
+                            headers=clinic.headers("admin"))
+        assert again.status_code == 202
+        run(pool)  # records attempt 1's outcome, and sends the redelivery now
+        receiver.wait_for(2)
+        [delivery] = deliveries(app)
+        assert (delivery.state, delivery.attempts, delivery.last_status) == (
+            "delivered", 2, 200)
+    finally:
+        receiver.stop()
+
+
 def test_every_attempt_checks_the_address_again(
         make_app: Callable[..., Flask], client: FlaskClient, clinic: TenantCredentials,
         receiver: Receiver) -> None:
