@@ -15,9 +15,10 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 Resolver = Callable[[str, int], list[str]]
+_ASCII = "".join(map(chr, range(128)))
 
 
 class ForbiddenDestination(ValueError):
@@ -88,6 +89,9 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
+    # A request line is ASCII: other characters go as their UTF-8 bytes percent-encoded,
+    # as a browser sends them (the rest, already-encoded sequences included, as written).
+    target = quote(target, safe=_ASCII)
     return Destination(url, parts.scheme, host, port, addresses[0], target)
 
 

@@ -57,6 +57,13 @@ def test_the_checked_address_is_the_one_to_connect_to() -> None:
         "93.184.215.14", "hooks.clinic.example", 8443, "/in?x=1")
 
 
+def test_a_path_with_non_ascii_characters_is_sent_percent_encoded() -> None:
+    destination = addresses.check_url("https://hooks.clinic.example/événements/€?q=ü&r=%20",
+                                      allow_private=False,
+                                      resolver=resolving_to("93.184.215.14"))
+    assert destination.target == "/%C3%A9v%C3%A9nements/%E2%82%AC?q=%C3%BC&r=%20"
+
+
 def test_allow_private_admits_private_addresses_and_http() -> None:
     destination = addresses.check_url("http://ehr.local/in", allow_private=True,
                                       resolver=resolving_to("10.1.2.3"))
