@@ -287,7 +287,7 @@ def report(kind: str, args: argparse.Namespace, runs: Runs) -> bool:
 
 def _delete(base: str, database: Any, slug: str, endpoint: str) -> None:
     """Deletes the endpoint through the API, with an admin made for it."""
-    token = run_cli(database, "users", "create", slug, f"admin-{endpoint[:8]}@{slug}.example",
+    token = run_cli(database, "users", "create", slug, f"admin-{endpoint[-12:]}@{slug}.example",
                     "--role", "admin")
     request = urllib.request.Request(f"{base}/api/v1/webhooks/{endpoint}", method="DELETE",
                                      headers={"Authorization": f"Bearer {token}"})

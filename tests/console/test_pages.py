@@ -79,6 +79,18 @@ def test_queue_lists_crisis_cases_first_with_the_priority_written_out(
     assert "nobody" in page
 
 
+def test_queue_names_each_submission_by_a_short_id_of_its_own(
+    reviewer: FlaskClient, by_priority: dict[str, str]
+) -> None:
+    """Ids made in the same minute share their first characters (time-ordered): the
+    short id a clinician reads is the random end, different for each submission."""
+    page = text(reviewer.get("/console/queue"))
+    shown = {submission_id[-8:] for submission_id in by_priority.values()}
+    assert len(shown) == 4
+    for short in shown:
+        assert f">{short}<" in page
+
+
 def test_queue_filters_by_priority_and_by_claim(
     reviewer: FlaskClient, by_priority: dict[str, str]
 ) -> None:

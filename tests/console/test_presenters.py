@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from screening.storage.models import new_id
 from screening.web.console import presenters
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -94,3 +95,11 @@ def test_an_unknown_questionnaire_version_shows_raw_paths() -> None:
                                           {"phq9": {"q1": 2}})
     assert [(s.title, s.rows[0].answer) for s in sections] == [
         ("respondent", "given_name = A"), ("phq9", "q1 = 2")]
+
+
+def test_short_ids_of_records_made_together_differ() -> None:
+    """Time-ordered ids (``new_id``) of one moment share their start, not their end."""
+    ids = [new_id() for _ in range(20)]
+    assert len({identifier[:8] for identifier in ids}) == 1
+    assert len({presenters.short_id(identifier) for identifier in ids}) == 20
+    assert presenters.short_id(None) == ""

@@ -53,6 +53,13 @@ class Section:
     rows: list[Row] = field(default_factory=list)
 
 
+def short_id(identifier: str | None) -> str:
+    """The part of a record's id a person can tell records apart by: its last eight
+    characters. Ids are time-ordered (``screening.storage.ids``), so their first
+    characters are the same for every record of the same minute; the end is random."""
+    return (identifier or "")[-8:]
+
+
 def words(identifier: str) -> str:
     """``suicide_risk_acute`` -> ``suicide risk acute``."""
     return identifier.replace("_", " ")
