@@ -445,6 +445,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
             if close is not None:
                 close()
         status, headers = started
+        if not self.alive:  # stopping: the client takes its next request elsewhere
+            request.keep_alive = False
         return http11.response_bytes(request, status, headers, b"".join(written),
                                      self._dates.now())
 

@@ -270,6 +270,8 @@ def test_a_view_off_the_loop_does_not_hold_up_other_requests(
 
 
 def test_graceful_stop_answers_the_request_in_flight(make_app: Callable[..., Flask]) -> None:
+    """And says ``Connection: close``: a kept-alive client sends its next request to a
+    server that is staying, instead of into a connection about to close."""
     with serving_loop(sleeping_app(make_app, 0.5)) as served, \
             Wire(served.connect()) as wire:
         wire.send(request_bytes("GET", "/slow-off"))
@@ -277,6 +279,7 @@ def test_graceful_stop_answers_the_request_in_flight(make_app: Callable[..., Fla
         served.stop()
         answer = wire.answer()
         assert (answer.status, answer.body) == (200, b"slept")
+        assert answer.headers.get("connection") == "close"
         assert wire.closed_within(5)
         served.thread.join(10)  # type: ignore[attr-defined]
         assert not served.thread.is_alive()  # type: ignore[attr-defined]
