@@ -22,18 +22,21 @@ Run: ``.venv/bin/python bench/ids.py [--existing 20000] [--batches 150] [--batch
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.harness import bench_database, create_clinic  # noqa: E402
-from bench.rows import TABLES, Rows, batch_rows, templates  # noqa: E402
-from screening.app import create_app  # noqa: E402
+from bench.rows import (  # noqa: E402
+    TABLES,
+    Rows,
+    batch_rows,
+    lowest_of_rounds,
+    sqlite_sides,
+    wal_frames,
+)
 from screening.storage import driver  # noqa: E402
 from screening.storage.db import Database  # noqa: E402
 from screening.storage.ids import uuid4_hex, uuid4_str, uuid7_hex, uuid7_str  # noqa: E402
@@ -50,20 +53,6 @@ def write(database: Database, batches: list[Rows]) -> None:
         with driver.transaction(database.write_engine) as transaction:
             for table, rows in batch.items():
                 transaction.insert_many(table, rows)
-
-
-def wal_frames(database: Database, truncate: bool = False) -> int:
-    """The frames in the write-ahead log now; ``truncate`` empties it first."""
-    connection = database.read_engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        if truncate:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        frames = int(cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
-        cursor.close()
-    finally:
-        connection.close()
-    return frames
 
 
 def written_bytes() -> int:
@@ -95,38 +84,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="submissions per transaction")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with bench_database("sqlite") as base, tempfile.TemporaryDirectory() as folder:
-        credentials = create_clinic(base)
-        app = create_app({"DATABASE_URL": base.url, "RATE_LIMIT": "off",
-                          "LOG_LEVEL": "WARNING"})
-        rows = templates(app, credentials.intake_key)
-        source = base.url.removeprefix("sqlite:///")
-        databases: dict[str, Database] = {}
-        for index, (kind, ids) in enumerate(KINDS.items()):
-            copy = Path(folder) / f"kind{index}.db"
-            shutil.copy(source, copy)
-            databases[kind] = Database.connect(f"sqlite:///{copy}")
-            write(databases[kind], [batch_rows(rows, 64, *ids)
-                                    for _ in range(args.existing // 64)])
+    with sqlite_sides(KINDS) as (rows, databases):
+        for kind, database in databases.items():
+            write(database, [batch_rows(rows, 64, *KINDS[kind])
+                             for _ in range(args.existing // 64)])
 
-        def batches(kind: str) -> list[Rows]:
-            return [batch_rows(rows, args.batch, *KINDS[kind]) for _ in range(args.batches)]
+        def one_round(kind: str) -> tuple[float, ...]:
+            return measure(databases[kind], [batch_rows(rows, args.batch, *KINDS[kind])
+                                             for _ in range(args.batches)])
 
-        best: dict[str, tuple[float, float, float]] = {}
-        for _ in range(args.rounds):
-            for kind, database in databases.items():
-                frames, kib, cpu = measure(database, batches(kind))
-                low = best.get(kind, (frames, kib, cpu))
-                best[kind] = (min(low[0], frames), min(low[1], kib), min(low[2], cpu))
-        print(f"SQLite (WAL, synchronous=FULL), {args.existing} submissions stored, "
-              f"{args.batches} transactions of {args.batch} submissions (3 rows each), "
-              f"lowest of {args.rounds} rounds:")
-        for kind, (frames, kib, cpu) in best.items():
-            print(f"  {kind:<18} WAL frames {frames:5.1f} per transaction, written "
-                  f"{kib:5.1f} KiB and CPU {cpu:4.0f} us per submission")
-        for database in databases.values():
-            database.dispose()
-
+        best = lowest_of_rounds(args.rounds, KINDS, one_round)
+    print(f"SQLite (WAL, synchronous=FULL), {args.existing} submissions stored, "
+          f"{args.batches} transactions of {args.batch} submissions (3 rows each), "
+          f"lowest of {args.rounds} rounds:")
+    for kind, (frames, kib, cpu) in best.items():
+        print(f"  {kind:<18} WAL frames {frames:5.1f} per transaction, written "
+              f"{kib:5.1f} KiB and CPU {cpu:4.0f} us per submission")
 
 if __name__ == "__main__":
     main()

@@ -34,16 +34,22 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlalchemy import Table, text  # noqa: E402
 
-from bench.harness import bench_database, create_clinic  # noqa: E402
-from bench.rows import TABLES, Rows, batch_rows, templates  # noqa: E402
-from screening.app import create_app  # noqa: E402
+from bench.harness import bench_database  # noqa: E402
+from bench.rows import (  # noqa: E402
+    TABLES,
+    Rows,
+    Templates,
+    batch_rows,
+    example_templates,
+    lowest_of_rounds,
+)
 from screening.services.outbox import new_event_id  # noqa: E402
 from screening.storage import driver  # noqa: E402
 from screening.storage.db import app_state  # noqa: E402
 from screening.storage.models import new_id  # noqa: E402
 
 
-def batch(templates: dict[Table, dict[str, Any]], size: int) -> Rows:
+def batch(templates: Templates, size: int) -> Rows:
     """``size`` submissions' rows with new ids, as the service makes them."""
     return batch_rows(templates, size, new_id, new_event_id)
 
@@ -98,28 +104,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with bench_database("postgres") as database:
-        credentials = create_clinic(database)
-        app = create_app({"DATABASE_URL": database.url, "RATE_LIMIT": "off",
-                          "LOG_LEVEL": "WARNING"})
-        rows = templates(app, credentials.intake_key)
+        app, rows = example_templates(database)
         engine = app_state(app).db.write_engine
         ways = {"executemany": by_executemany, "multi-row": by_multi_row}
-        best = {name: (float("inf"), float("inf")) for name in ways}
         for write in ways.values():  # warm up: connections, prepared statements
             measure(engine, [batch(rows, args.batch) for _ in range(20)], write)
-        for _ in range(args.rounds):
-            for name, write in ways.items():
-                batches = [batch(rows, args.batch) for _ in range(args.batches)]
-                cpu, wall = measure(engine, batches, write)
-                best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
-        print(f"PostgreSQL, {args.batches} transactions of {args.batch} submissions "
-              f"(3 rows each), lowest of {args.rounds} rounds:")
-        for name, (cpu, wall) in best.items():
-            print(f"  {name:<12} database CPU {cpu:6.0f} us/submission, "
-                  f"wall {wall:6.0f} us/submission")
-        ratio = best["multi-row"][0] / best["executemany"][0]
-        print(f"  multi-row / executemany: database CPU {ratio:.2f}")
-
+        best = lowest_of_rounds(args.rounds, ways, lambda name: measure(
+            engine, [batch(rows, args.batch) for _ in range(args.batches)], ways[name]))
+    print(f"PostgreSQL, {args.batches} transactions of {args.batch} submissions "
+          f"(3 rows each), lowest of {args.rounds} rounds:")
+    for name, (cpu, wall) in best.items():
+        print(f"  {name:<12} database CPU {cpu:6.0f} us/submission, "
+              f"wall {wall:6.0f} us/submission")
+    ratio = best["multi-row"][0] / best["executemany"][0]
+    print(f"  multi-row / executemany: database CPU {ratio:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -19,9 +19,7 @@ Run: ``.venv/bin/python bench/seal_pages.py [--existing 20000] [--events 8000] [
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.harness import bench_database, create_clinic  # noqa: E402
-from bench.ids import wal_frames  # noqa: E402
-from bench.rows import templates  # noqa: E402
-from screening.app import create_app  # noqa: E402
+from bench.rows import lowest_of_rounds, sqlite_sides, wal_frames  # noqa: E402
 from screening.storage import audit, driver  # noqa: E402
 from screening.storage.db import Database  # noqa: E402
 from screening.storage.models import AuditEvent  # noqa: E402
@@ -79,38 +74,22 @@ def main() -> None:
                         help="events sealed per round (within one WAL auto-checkpoint)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with bench_database("sqlite") as base, tempfile.TemporaryDirectory() as folder:
-        credentials = create_clinic(base)
-        app = create_app({"DATABASE_URL": base.url, "RATE_LIMIT": "off",
-                          "LOG_LEVEL": "WARNING"})
-        event = templates(app, credentials.intake_key)[AuditEvent.__table__]
-        event = {**event, "seq": None, "prev_hash": None, "hash": None}
-        source = base.url.removeprefix("sqlite:///")
-        databases: dict[str, Database] = {}
-        for index, (side, statement) in enumerate(SIDES.items()):
-            copy = Path(folder) / f"side{index}.db"
-            shutil.copy(source, copy)
-            database = databases[side] = Database.connect(f"sqlite:///{copy}")
+    with sqlite_sides(SIDES) as (rows, databases):
+        event = {**rows[AuditEvent.__table__], "seq": None, "prev_hash": None, "hash": None}
+        for side, database in databases.items():
             seal_all(database)
-            if statement is not None:
+            if SIDES[side] is not None:
                 with database.write_engine.begin() as connection:
-                    connection.execute(text(statement))
+                    connection.execute(text(SIDES[side]))
             store(database, event, args.existing)
             seal_all(database)
-        best: dict[str, tuple[float, float]] = {}
-        for _ in range(args.rounds):
-            for side, database in databases.items():
-                pages, cpu = measure(database, event, args.events)
-                low = best.get(side, (pages, cpu))
-                best[side] = (min(low[0], pages), min(low[1], cpu))
-        print(f"SQLite (WAL, synchronous=FULL), {args.existing} events sealed before, "
-              f"{args.events} sealed per round, lowest of {args.rounds} rounds:")
-        for side, (pages, cpu) in best.items():
-            print(f"  {side:<27} WAL pages {pages:5.0f} per 1,000 events sealed, "
-                  f"sealer CPU {cpu:4.1f} us per event")
-        for database in databases.values():
-            database.dispose()
-
+        best = lowest_of_rounds(args.rounds, SIDES, lambda side: measure(
+            databases[side], event, args.events))
+    print(f"SQLite (WAL, synchronous=FULL), {args.existing} events sealed before, "
+          f"{args.events} sealed per round, lowest of {args.rounds} rounds:")
+    for side, (pages, cpu) in best.items():
+        print(f"  {side:<27} WAL pages {pages:5.0f} per 1,000 events sealed, "
+              f"sealer CPU {cpu:4.1f} us per event")
 
 if __name__ == "__main__":
     main()
