@@ -4,15 +4,17 @@ Requests are parsed by llhttp (the ``httptools`` binding, the parser of Node.js)
 frames bodies (``Content-Length`` or chunked), refuses what RFC 9112 forbids (both
 framings at once, duplicate lengths, bare CR line ends, unknown versions) and tells
 keep-alive. This module adds gunicorn's limits (request line, number and size of header
-fields), reads a body only up to the application's limit plus one byte (the application
-answers 413 and the connection closes unread), answers ``Expect: 100-continue``, and
-builds the WSGI environ and the response bytes. Errors met here are answered as problem
+fields) and RFC 9112's rule for ``Host`` (required in HTTP/1.1, at most one, a host),
+reads a body only up to the application's limit plus one byte (the application answers
+413 and the connection closes unread), answers ``Expect: 100-continue``, and builds the
+WSGI environ and the response bytes. Errors met here are answered as problem
 details by the caller (``screening.server.gunicorn_errors``), never echoing the input.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import time
 from collections import deque
@@ -26,6 +28,10 @@ from gunicorn.http import errors as http
 
 NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# RFC 9112 §3.2: ``Host = uri-host [ ":" port ]`` (RFC 3986: an IP literal in brackets,
+# or a reg-name of unreserved, percent-encoded and sub-delims characters), or empty.
+_HOST_VALUE = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 
 
 class Limits:
@@ -180,6 +186,7 @@ class Connection:
 
     def on_headers_complete(self) -> None:
         self._head_done = True
+        self._check_host()
         if self._declared_length() > self.limits.body:
             # Answered at once (the application refuses it by its Content-Length); the
             # body is never read and the connection closes.
@@ -206,6 +213,15 @@ class Connection:
         self._complete(cut_short=False)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _check_host(self) -> None:
+        """RFC 9112 §3.2: an HTTP/1.1 request without Host, and any request with more
+        than one Host field line or a Host value that is not a host, is refused (400)."""
+        hosts = [value for name, value in self._headers if name.lower() == b"host"]
+        if len(hosts) > 1 or (not hosts and self._parser.get_http_version() == "1.1"):
+            raise http.InvalidHeader("Host")
+        if hosts and not _HOST_VALUE.fullmatch(hosts[0].strip(b" \t")):
+            raise http.InvalidHeader("Host")
 
     def _declared_length(self) -> int:
         for name, value in self._headers:

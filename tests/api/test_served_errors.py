@@ -225,10 +225,35 @@ def test_an_overlong_request_line_is_414_problem_json(live_service: LiveService)
                  id="request target with an invalid port"),
     pytest.param(f"CONNECT {SECRET}:443 HTTP/1.1\r\nHost: x\r\n\r\n",
                  id="CONNECT to an authority"),
+    # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and
+    # to any request with more than one Host field line or an invalid Host value.
+    pytest.param(f"GET /health?{SECRET} HTTP/1.1\r\n\r\n", id="HTTP/1.1 without Host"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",
+                 id="two Host field lines"),
+    pytest.param("GET /health HTTP/1.0\r\nHost: a.example\r\nHost: a.example\r\n\r\n",
+                 id="two Host field lines in HTTP/1.0"),
+    pytest.param(f"GET /health HTTP/1.1\r\nHost: a.example/{SECRET}\r\n\r\n",
+                 id="a Host value that is not a host"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: a.example:80x\r\n\r\n",
+                 id="a Host value with a port that is not digits"),
 ])
 def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw: str) -> None:
     assert_bare_problem(exchange(live_service, raw.encode()), 400, "bad-request")
     assert SECRET not in live_service.output()
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param("GET /health HTTP/1.0\r\n\r\n", id="HTTP/1.0 without Host"),
+    pytest.param("GET /health HTTP/1.1\r\nHost:\r\n\r\n", id="an empty Host"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: [2001:db8::1]:8000\r\n\r\n",
+                 id="an IPv6 literal with a port"),
+    pytest.param("GET /health HTTP/1.1\r\nhOsT: clinic.example\r\n\r\n",
+                 id="Host in any case"),
+])
+def test_requests_whose_host_is_valid_are_served(live_service: LiveService, raw: str) -> None:
+    """RFC 9112 §3.2: Host may be empty, is optional in HTTP/1.0, and its name is
+    case-insensitive."""
+    assert exchange(live_service, raw.encode()).status == 200
 
 
 def test_errors_of_the_application_met_by_the_server_are_500_without_internals() -> None:
