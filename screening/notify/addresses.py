@@ -27,7 +27,8 @@ class ForbiddenDestination(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """A checked URL: where to connect (``address``) and what to ask for."""
+    """A checked URL: where to connect (``address``, then the other checked
+    ``fallbacks`` in turn when it cannot be reached) and what to ask for."""
 
     url: str
     scheme: str
@@ -35,6 +36,12 @@ class Destination:
     port: int
     address: str
     target: str  # path and query, as sent in the request line
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every checked address, in the order to try them."""
+        return (self.address, *self.fallbacks)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -73,7 +80,7 @@ def is_public(address: str) -> bool:
 def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> Destination:
     """The ``Destination`` for ``url``; raises ``ForbiddenDestination`` when it is not
     ``https://`` (``http://`` too with ``allow_private``) or resolves to a forbidden
-    address. The first allowed address is the one to connect to."""
+    address. The addresses are tried in the resolver's order."""
     parts = _split(url, allow_private)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -92,7 +99,8 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
     # A request line is ASCII: other characters go as their UTF-8 bytes percent-encoded,
     # as a browser sends them (the rest, already-encoded sequences included, as written).
     target = quote(target, safe=_ASCII)
-    return Destination(url, parts.scheme, host, port, addresses[0], target)
+    return Destination(url, parts.scheme, host, port, addresses[0], target,
+                       tuple(addresses[1:]))
 
 
 def _split(url: str, allow_private: bool) -> SplitResult:

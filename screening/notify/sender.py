@@ -1,11 +1,14 @@
 """One delivery attempt: an HTTP/1.1 POST over kept-alive connections pooled per checked
 address, no redirects, 10 s in total.
 
-The request goes to the address ``addresses.check_url`` approved: the connection is opened
+The request goes to an address ``addresses.check_url`` approved: the connection is opened
 to that address itself (the URL's host is sent in ``Host`` and, over TLS, as the SNI name
 the certificate is verified against), so a name that resolves differently a moment later
-cannot steer it elsewhere. An idle connection is reused only for the same address, port,
-scheme and host name, i.e. for a destination that was just checked again.
+cannot steer it elsewhere. A name with several addresses is tried at each in the
+resolver's order until one accepts the connection (a receiver whose first address is
+down, or an IPv6 address this host cannot reach, still gets its events); an attempt
+whose request was sent never goes to a second address. An idle connection is reused only
+for an address, port, scheme and host name of a destination that was just checked again.
 
 The 10 s are a deadline for the whole attempt: connecting, the TLS handshake, sending and
 every read of the answer each get only what is left of it, so a receiver that dribbles its
@@ -199,6 +202,11 @@ def _skip_chunked(reader: _Reader) -> bool:
             raise ProtocolError("a chunk longer than its size")
 
 
+class _Unreachable(Exception):
+    """TCP could not be opened to an address (its cause says why): nothing was sent, so
+    the attempt may go to the destination's next checked address."""
+
+
 class _Connection:
     """A connection to one checked address (never a name to resolve)."""
 
@@ -206,12 +214,17 @@ class _Connection:
         self.key, self.context = key, context
         self.sock: socket.socket | None = None
 
-    def connect(self, deadline: float) -> None:
+    def connect(self, deadline: float, share: float = 1.0) -> None:
+        """Opens the connection (TCP within ``share`` of the time left, then TLS within
+        the rest); a failure to open TCP raises ``_Unreachable`` around its cause."""
         _, address, port, host = self.key
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the attempt's deadline passed")
-        sock = socket.create_connection((address, port), timeout=remaining)
+        try:
+            sock = socket.create_connection((address, port), timeout=remaining * share)
+        except OSError as error:
+            raise _Unreachable() from error
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.context is not None:
             try:
@@ -270,16 +283,12 @@ class Sender:
     def send(self, destination: Destination, headers: dict[str, str], body: bytes) -> Outcome:
         """POSTs ``body`` to ``destination``; any 2xx within the timeout delivers."""
         deadline = time.monotonic() + self.timeout
-        key = (destination.scheme, destination.address, destination.port, destination.host)
-        connection = self._take(key)
-        if connection is not None and not connection.idle_and_open():
-            connection.close()
-            connection = None
+        connection = self._take_idle(destination)
         reused = connection is not None
-        if connection is None:
-            connection = self._new(key)
         try:
             request = _request(destination, headers, body)
+            if connection is None:
+                connection = self._connect(destination, deadline)
             try:
                 status = connection.exchange(request, deadline)
             except (_ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError):
@@ -288,19 +297,30 @@ class Sender:
                 # The receiver closed the idle connection before this request reached it:
                 # the same attempt goes once more, on a new connection (as browsers do).
                 connection.close()
-                connection = self._new(key)
+                connection = self._connect(destination, deadline)
                 status = connection.exchange(request, deadline)
+        except _Unreachable as unreachable:
+            error = unreachable.__cause__
+            if isinstance(error, TimeoutError):
+                return Outcome(None, "timeout")
+            if isinstance(error, ConnectionRefusedError):
+                return Outcome(None, "connection_refused")
+            return Outcome(None, "connection_error")
         except TimeoutError:
-            connection.close()
+            if connection is not None:
+                connection.close()
             return Outcome(None, "timeout")
         except ConnectionRefusedError:
-            connection.close()
+            if connection is not None:
+                connection.close()
             return Outcome(None, "connection_refused")
         except (ssl.SSLError, ssl.CertificateError):
-            connection.close()
+            if connection is not None:
+                connection.close()
             return Outcome(None, "tls")
         except (OSError, ValueError):
-            connection.close()
+            if connection is not None:
+                connection.close()
             return Outcome(None, "connection_error")
         self._give_back(connection)
         if 200 <= status < 300:
@@ -315,8 +335,34 @@ class Sender:
             for connection in connections:
                 connection.close()
 
-    def _new(self, key: _Key) -> _Connection:
-        return _Connection(key, self._context if key[0] == "https" else None)
+    def _take_idle(self, destination: Destination) -> _Connection | None:
+        """A kept-alive connection to one of the destination's checked addresses that
+        can carry a request, or None."""
+        for address in destination.addresses:
+            key = (destination.scheme, address, destination.port, destination.host)
+            while (connection := self._take(key)) is not None:
+                if connection.idle_and_open():
+                    return connection
+                connection.close()
+        return None
+
+    def _connect(self, destination: Destination, deadline: float) -> _Connection:
+        """A new connection to the first of the destination's checked addresses that
+        accepts one, in their order (as ``socket.create_connection`` tries a name's):
+        each address in turn gets its share of the time left, so one that drops the
+        connection silently leaves time for the next. Raises the last ``_Unreachable``."""
+        addresses = destination.addresses
+        for index, address in enumerate(addresses):
+            key = (destination.scheme, address, destination.port, destination.host)
+            connection = _Connection(key, self._context if key[0] == "https" else None)
+            try:
+                connection.connect(deadline, share=1 / (len(addresses) - index))
+            except _Unreachable:
+                if index == len(addresses) - 1:
+                    raise
+                continue
+            return connection
+        raise AssertionError("a destination has at least one address")
 
     def _take(self, key: _Key) -> _Connection | None:
         with self._lock:

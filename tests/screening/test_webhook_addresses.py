@@ -57,6 +57,13 @@ def test_the_checked_address_is_the_one_to_connect_to() -> None:
         "93.184.215.14", "hooks.clinic.example", 8443, "/in?x=1")
 
 
+def test_every_checked_address_is_kept_in_the_resolvers_order() -> None:
+    destination = addresses.check_url(
+        "https://hooks.clinic.example/in", allow_private=False,
+        resolver=resolving_to("2606:4700::1", "93.184.215.14", "93.184.215.15"))
+    assert destination.addresses == ("2606:4700::1", "93.184.215.14", "93.184.215.15")
+
+
 def test_a_path_with_non_ascii_characters_is_sent_percent_encoded() -> None:
     destination = addresses.check_url("https://hooks.clinic.example/événements/€?q=ü&r=%20",
                                       allow_private=False,

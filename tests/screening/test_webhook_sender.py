@@ -188,6 +188,36 @@ def test_a_closed_port_is_connection_refused() -> None:
         sender.close()
 
 
+def test_an_address_that_refuses_the_connection_falls_over_to_the_next_checked_one(
+        serving: Callable[..., RawServer]) -> None:
+    """Nothing listens on 127.0.0.2 at the receiver's port: the attempt goes on to the
+    name's next address, as ``socket.create_connection`` does for a name."""
+    server = serving(keep_alive)
+    two = Destination(f"http://hooks.example:{server.port}/hooks", "http", "hooks.example",
+                      server.port, "127.0.0.2", "/hooks", ("127.0.0.1",))
+    sender = Sender()
+    try:
+        outcomes = [sender.send(two, HEADERS, b"{}") for _ in range(3)]
+    finally:
+        sender.close()
+    assert outcomes == [Outcome(204, None)] * 3
+    assert len(server.heads) == 3
+    assert server.connections == 1  # the kept-alive connection to the second address
+
+
+def test_when_no_checked_address_accepts_the_attempt_is_connection_refused() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    none = Destination(f"http://hooks.example:{port}/hooks", "http", "hooks.example", port,
+                       "127.0.0.2", "/hooks", ("127.0.0.1", "127.0.0.3"))
+    sender = Sender()
+    try:
+        assert sender.send(none, HEADERS, b"{}") == Outcome(None, "connection_refused")
+    finally:
+        sender.close()
+
+
 def answering(*answers: bytes) -> Callable[[RawServer, socket.socket], None]:
     """A receiver answering its requests, in order over all its connections, with
     ``answers`` (raw bytes), then ``204`` to any further request."""
