@@ -4,7 +4,8 @@ A delivery must not let a clinic admin probe or attack the service's own network
 host is resolved and *every* address it resolves to must be public (not loopback, private,
 link-local, multicast, reserved, unspecified, shared or the cloud metadata address). The
 check happens at registration and again before every attempt (DNS can change), and the
-attempt connects to the address that was checked, never resolving the name a second time.
+attempt connects to an address that was checked (the next when one refuses the
+connection), never resolving the name a second time.
 ``WEBHOOK_ALLOW_PRIVATE=1`` allows private addresses and ``http://`` for receivers inside
 a clinic's own network.
 """
