@@ -28,8 +28,11 @@ thread pool (``offload``) while the loop goes on serving.
 
 Connections: at most ``worker_connections`` per process; kept alive ``keepalive`` seconds
 between requests; a request must arrive whole, and an answer be read, within ``timeout``
-seconds. On SIGTERM the loop stops accepting, finishes the requests it has, sends their
-answers (within ``graceful_timeout``) and exits.
+seconds. A connection that closes first sends its answers, then its FIN, and drops
+what the client still sends until the client closes (at most ``LINGER_S``), so a client
+still sending a refused body reads its answer instead of a reset. On SIGTERM the loop
+stops accepting, finishes the requests it has, sends their answers (within
+``graceful_timeout``) and exits.
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited th
 # the turn's shared credential lookups) come around even under a flood.
 TURN_S = 0.02
 POLL_S = 0.001  # between two requests, the loop takes in what has arrived this often
+# A connection that closes while its client may still be sending (a body past the limit,
+# a refused request) sends its answer and FIN, then drops what arrives for at most this
+# long before it closes: closing with unread data would reset the connection, and the
+# client would lose the answer (a lingering close, RFC 9112 §9.6).
+LINGER_S = 2.0
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
 SWITCH_INTERVAL_S = 0.0005
@@ -145,6 +153,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._touched: dict[http11.Connection, None] = {}  # in order; to serve or send
         self._dates = http11.DateCache()
         self._checked_this_turn: dict[str, Any] = {}  # credentials looked up this turn
+        self.linger_s = LINGER_S
 
     def attach(self, app: Any) -> None:
         """Serves the WSGI application ``app``. The service's own: its database's
@@ -546,9 +555,26 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         if conn.out:
             self._watch_writes(conn, True)
         elif conn.closing and not (conn.busy or conn.requests):
-            self._close(conn)
+            self._linger(conn)
         else:
             self._watch_writes(conn, False)
+
+    def _linger(self, conn: http11.Connection) -> None:
+        """Closes ``conn``, whose answers are all sent: at once when the client has
+        ended its side, else after its FIN, once the client closes too or ``linger_s``
+        has passed; ``_read`` drops what arrives meanwhile."""
+        if conn.lingering_until:
+            return
+        if conn.ended:
+            self._close(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.lingering_until = time.monotonic() + self.linger_s
+        self._watch_writes(conn, False)
 
     def _watch_writes(self, conn: http11.Connection, watch: bool) -> None:
         if conn.watching_writes != watch:
@@ -584,7 +610,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         for ``timeout``."""
         timeout = self.cfg.timeout
         for conn in list(self._connections.values()):
-            if conn.idle:
+            if conn.lingering_until:
+                stale = now >= conn.lingering_until
+            elif conn.idle:
                 stale = now - conn.last_active > self.cfg.keepalive
             elif conn.out:
                 stale = now - conn.last_active > timeout

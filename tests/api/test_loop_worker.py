@@ -370,6 +370,41 @@ def test_a_body_past_the_limit_in_a_pipeline_is_413_after_the_answers_before_it(
         assert wire.closed_within(5)
 
 
+def test_a_client_sending_all_of_a_body_past_the_limit_reads_the_413(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """A simple client sends its whole body before it reads. The loop answers 413 once
+    the body passes the limit and closes, but drains what still arrives (a lingering
+    close, RFC 9112 §9.6): closing with unread data would reset the connection, failing
+    the client's send and discarding the answer before it is read."""
+    body = b"x" * (4 * 1024 * 1024)
+    too_large = {**clinic.headers("intake"), "Content-Type": "application/json"}
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large, body=body))
+        answer = wire.answer()
+        assert answer.status == 413
+        assert answer.headers["connection"] == "close"
+        assert wire.closed_within(5)
+
+
+def test_a_lingering_close_ends_when_the_client_stops_sending(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """A client that does not close its side is not waited for past ``linger_s``."""
+    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
+                 "Content-Length": str(64 * 1024 + 1)}
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        served.worker.linger_s = 0.3
+        wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large))
+        assert wire.answer().status == 413
+        assert wire.closed_within(5)  # the answer, then the server's FIN
+        wire.send(b"x" * 1000)  # more of the body, read and dropped
+        started = time.monotonic()
+        while served.worker._connections and time.monotonic() - started < 5:
+            time.sleep(0.05)
+        # linger_s, and the loop's chores come around once a second
+        assert not served.worker._connections
+        assert time.monotonic() - started < 2.5
+
+
 def test_connection_close_in_a_pipeline_is_answered_then_closes(app: Flask) -> None:
     """RFC 9112 §9.6: the request with ``close`` is the last one answered."""
     with serving_loop(app) as served, Wire(served.connect()) as wire:
