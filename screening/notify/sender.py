@@ -299,29 +299,10 @@ class Sender:
                 connection.close()
                 connection = self._connect(destination, deadline)
                 status = connection.exchange(request, deadline)
-        except _Unreachable as unreachable:
-            error = unreachable.__cause__
-            if isinstance(error, TimeoutError):
-                return Outcome(None, "timeout")
-            if isinstance(error, ConnectionRefusedError):
-                return Outcome(None, "connection_refused")
-            return Outcome(None, "connection_error")
-        except TimeoutError:
+        except (_Unreachable, OSError, ValueError) as error:
             if connection is not None:
                 connection.close()
-            return Outcome(None, "timeout")
-        except ConnectionRefusedError:
-            if connection is not None:
-                connection.close()
-            return Outcome(None, "connection_refused")
-        except (ssl.SSLError, ssl.CertificateError):
-            if connection is not None:
-                connection.close()
-            return Outcome(None, "tls")
-        except (OSError, ValueError):
-            if connection is not None:
-                connection.close()
-            return Outcome(None, "connection_error")
+            return Outcome(None, _error_class(error))
         self._give_back(connection)
         if 200 <= status < 300:
             return Outcome(status, None)
@@ -378,6 +359,20 @@ class Sender:
                 connections.append(connection)
                 return
         connection.close()
+
+
+def _error_class(error: BaseException) -> str:
+    """The ``Outcome.error`` of an attempt that got no answer: ``timeout``,
+    ``connection_refused``, ``tls`` or ``connection_error``."""
+    if isinstance(error, _Unreachable) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return "tls"
+    return "connection_error"
 
 
 def _request(destination: Destination, headers: dict[str, str], body: bytes) -> bytes:
