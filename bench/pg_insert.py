@@ -1,5 +1,5 @@
-"""PostgreSQL's own CPU per ingested submission: one ``executemany`` per table against
-multi-row ``INSERT``s, side by side in one run.
+"""PostgreSQL's own CPU, and the app's, per ingested submission: one ``executemany`` per
+table against multi-row ``INSERT``s, side by side in one run.
 
 A submission writes three rows in the group committer's transaction: the submission, its
 audit event and its outbox event. On PostgreSQL the database server is shared by every app
@@ -11,12 +11,16 @@ group committer does, two ways in turn:
 
 - ``executemany``: each table's rows in one ``executemany`` (pipelined), which PostgreSQL
   runs as one statement per row;
-- ``multi-row``: ``DriverTransaction.insert_many``, the service's way (one ``INSERT ...
-  VALUES (...), (...)`` per table and chunk).
+- ``multi-row %s``: one ``INSERT ... VALUES (...), (...)`` per table and chunk with
+  psycopg's ``%s`` placeholders, as the service did before: psycopg parses such a query
+  again at every execution (it caches only those of at most 50 parameters);
+- ``multi-row $n``: ``DriverTransaction.insert_many``, the service's way: the same
+  statements with PostgreSQL's numbered placeholders on a ``psycopg.RawCursor``.
 
 It prints, per submission, the CPU time of the database's backends serving the bench
-database (read from ``/proc``, so the server must run on this machine) and the wall time,
-each the lowest of ``--rounds`` rounds.
+database (read from ``/proc``, so the server must run on this machine), this process's
+CPU time (the app's side: binding, the driver) and the wall time, each the lowest of
+``--rounds`` rounds.
 
 Run: ``.venv/bin/python bench/pg_insert.py [--batches 400] [--batch 8] [--rounds 3]``.
 """
@@ -24,6 +28,7 @@ Run: ``.venv/bin/python bench/pg_insert.py [--batches 400] [--batch 8] [--rounds
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -61,6 +66,21 @@ def by_executemany(transaction: driver.DriverTransaction, rows: list[dict[str, A
     transaction.cursor.executemany(compiled.sql, [compiled.bind(row) for row in rows])
 
 
+def by_multi_row_pyformat(transaction: driver.DriverTransaction,
+                          rows: list[dict[str, Any]], table: Table) -> None:
+    """The service's multi-row statements with ``%s`` placeholders, on the ordinary
+    cursor (the way before ``$n``)."""
+    compiled = driver.insert_statement(table, transaction.dialect, tuple(rows[0]))
+    start = 0
+    while start < len(rows):
+        count = min(1 << ((len(rows) - start).bit_length() - 1), driver.MAX_ROWS_PER_INSERT)
+        many = driver.multi_row_insert(compiled.sql, count)
+        values = [value for row in rows[start:start + count]
+                  for value in many.row_values(compiled.bind(row))]
+        transaction.cursor.execute(re.sub(r"\$\d+", "%s", many.sql), values)
+        start += count
+
+
 def by_multi_row(transaction: driver.DriverTransaction, rows: list[dict[str, Any]],
                  table: Table) -> None:
     """The service's way."""
@@ -84,17 +104,19 @@ def backends_cpu_s(engine: Any) -> float:
 
 def measure(engine: Any, batches: list[Rows],
             write: Callable[[driver.DriverTransaction, list[dict[str, Any]], Table], None]
-            ) -> tuple[float, float]:
-    """Backend CPU and wall microseconds per submission of writing ``batches``."""
+            ) -> tuple[float, float, float]:
+    """Backend CPU, this process's CPU and wall microseconds per submission of writing
+    ``batches``."""
     submissions = sum(len(batch[TABLES[0]]) for batch in batches)
-    cpu, wall = backends_cpu_s(engine), time.perf_counter()
+    cpu, own, wall = backends_cpu_s(engine), time.process_time(), time.perf_counter()
     for batch in batches:
         with driver.transaction(engine) as transaction:
             for table, rows in batch.items():
                 write(transaction, rows, table)
     wall = time.perf_counter() - wall
+    own = time.process_time() - own
     cpu = backends_cpu_s(engine) - cpu
-    return cpu / submissions * 1e6, wall / submissions * 1e6
+    return cpu / submissions * 1e6, own / submissions * 1e6, wall / submissions * 1e6
 
 
 def main() -> None:
@@ -106,18 +128,20 @@ def main() -> None:
     with bench_database("postgres") as database:
         app, rows = example_templates(database)
         engine = app_state(app).db.write_engine
-        ways = {"executemany": by_executemany, "multi-row": by_multi_row}
+        ways = {"executemany": by_executemany, "multi-row %s": by_multi_row_pyformat,
+                "multi-row $n": by_multi_row}
         for write in ways.values():  # warm up: connections, prepared statements
             measure(engine, [batch(rows, args.batch) for _ in range(20)], write)
         best = lowest_of_rounds(args.rounds, ways, lambda name: measure(
             engine, [batch(rows, args.batch) for _ in range(args.batches)], ways[name]))
     print(f"PostgreSQL, {args.batches} transactions of {args.batch} submissions "
           f"(3 rows each), lowest of {args.rounds} rounds:")
-    for name, (cpu, wall) in best.items():
-        print(f"  {name:<12} database CPU {cpu:6.0f} us/submission, "
-              f"wall {wall:6.0f} us/submission")
-    ratio = best["multi-row"][0] / best["executemany"][0]
-    print(f"  multi-row / executemany: database CPU {ratio:.2f}")
+    for name, (cpu, own, wall) in best.items():
+        print(f"  {name:<13} database CPU {cpu:6.0f} us/submission, app CPU {own:5.0f} us, "
+              f"wall {wall:6.0f} us")
+    ratio = best["multi-row $n"][0] / best["executemany"][0]
+    print(f"  multi-row / executemany: database CPU {ratio:.2f}; "
+          f"app CPU $n / %s {best['multi-row $n'][1] / best['multi-row %s'][1]:.2f}")
 
 if __name__ == "__main__":
     main()

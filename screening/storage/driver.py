@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Dialect, Engine, Executable, Table
 from sqlalchemy.exc import DBAPIError
 
@@ -111,6 +112,12 @@ class DriverTransaction:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        self._raw: psycopg.RawCursor[Any] | None = None  # PostgreSQL's multi-row INSERTs
+
+    def close(self) -> None:
+        """Closes the cursors (the caller's transaction ends)."""
+        if self._raw is not None:
+            self._raw.close()
 
     def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None
                 ) -> Any:
@@ -142,8 +149,17 @@ class DriverTransaction:
                 values = [value for row in group[start:start + count]
                           for value in many.row_values(compiled.bind(row))]
                 with _as_sqlalchemy_errors(many.sql, self.dialect):
-                    self.cursor.execute(many.sql, values)
+                    self._raw_cursor().execute(many.sql, values)
                 start += count
+
+    def _raw_cursor(self) -> psycopg.RawCursor[Any]:
+        """A cursor of the same connection (and transaction) taking PostgreSQL's own
+        ``$1`` placeholders: psycopg runs its query text as it is, where a ``%s`` query of
+        more than 50 parameters is parsed again at every execution (it caches only short
+        ones), a twelfth of a web worker's CPU (``bench/pg_insert.py``)."""
+        if self._raw is None:
+            self._raw = psycopg.RawCursor(self.cursor.connection)
+        return self._raw
 
 
 # PostgreSQL runs each row of an ``executemany`` as a statement of its own (bind, executor
@@ -162,8 +178,8 @@ def _chunk(remaining: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class MultiRowInsert:
-    """An ``INSERT`` of ``count`` rows with positional placeholders, and the order in
-    which each row's bound values fill them."""
+    """An ``INSERT`` of ``count`` rows with numbered placeholders (``$1``, ``$2`` ...,
+    row after row), and the order in which each row's bound values fill them."""
 
     sql: str
     names: tuple[str, ...]  # one row's bind names, in placeholder order
@@ -176,8 +192,8 @@ class MultiRowInsert:
 @functools.lru_cache(maxsize=256)
 def multi_row_insert(sql: str, count: int) -> MultiRowInsert:
     """``sql`` (a one-row ``INSERT ... VALUES (...)`` with named placeholders, as the
-    psycopg dialect compiles it) for ``count`` rows. What follows the row (a
-    ``RETURNING``) is dropped: nobody reads it."""
+    psycopg dialect compiles it) for ``count`` rows, to run on a ``psycopg.RawCursor``.
+    What follows the row (a ``RETURNING``) is dropped: nobody reads it."""
     head, separator, rest = sql.partition(" VALUES (")
     if not separator or not _PLACEHOLDER.search(rest):
         raise ValueError(f"not a one-row INSERT with named binds: {sql[:80]}")
@@ -190,8 +206,13 @@ def multi_row_insert(sql: str, count: int) -> MultiRowInsert:
     else:
         raise ValueError(f"the row of this INSERT does not end: {sql[:80]}")
     names = tuple(_PLACEHOLDER.findall(one_row))
-    row = "(" + _PLACEHOLDER.sub("%s", one_row) + ")"
-    return MultiRowInsert(f"{head} VALUES {', '.join([row] * count)}", names)
+    # Between the binds, pyformat's escaped percent sign is a percent sign of the SQL.
+    pieces = [piece.replace("%%", "%") for piece in _PLACEHOLDER.split(one_row)[::2]]
+    numbers = iter(range(1, count * len(names) + 1))
+    rows = ["(" + "".join(piece if index == len(names) else f"{piece}${next(numbers)}"
+                          for index, piece in enumerate(pieces)) + ")"
+            for _ in range(count)]
+    return MultiRowInsert(f"{head.replace('%%', '%')} VALUES {', '.join(rows)}", names)
 
 
 @contextmanager
@@ -211,11 +232,15 @@ def transaction(engine: Engine) -> Iterator[DriverTransaction]:
         cursor = connection.cursor()
         try:
             if dialect.name == "postgresql":
-                with _as_sqlalchemy_errors("COMMIT", dialect), \
-                        connection.driver_connection.pipeline():  # type: ignore[union-attr]
-                    yield DriverTransaction(cursor, dialect)
-                    # Queued, so the pipeline's one closing sync answers it too.
-                    cursor.execute("COMMIT")
+                driver_transaction = DriverTransaction(cursor, dialect)
+                try:
+                    with _as_sqlalchemy_errors("COMMIT", dialect), \
+                            connection.driver_connection.pipeline():  # type: ignore[union-attr]
+                        yield driver_transaction
+                        # Queued, so the pipeline's one closing sync answers it too.
+                        cursor.execute("COMMIT")
+                finally:
+                    driver_transaction.close()  # once the pipeline has its results
             else:
                 with _as_sqlalchemy_errors("BEGIN IMMEDIATE", dialect):
                     cursor.execute("BEGIN IMMEDIATE")

@@ -150,8 +150,11 @@ def test_a_multi_row_insert_repeats_the_row_and_drops_returning() -> None:
     sql = ("INSERT INTO t (a, b) VALUES (%(a)s::VARCHAR, lower(%(b)s)) "
            "RETURNING t.seq")
     many = driver.multi_row_insert(sql, 3)
-    assert many.sql == ("INSERT INTO t (a, b) VALUES (%s::VARCHAR, lower(%s)), "
-                        "(%s::VARCHAR, lower(%s)), (%s::VARCHAR, lower(%s))")
+    assert many.sql == ("INSERT INTO t (a, b) VALUES ($1::VARCHAR, lower($2)), "
+                        "($3::VARCHAR, lower($4)), ($5::VARCHAR, lower($6))")
     assert many.row_values({"b": 2, "a": 1}) == [1, 2]
+    # pyformat's escaped percent sign is the SQL's own once the query is raw
+    assert driver.multi_row_insert("INSERT INTO t (a) VALUES (%(a)s || '%%')", 2).sql == (
+        "INSERT INTO t (a) VALUES ($1 || '%'), ($2 || '%')")
     with pytest.raises(ValueError, match="one-row INSERT"):
         driver.multi_row_insert("UPDATE t SET a = %(a)s", 2)
