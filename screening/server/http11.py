@@ -13,6 +13,7 @@ details by the caller (``screening.server.gunicorn_errors``), never echoing the 
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 import socket
@@ -28,10 +29,15 @@ from gunicorn.http import errors as http
 
 NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# RFC 9112 §3.2: ``Host = uri-host [ ":" port ]`` (RFC 3986: an IP literal in brackets,
-# or a reg-name of unreserved, percent-encoded and sub-delims characters), or empty.
+# RFC 9112 §3.2: ``Host = uri-host [ ":" port ]`` (RFC 3986 §3.2.2: an IP literal in
+# brackets, or a reg-name of unreserved, percent-encoded and sub-delims characters, which
+# may be empty). ``%`` only begins a percent-encoded octet; what is in brackets is an IPv6
+# address (checked by ``ipaddress``) or an IPvFuture.
 _HOST_VALUE = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+    rb"(?:\[(?P<literal>[^\]]*)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?")
+_IPV6_CHARACTERS = re.compile(rb"[0-9A-Fa-f:.]+")
+_IP_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 
 
 class Limits:
@@ -221,7 +227,7 @@ class Connection:
         hosts = [value for name, value in self._headers if name.lower() == b"host"]
         if len(hosts) > 1 or (not hosts and self._parser.get_http_version() == "1.1"):
             raise http.InvalidHeader("Host")
-        if hosts and not _HOST_VALUE.fullmatch(hosts[0].strip(b" \t")):
+        if hosts and not _is_host(hosts[0].strip(b" \t")):
             raise http.InvalidHeader("Host")
 
     def _declared_length(self) -> int:
@@ -242,6 +248,23 @@ class Connection:
         self._reset()
         if cut_short:
             self.closing = True
+
+
+def _is_host(value: bytes) -> bool:
+    """Whether ``value`` is ``uri-host [ ":" port ]`` (RFC 9112 §3.2, RFC 3986 §3.2.2)."""
+    match = _HOST_VALUE.fullmatch(value)
+    if match is None:
+        return False
+    literal = match["literal"]
+    if literal is None or _IP_FUTURE.fullmatch(literal):
+        return True
+    if not _IPV6_CHARACTERS.fullmatch(literal):
+        return False  # (``ipaddress`` would take a zone, "%eth0", which RFC 3986 does not)
+    try:
+        ipaddress.IPv6Address(literal.decode("ascii"))
+    except ValueError:
+        return False
+    return True
 
 
 def environ(request: Request, peer: Any, server: tuple[str, str],

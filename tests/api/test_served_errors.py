@@ -236,6 +236,14 @@ def test_an_overlong_request_line_is_414_problem_json(live_service: LiveService)
                  id="a Host value that is not a host"),
     pytest.param("GET /health HTTP/1.1\r\nHost: a.example:80x\r\n\r\n",
                  id="a Host value with a port that is not digits"),
+    # RFC 3986 §2.1, §3.2.2: "%" only begins a percent-encoded octet, and what is in
+    # brackets is an IPv6 address or an IPvFuture ("v" version "." ...), nothing else.
+    pytest.param("GET /health HTTP/1.1\r\nHost: a%zz.example\r\n\r\n",
+                 id="a Host value with a stray percent sign"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: [1.2.3.4]\r\n\r\n",
+                 id="an IPv4 address in brackets"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: [1::2::3]\r\n\r\n",
+                 id="an IPv6 literal with two double colons"),
 ])
 def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw: str) -> None:
     assert_bare_problem(exchange(live_service, raw.encode()), 400, "bad-request")
@@ -249,6 +257,14 @@ def test_a_malformed_request_is_400_problem_json(live_service: LiveService, raw:
                  id="an IPv6 literal with a port"),
     pytest.param("GET /health HTTP/1.1\r\nhOsT: clinic.example\r\n\r\n",
                  id="Host in any case"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: CLINIC.example.:\r\n\r\n",
+                 id="a fully qualified name with an empty port"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: caf%C3%A9.example\r\n\r\n",
+                 id="a percent-encoded name"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: [::ffff:192.0.2.1]:8000\r\n\r\n",
+                 id="an IPv6 literal ending in IPv4 form"),
+    pytest.param("GET /health HTTP/1.1\r\nHost: [v1.fe80::a+en1]\r\n\r\n",
+                 id="an IPvFuture literal"),
 ])
 def test_requests_whose_host_is_valid_are_served(live_service: LiveService, raw: str) -> None:
     """RFC 9112 §3.2: Host may be empty, is optional in HTTP/1.0, and its name is
