@@ -90,6 +90,7 @@ class Connection:
         self.ended = False  # the client has shut its side: nothing more to read
         self.closing = False  # close once ``out`` is sent
         self.lingering_until = 0.0  # closing: all is sent, what arrives is dropped till then
+        self.lingering_ends = 0.0  # however long the client goes on sending, no later
         self.refusal: bytes | None = None  # the answer to a refused request, sent last
         self.last_active = time.monotonic()  # last bytes received or sent
         self.began = 0.0  # when the request being received began to arrive

@@ -29,10 +29,11 @@ thread pool (``offload``) while the loop goes on serving.
 Connections: at most ``worker_connections`` per process; kept alive ``keepalive`` seconds
 between requests; a request must arrive whole, and an answer be read, within ``timeout``
 seconds. A connection that closes first sends its answers, then its FIN, and drops
-what the client still sends until the client closes (at most ``LINGER_S``), so a client
-still sending a refused body reads its answer instead of a reset. On SIGTERM the loop
-stops accepting, finishes the requests it has, sends their answers (within
-``graceful_timeout``) and exits.
+what the client still sends until the client closes or falls silent for ``LINGER_S``
+(within ``timeout`` in all), so a client still sending a refused body reads its answer
+instead of a reset. On SIGTERM the loop stops accepting, finishes the requests it has,
+sends their answers and lets lingering closes finish (within ``graceful_timeout``) and
+exits.
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited th
 TURN_S = 0.02
 POLL_S = 0.001  # between two requests, the loop takes in what has arrived this often
 # A connection that closes while its client may still be sending (a body past the limit,
-# a refused request) sends its answer and FIN, then drops what arrives for at most this
-# long before it closes: closing with unread data would reset the connection, and the
-# client would lose the answer (a lingering close, RFC 9112 §9.6).
+# a refused request) sends its answer and FIN, then drops what arrives until nothing has
+# for this long (and for ``timeout`` at most in all) before it closes: closing with unread
+# data would reset the connection, and the client would lose the answer (a lingering
+# close, RFC 9112 §9.6). A client on a slow link may take longer than this to send the
+# rest of its body: each read starts the wait anew.
 LINGER_S = 2.0
 # A thread that has waited for the writer lock (or an offloaded job) takes the
 # interpreter back from the busy loop within this, not CPython's default 5 ms.
@@ -522,6 +525,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 self._close(conn)
             return
         if conn.closing:
+            if conn.lingering_until:  # the client is still sending: wait on for it
+                conn.lingering_until = min(time.monotonic() + self.linger_s,
+                                           conn.lingering_ends)
             return  # a body past the limit, or after an error: not read any further
         try:
             conn.feed(data)
@@ -561,8 +567,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def _linger(self, conn: http11.Connection) -> None:
         """Closes ``conn``, whose answers are all sent: at once when the client has
-        ended its side, else after its FIN, once the client closes too or ``linger_s``
-        has passed; ``_read`` drops what arrives meanwhile."""
+        ended its side, else after its FIN, once the client closes too or sends nothing
+        for ``linger_s`` (``timeout`` at most in all); ``_read`` drops what arrives
+        meanwhile."""
         if conn.lingering_until:
             return
         if conn.ended:
@@ -573,7 +580,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         except OSError:
             self._close(conn)
             return
-        conn.lingering_until = time.monotonic() + self.linger_s
+        now = time.monotonic()
+        conn.lingering_until = now + self.linger_s
+        conn.lingering_ends = now + max(self.cfg.timeout, self.linger_s)
         self._watch_writes(conn, False)
 
     def _watch_writes(self, conn: http11.Connection, watch: bool) -> None:
@@ -623,15 +632,18 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
 
     def _stop(self) -> None:
         """Graceful stop: no new connections; the requests already here are served and
-        answered within ``graceful_timeout``; then every connection closes."""
+        answered, and lingering closes finish, within ``graceful_timeout``; then every
+        connection closes (a client still sending into one closed at once would read a
+        reset instead of its answer)."""
         self._pause_accepting()
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline and (
                 self._in_offload or self._deferred
-                or any(conn.busy or conn.requests or conn.out
+                or any(conn.busy or conn.requests or conn.out or conn.lingering_until
                        for conn in self._connections.values())):
             self.notify()
             self._turn(timeout=0.1)
+            self._close_stale(time.monotonic())  # lingering closes that are over
         for conn in list(self._connections.values()):
             self._close(conn)
         if self._pool is not None:

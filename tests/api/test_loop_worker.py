@@ -405,6 +405,49 @@ def test_a_lingering_close_ends_when_the_client_stops_sending(
         assert time.monotonic() - started < 2.5
 
 
+def test_a_client_still_sending_its_body_past_linger_s_reads_the_413(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """A client on a slow link sends its whole body before it reads, for longer than
+    ``linger_s``: while its bytes keep arriving, the lingering close goes on (``linger_s``
+    is how long the client may fall silent), and the client reads its 413."""
+    size = 2 * 1024 * 1024
+    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
+                 "Content-Length": str(size)}
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        served.worker.linger_s = 0.5
+        wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large))
+        chunk = b"x" * (size // 64)
+        for _ in range(64):  # about 3 s in all, a chunk every 50 ms
+            wire.send(chunk)
+            time.sleep(0.05)
+        answer = wire.answer()
+        assert answer.status == 413
+        assert wire.closed_within(5)
+
+
+def test_a_graceful_stop_lets_a_lingering_close_finish(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """SIGTERM while a client is still sending a refused body: the loop drains it as
+    before (within ``graceful_timeout``) instead of resetting the connection under the
+    client's send, which would lose the 413 it has not read yet."""
+    size = 1024 * 1024
+    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
+                 "Content-Length": str(size)}
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        served.worker.linger_s = 1.5
+        wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large)
+                  + b"x" * (100 * 1024))
+        time.sleep(0.3)  # answered 413, then the server's FIN: lingering
+        served.stop()
+        time.sleep(0.3)
+        wire.send(b"x" * (size - 100 * 1024))  # the rest of the body, then it reads
+        assert wire.answer().status == 413
+        assert wire.closed_within(5)
+        wire.sock.close()
+        served.thread.join(5)  # type: ignore[attr-defined]
+        assert not served.thread.is_alive()  # type: ignore[attr-defined]
+
+
 def test_connection_close_in_a_pipeline_is_answered_then_closes(app: Flask) -> None:
     """RFC 9112 §9.6: the request with ``close`` is the last one answered."""
     with serving_loop(app) as served, Wire(served.connect()) as wire:
