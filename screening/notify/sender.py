@@ -93,7 +93,12 @@ class _Reader:
         if remaining <= 0:
             raise TimeoutError("the attempt's deadline passed")
         self.sock.settimeout(remaining)
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            if not self.received:
+                raise _ClosedBeforeAnswer("reset before answering") from None
+            raise
         self.buffer += chunk
         self.received += len(chunk)
         return bool(chunk)
@@ -243,7 +248,10 @@ class _Connection:
         sock = self.sock
         assert sock is not None
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock.sendall(request)
+        try:
+            sock.sendall(request)
+        except (ConnectionResetError, BrokenPipeError) as error:
+            raise _ClosedBeforeAnswer("closed before the request was taken") from error
         reader = _Reader(sock, deadline)
         answer = _read_answer(reader)
         if not answer.reusable or reader.buffer:  # bytes beyond the answer: not trusted
@@ -291,13 +299,14 @@ class Sender:
                 connection = self._connect(destination, deadline)
             try:
                 status = connection.exchange(request, deadline)
-            except (_ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError):
+            except _ClosedBeforeAnswer:
                 if not reused:
                     raise
-                # The receiver closed the idle connection before this request reached it:
-                # the same attempt goes once more, on a new connection (as browsers do).
+                # The receiver closed the idle connection before this request reached it
+                # (no byte of an answer came): the same attempt goes once more, on a new
+                # connection to the same address (as browsers do).
                 connection.close()
-                connection = self._connect(destination, deadline)
+                connection = self._connect_to(connection.key, deadline)
                 status = connection.exchange(request, deadline)
         except (_Unreachable, OSError, ValueError) as error:
             if connection is not None:
@@ -335,15 +344,18 @@ class Sender:
         addresses = destination.addresses
         for index, address in enumerate(addresses):
             key = (destination.scheme, address, destination.port, destination.host)
-            connection = _Connection(key, self._context if key[0] == "https" else None)
             try:
-                connection.connect(deadline, share=1 / (len(addresses) - index))
+                return self._connect_to(key, deadline, share=1 / (len(addresses) - index))
             except _Unreachable:
                 if index == len(addresses) - 1:
                     raise
-                continue
-            return connection
         raise AssertionError("a destination has at least one address")
+
+    def _connect_to(self, key: _Key, deadline: float, share: float = 1.0) -> _Connection:
+        """A new connection to the address of ``key`` (``_Connection.connect``)."""
+        connection = _Connection(key, self._context if key[0] == "https" else None)
+        connection.connect(deadline, share)
+        return connection
 
     def _take(self, key: _Key) -> _Connection | None:
         with self._lock:

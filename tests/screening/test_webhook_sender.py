@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -149,6 +150,34 @@ def test_a_connection_the_receiver_closed_is_replaced_and_the_attempt_delivers(
         sender.close()
     assert (first, second) == (Outcome(204, None), Outcome(204, None))
     assert server.connections == 2
+
+
+def answer_then_reset_mid_answer(server: RawServer, sock: socket.socket) -> None:
+    """Answers the first request; resets the connection halfway through the second's
+    answer (the receiver got that request and began to answer it)."""
+    server.read_request(sock)
+    sock.sendall(NO_CONTENT)
+    server.read_request(sock)
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+    time.sleep(0.1)  # the sender has read that much by now
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_a_kept_alive_connection_reset_after_part_of_the_answer_is_not_sent_again(
+        serving: Callable[..., RawServer]) -> None:
+    """Only a connection that ended before any byte of the answer is taken for one the
+    receiver closed while idle, and the attempt sent again: once part of the answer has
+    come, the receiver had the request, and sending it again would deliver it twice."""
+    server = serving(answer_then_reset_mid_answer)
+    sender = Sender()
+    try:
+        first = sender.send(destination(server.port), HEADERS, b"{}")
+        second = sender.send(destination(server.port), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert first == Outcome(204, None)
+    assert second == Outcome(None, "connection_error")
+    assert len(server.heads) == 2 and server.connections == 1
 
 
 def test_a_receiver_dribbling_its_answer_is_cut_off_at_the_total_timeout(
