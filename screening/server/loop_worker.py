@@ -201,6 +201,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                 self.notify()  # the heartbeat gunicorn's master watches
                 if self.ppid != os.getppid():
                     log.info("the master process is gone; stopping")
+                    self.alive = False  # nor may a closing connection resume accepting
                     break
                 self._close_stale(now)
             self._turn(timeout=0.0 if self._touched else 1.0)

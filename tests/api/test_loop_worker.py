@@ -711,3 +711,17 @@ def test_a_token_revoked_during_a_flood_of_its_requests_is_refused_within_moment
     assert statuses[:first_refused] == [200] * first_refused
     assert set(statuses[first_refused:]) == {401}
     assert first_refused < 200, first_refused
+
+
+def test_a_loop_whose_master_is_gone_stops_as_one_that_was_told_to(app: Flask) -> None:
+    """Without its gunicorn master the loop stops within its once-a-second chores, and
+    is no longer ``alive``: a connection closing during its graceful stop must not
+    resume accepting new ones."""
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        assert wire.answer().status == 200
+        served.worker.ppid = -1  # as when the master has died and the worker was adopted
+        served.thread.join(5)  # type: ignore[attr-defined]
+        assert not served.thread.is_alive()  # type: ignore[attr-defined]
+        assert served.worker.alive is False
+        assert wire.closed_within(5)
