@@ -272,7 +272,8 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
             base: dict[str, Any]) -> dict[str, Any]:
     """The WSGI environ of ``request`` (PEP 3333) on top of ``base`` (the server's
     constant keys). Header fields whose names hold ``_`` are dropped, as gunicorn does:
-    ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``. Raises a gunicorn ``http``
+    ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``; a target in absolute form
+    gives ``HTTP_HOST`` its host. Raises a gunicorn ``http``
     error for a request target that is not a URL."""
     try:
         url = httptools.parse_url(request.target) if request.target != b"*" else None
@@ -307,6 +308,11 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
         else:
             key = "HTTP_" + name.replace("-", "_")
             result[key] = f"{result[key]},{value}" if key in result else value
+    if url is not None and url.host:
+        # RFC 9112 §3.2.2: a target in absolute form names the host; Host is ignored.
+        host = url.host.decode("latin-1")
+        host = f"[{host}]" if ":" in host else host
+        result["HTTP_HOST"] = host if url.port is None else f"{host}:{url.port}"
     return result
 
 

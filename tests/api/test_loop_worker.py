@@ -552,6 +552,24 @@ def test_trailer_fields_are_not_taken_for_header_fields() -> None:
     assert (answer.status, answer.body) == (200, b"192.0.2.1")
 
 
+@pytest.mark.parametrize(("target", "host"), [
+    ("http://clinic.example/echo", "clinic.example"),
+    ("http://clinic.example:8080/echo?x=1", "clinic.example:8080"),
+    ("http://[2001:db8::1]:8000/echo", "[2001:db8::1]:8000"),
+    ("/echo", "forms.example"),
+])
+def test_an_absolute_form_target_names_the_host_in_place_of_the_host_field(
+        target: str, host: str) -> None:
+    """RFC 9112 §3.2.2: an origin server MUST ignore Host for a request in absolute form
+    and use the target's host; the application sees one host, not a second one."""
+    echo = Flask("echo")
+    echo.add_url_rule("/echo", "echo", lambda: request.host)
+    with serving_loop(echo) as served, Wire(served.connect()) as wire:
+        wire.send(f"GET {target} HTTP/1.1\r\nHost: forms.example\r\n\r\n".encode())
+        answer = wire.answer()
+    assert (answer.status, answer.body.decode()) == (200, host)
+
+
 def test_the_path_is_percent_decoded(app: Flask) -> None:
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         wire.send(request_bytes("GET", "/hea%6Cth?x=%20"))
