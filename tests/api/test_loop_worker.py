@@ -359,10 +359,16 @@ def test_a_malformed_request_in_a_pipeline_is_refused_after_the_answers_before_i
         assert wire.closed_within(5)
 
 
+def intake_headers(clinic: TenantCredentials, length: int | None = None) -> dict[str, str]:
+    """An intake POST's headers, with ``Content-Length: length`` when given (a body the
+    test sends on its own afterwards)."""
+    headers = {**clinic.headers("intake"), "Content-Type": "application/json"}
+    return headers if length is None else {**headers, "Content-Length": str(length)}
+
+
 def test_a_body_past_the_limit_in_a_pipeline_is_413_after_the_answers_before_it(
         app: Flask, clinic: TenantCredentials) -> None:
-    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
-                 "Content-Length": str(64 * 1024 + 1)}
+    too_large = intake_headers(clinic, 64 * 1024 + 1)
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         wire.send(request_bytes("GET", "/health") * 2
                   + request_bytes("POST", SUBMISSIONS, headers=too_large))
@@ -377,7 +383,7 @@ def test_a_client_sending_all_of_a_body_past_the_limit_reads_the_413(
     close, RFC 9112 §9.6): closing with unread data would reset the connection, failing
     the client's send and discarding the answer before it is read."""
     body = b"x" * (4 * 1024 * 1024)
-    too_large = {**clinic.headers("intake"), "Content-Type": "application/json"}
+    too_large = intake_headers(clinic)
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large, body=body))
         answer = wire.answer()
@@ -389,8 +395,7 @@ def test_a_client_sending_all_of_a_body_past_the_limit_reads_the_413(
 def test_a_lingering_close_ends_when_the_client_stops_sending(
         app: Flask, clinic: TenantCredentials) -> None:
     """A client that does not close its side is not waited for past ``linger_s``."""
-    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
-                 "Content-Length": str(64 * 1024 + 1)}
+    too_large = intake_headers(clinic, 64 * 1024 + 1)
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         served.worker.linger_s = 0.3
         wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large))
@@ -411,8 +416,7 @@ def test_a_client_still_sending_its_body_past_linger_s_reads_the_413(
     ``linger_s``: while its bytes keep arriving, the lingering close goes on (``linger_s``
     is how long the client may fall silent), and the client reads its 413."""
     size = 2 * 1024 * 1024
-    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
-                 "Content-Length": str(size)}
+    too_large = intake_headers(clinic, size)
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         served.worker.linger_s = 0.5
         wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large))
@@ -431,8 +435,7 @@ def test_a_graceful_stop_lets_a_lingering_close_finish(
     before (within ``graceful_timeout``) instead of resetting the connection under the
     client's send, which would lose the 413 it has not read yet."""
     size = 1024 * 1024
-    too_large = {**clinic.headers("intake"), "Content-Type": "application/json",
-                 "Content-Length": str(size)}
+    too_large = intake_headers(clinic, size)
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         served.worker.linger_s = 1.5
         wire.send(request_bytes("POST", SUBMISSIONS, headers=too_large)
