@@ -241,12 +241,11 @@ class _Connection:
         self.sock = sock
 
     def exchange(self, request: bytes, deadline: float) -> int:
-        """Sends ``request`` and reads its answer before ``deadline``; the status. The
-        connection is closed afterwards unless the answer leaves it reusable."""
-        if self.sock is None:
-            self.connect(deadline)
+        """Sends ``request`` on the open connection and reads its answer before
+        ``deadline``; the status. The connection is closed afterwards unless the answer
+        leaves it reusable."""
         sock = self.sock
-        assert sock is not None
+        assert sock is not None, "connect() first"
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
             sock.sendall(request)

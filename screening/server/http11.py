@@ -273,8 +273,8 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
     """The WSGI environ of ``request`` (PEP 3333) on top of ``base`` (the server's
     constant keys). Header fields whose names hold ``_`` are dropped, as gunicorn does:
     ``X_Forwarded_For`` must not pass for ``X-Forwarded-For``; a target in absolute form
-    gives ``HTTP_HOST`` its host. Raises a gunicorn ``http``
-    error for a request target that is not a URL."""
+    gives ``HTTP_HOST`` its host. Raises a gunicorn ``http`` error for a request target
+    that is not a URL."""
     try:
         url = httptools.parse_url(request.target) if request.target != b"*" else None
     except httptools.HttpParserInvalidURLError:
