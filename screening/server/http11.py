@@ -312,7 +312,11 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
         # RFC 9112 §3.2.2: a target in absolute form names the host; Host is ignored.
         host = url.host.decode("latin-1")
         host = f"[{host}]" if ":" in host else host
-        result["HTTP_HOST"] = host if url.port is None else f"{host}:{url.port}"
+        host = host if url.port is None else f"{host}:{url.port}"
+        if not _is_host(host.encode("latin-1")):
+            # llhttp takes an IPv6 zone ("[fe80::1%eth0]"), which no Host field may hold
+            raise http.InvalidRequestLine("invalid request target")
+        result["HTTP_HOST"] = host
     return result
 
 

@@ -573,6 +573,23 @@ def test_an_absolute_form_target_names_the_host_in_place_of_the_host_field(
     assert (answer.status, answer.body.decode()) == (200, host)
 
 
+@pytest.mark.parametrize("target", [
+    "http://[fe80::1%25eth0]/echo",
+    "http://[fe80::1%eth0]:8000/echo",
+])
+def test_an_absolute_form_target_whose_host_no_host_field_may_hold_is_400(
+        target: str) -> None:
+    """llhttp takes an IPv6 zone in a target's brackets, which RFC 3986 does not and the
+    loop refuses in the Host field: the application must not get it as its host either
+    (Werkzeug would make it the empty host)."""
+    echo = Flask("echo")
+    echo.add_url_rule("/echo", "echo", lambda: request.host)
+    with serving_loop(echo) as served, Wire(served.connect()) as wire:
+        wire.send(f"GET {target} HTTP/1.1\r\nHost: forms.example\r\n\r\n".encode())
+        answer = wire.answer()
+    assert answer.status == 400, answer.body
+
+
 def test_the_path_is_percent_decoded(app: Flask) -> None:
     with serving_loop(app) as served, Wire(served.connect()) as wire:
         wire.send(request_bytes("GET", "/hea%6Cth?x=%20"))
