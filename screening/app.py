@@ -8,8 +8,7 @@ blueprints (the JSON API, FHIR and the clinician review console under ``/console
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import cached_property
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -24,34 +23,13 @@ from screening.web.api import register
 MAX_BODY_BYTES = 64 * 1024
 
 
-class ScreeningFlask(Flask):
-    """Flask, remembering which hooks and views are plain functions.
-
-    Flask asks ``ensure_sync`` of every hook and the view on every request (eight times
-    for a submission), and each answer is an ``inspect.iscoroutinefunction``; a function
-    found synchronous stays so, and is handed back from a set lookup from then on (2 % of
-    a submission's CPU in process: ``bench/request_cpu.py``)."""
-
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        if func in self._synchronous:
-            return func
-        ensured = super().ensure_sync(func)
-        if ensured is func:
-            self._synchronous.add(func)
-        return ensured
-
-    @cached_property
-    def _synchronous(self) -> set[Callable[..., Any]]:
-        return set()
-
-
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Builds the application; raises ``ConfigError`` on a bad setting.
 
     ``config`` may hold the environment variables of ``screening.config.settings`` (e.g.
     ``DATABASE_URL``, ``RATE_LIMIT``) and any Flask setting (e.g. ``TESTING``).
     """
-    app = ScreeningFlask(__name__)
+    app = Flask(__name__)
     settings = settings_from_environment(config, app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]

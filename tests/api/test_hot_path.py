@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -175,32 +174,3 @@ def test_an_idle_dead_postgres_connection_is_replaced(app: Flask) -> None:
         outsider.dispose()
     with database.read_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != victim
-
-
-def test_hooks_and_views_are_checked_for_coroutines_once(
-        app: Flask, clinic: TenantCredentials, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``ScreeningFlask.ensure_sync`` remembers a plain function; an ``async def`` one is
-    handed to Flask every time, as before (which needs the ``async`` extra to run it)."""
-    import flask.app
-
-    checked: list[object] = []
-
-    def counting(func: object) -> bool:
-        checked.append(func)
-        return inspect.iscoroutinefunction(func)
-
-    monkeypatch.setattr(flask.app, "iscoroutinefunction", counting)
-    client = app.test_client()
-    for _ in range(3):
-        response = client.post(SUBMISSIONS, json=example(), headers=clinic.headers("intake"))
-        assert response.status_code == 201
-    assert checked and len(checked) == len(set(map(id, checked)))  # each function once
-
-    def plain() -> None: ...
-
-    async def coroutine() -> None: ...
-
-    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
-    for _ in range(2):
-        with pytest.raises(RuntimeError, match="async"):
-            app.ensure_sync(coroutine)
