@@ -124,7 +124,7 @@ class DriverTransaction:
         """Runs ``statement`` once; returns the cursor (for ``fetchone``)."""
         compiled = compile_statement(statement, self.dialect)
         bound = compiled.bind(parameters or {})
-        with _as_sqlalchemy_errors(compiled.sql, self.dialect):
+        with _as_sqlalchemy_errors(compiled.sql, self.dialect, self.cursor.connection):
             self.cursor.execute(compiled.sql, bound)
         return self.cursor
 
@@ -139,7 +139,8 @@ class DriverTransaction:
             compiled = insert_statement(table, self.dialect, columns)
             if self.dialect.name != "postgresql":
                 bound = [compiled.bind(row) for row in group]
-                with _as_sqlalchemy_errors(compiled.sql, self.dialect):
+                with _as_sqlalchemy_errors(compiled.sql, self.dialect,
+                                           self.cursor.connection):
                     self.cursor.executemany(compiled.sql, bound)
                 continue
             start = 0
@@ -148,7 +149,7 @@ class DriverTransaction:
                 many = multi_row_insert(compiled.sql, count)
                 values = [value for row in group[start:start + count]
                           for value in many.row_values(compiled.bind(row))]
-                with _as_sqlalchemy_errors(many.sql, self.dialect):
+                with _as_sqlalchemy_errors(many.sql, self.dialect, self.cursor.connection):
                     self._raw_cursor().execute(many.sql, values)
                 start += count
 
@@ -229,24 +230,25 @@ def transaction(engine: Engine) -> Iterator[DriverTransaction]:
     A connection the driver reports as lost is invalidated, not returned to the pool."""
     dialect = engine.dialect
     connection = engine.raw_connection()
+    driver_connection: Any = connection.driver_connection
     try:
         cursor = connection.cursor()
         try:
             if dialect.name == "postgresql":
                 driver_transaction = DriverTransaction(cursor, dialect)
                 try:
-                    with _as_sqlalchemy_errors("COMMIT", dialect), \
-                            connection.driver_connection.pipeline():  # type: ignore[union-attr]
+                    with _as_sqlalchemy_errors("COMMIT", dialect, driver_connection), \
+                            driver_connection.pipeline():
                         yield driver_transaction
                         # Queued, so the pipeline's one closing sync answers it too.
                         cursor.execute("COMMIT")
                 finally:
                     driver_transaction.close()  # once the pipeline has its results
             else:
-                with _as_sqlalchemy_errors("BEGIN IMMEDIATE", dialect):
+                with _as_sqlalchemy_errors("BEGIN IMMEDIATE", dialect, driver_connection):
                     cursor.execute("BEGIN IMMEDIATE")
                 yield DriverTransaction(cursor, dialect)
-                with _as_sqlalchemy_errors("COMMIT", dialect):
+                with _as_sqlalchemy_errors("COMMIT", dialect, driver_connection):
                     connection.commit()
         except BaseException as error:
             _end_failed(connection, error, dialect)
@@ -287,7 +289,7 @@ def fetch_one(engine: Engine, statement: Executable, parameters: Mapping[str, An
         if postgres:
             driver.autocommit = True  # type: ignore[union-attr]
         cursor = connection.cursor()
-        with _as_sqlalchemy_errors(compiled.sql, dialect):
+        with _as_sqlalchemy_errors(compiled.sql, dialect, driver):
             cursor.execute(compiled.sql, bound)
             row = cursor.fetchone()
         cursor.close()
@@ -303,14 +305,15 @@ def fetch_one(engine: Engine, statement: Executable, parameters: Mapping[str, An
 
 
 @contextmanager
-def _as_sqlalchemy_errors(sql: str, dialect: Dialect) -> Iterator[None]:
+def _as_sqlalchemy_errors(sql: str, dialect: Dialect, connection: Any) -> Iterator[None]:
     """Re-raises a DBAPI error as the ``sqlalchemy.exc`` error the ORM would raise
     (without the parameters, which may hold patient data), marked
-    ``connection_invalidated`` when the driver reports the connection lost."""
+    ``connection_invalidated`` when the driver reports ``connection`` (the DBAPI
+    connection: psycopg's is asked whether it is closed or broken) lost."""
     dbapi = dialect.loaded_dbapi
     try:
         yield
     except dbapi.Error as error:
-        lost = dialect.is_disconnect(error, None, None)
+        lost = dialect.is_disconnect(error, connection, None)
         raise DBAPIError.instance(sql, None, error, dbapi.Error, hide_parameters=True,
                                   connection_invalidated=lost, dialect=dialect) from error

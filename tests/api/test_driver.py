@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from screening.storage import driver
 from screening.storage.db import app_state
@@ -158,3 +158,22 @@ def test_a_multi_row_insert_repeats_the_row_and_drops_returning() -> None:
         "INSERT INTO t (a) VALUES ($1 || '%'), ($2 || '%')")
     with pytest.raises(ValueError, match="one-row INSERT"):
         driver.multi_row_insert("UPDATE t SET a = %(a)s", 2)
+
+
+def test_a_connection_lost_in_a_driver_transaction_is_reported_invalidated(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """PostgreSQL: the server ends the transaction's backend; the error says the
+    connection was lost (``connection_invalidated``), as SQLAlchemy's own execution
+    does, and the pool hands out a working connection next."""
+    engine = app_state(app).db.write_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a backend the server ends: PostgreSQL")
+    with pytest.raises(DBAPIError) as raised:
+        with driver.transaction(engine) as transaction:
+            pid = transaction.execute(select(func.pg_backend_pid())).fetchone()[0]
+            with engine.connect() as other:
+                other.execute(select(func.pg_terminate_backend(pid)))
+            transaction.insert_many(Submission.__table__,  # type: ignore[arg-type]
+                                    [_submission_row(clinic.clinic_id)])
+    assert raised.value.connection_invalidated
+    assert driver.fetch_one(engine, select(func.count()).select_from(Submission), {}) == (0,)
