@@ -576,12 +576,15 @@ def test_an_absolute_form_target_names_the_host_in_place_of_the_host_field(
 @pytest.mark.parametrize("target", [
     "http://[fe80::1%25eth0]/echo",
     "http://[fe80::1%eth0]:8000/echo",
+    "http://user:secret@clinic.example/echo",
+    "http://user@clinic.example/echo",
 ])
 def test_an_absolute_form_target_whose_host_no_host_field_may_hold_is_400(
         target: str) -> None:
     """llhttp takes an IPv6 zone in a target's brackets, which RFC 3986 does not and the
     loop refuses in the Host field: the application must not get it as its host either
-    (Werkzeug would make it the empty host)."""
+    (Werkzeug would make it the empty host). Nor does an ``http`` URI carry user
+    information: RFC 9110 §4.2.4 has a recipient treat it as an error."""
     echo = Flask("echo")
     echo.add_url_rule("/echo", "echo", lambda: request.host)
     with serving_loop(echo) as served, Wire(served.connect()) as wire:
