@@ -225,6 +225,8 @@ def test_an_overlong_request_line_is_414_problem_json(live_service: LiveService)
                  id="request target with an invalid port"),
     pytest.param(f"CONNECT {SECRET}:443 HTTP/1.1\r\nHost: x\r\n\r\n",
                  id="CONNECT to an authority"),
+    pytest.param(f"GET http://user:{SECRET}@a.example/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                 id="a target with user information"),
     # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and
     # to any request with more than one Host field line or an invalid Host value.
     pytest.param(f"GET /health?{SECRET} HTTP/1.1\r\n\r\n", id="HTTP/1.1 without Host"),
