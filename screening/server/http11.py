@@ -310,14 +310,12 @@ def environ(request: Request, peer: Any, server: tuple[str, str],
             result[key] = f"{result[key]},{value}" if key in result else value
     if url is not None and url.host:
         # RFC 9112 §3.2.2: a target in absolute form names the host; Host is ignored.
-        if url.userinfo is not None:
-            # RFC 9110 §4.2.4: user information in an http(s) URI is an error
-            raise http.InvalidRequestLine("invalid request target")
         host = url.host.decode("latin-1")
         host = f"[{host}]" if ":" in host else host
         host = host if url.port is None else f"{host}:{url.port}"
-        if not _is_host(host.encode("latin-1")):
-            # llhttp takes an IPv6 zone ("[fe80::1%eth0]"), which no Host field may hold
+        # User information in an http(s) URI is an error (RFC 9110 §4.2.4); llhttp takes
+        # an IPv6 zone ("[fe80::1%eth0]"), which no Host field may hold.
+        if url.userinfo is not None or not _is_host(host.encode("latin-1")):
             raise http.InvalidRequestLine("invalid request target")
         result["HTTP_HOST"] = host
     return result

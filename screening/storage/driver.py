@@ -112,6 +112,7 @@ class DriverTransaction:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        self._connection = cursor.connection  # the DBAPI connection
         self._raw: psycopg.RawCursor[Any] | None = None  # PostgreSQL's multi-row INSERTs
 
     def close(self) -> None:
@@ -124,7 +125,7 @@ class DriverTransaction:
         """Runs ``statement`` once; returns the cursor (for ``fetchone``)."""
         compiled = compile_statement(statement, self.dialect)
         bound = compiled.bind(parameters or {})
-        with _as_sqlalchemy_errors(compiled.sql, self.dialect, self.cursor.connection):
+        with _as_sqlalchemy_errors(compiled.sql, self.dialect, self._connection):
             self.cursor.execute(compiled.sql, bound)
         return self.cursor
 
@@ -139,8 +140,7 @@ class DriverTransaction:
             compiled = insert_statement(table, self.dialect, columns)
             if self.dialect.name != "postgresql":
                 bound = [compiled.bind(row) for row in group]
-                with _as_sqlalchemy_errors(compiled.sql, self.dialect,
-                                           self.cursor.connection):
+                with _as_sqlalchemy_errors(compiled.sql, self.dialect, self._connection):
                     self.cursor.executemany(compiled.sql, bound)
                 continue
             start = 0
@@ -149,7 +149,7 @@ class DriverTransaction:
                 many = multi_row_insert(compiled.sql, count)
                 values = [value for row in group[start:start + count]
                           for value in many.row_values(compiled.bind(row))]
-                with _as_sqlalchemy_errors(many.sql, self.dialect, self.cursor.connection):
+                with _as_sqlalchemy_errors(many.sql, self.dialect, self._connection):
                     self._raw_cursor().execute(many.sql, values)
                 start += count
 
@@ -160,7 +160,7 @@ class DriverTransaction:
         short ones): 8 % of a loaded web worker's samples, and the app's CPU for a
         submission's rows 88-92 against 44-47 us (``bench/pg_insert.py``)."""
         if self._raw is None:
-            self._raw = psycopg.RawCursor(self.cursor.connection)
+            self._raw = psycopg.RawCursor(self._connection)
         return self._raw
 
 
