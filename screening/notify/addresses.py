@@ -12,6 +12,7 @@ a clinic's own network.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -48,18 +49,29 @@ class Destination:
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (IPv4 and IPv6), in resolver order; an address
     written as one is itself (no resolver call: this runs before every attempt)."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# The checks below are pure functions of their text, run before every attempt: they are
+# remembered (a name's resolution never is: DNS can change).
+@functools.lru_cache(maxsize=1024)
+def _literal(host: str) -> str | None:
+    """``host`` in its canonical spelling when it is an IP address, else None."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
 _LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a network's own translator
 
 
+@functools.lru_cache(maxsize=4096)
 def is_public(address: str) -> bool:
     """True for an address on the public internet (``ipaddress``'s ``is_global``, minus
     multicast, which ``is_global`` lets through for some ranges). An IPv6 address that
@@ -82,9 +94,7 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
     """The ``Destination`` for ``url``; raises ``ForbiddenDestination`` when it is not
     ``https://`` (``http://`` too with ``allow_private``) or resolves to a forbidden
     address. The addresses are tried in the resolver's order."""
-    parts = _split(url, allow_private)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    scheme, host, port, target = _parsed(url, allow_private)
     try:
         addresses = resolver(host, port)
     except (OSError, UnicodeError):
@@ -94,14 +104,20 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
     for address in addresses:
         if not allow_private and not is_public(address):
             raise ForbiddenDestination("The host resolves to a non-public address.")
+    return Destination(url, scheme, host, port, addresses[0], target, tuple(addresses[1:]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str, allow_private: bool) -> tuple[str, str, int, str]:
+    """The scheme, host, port and request target of an allowed ``url``."""
+    parts = _split(url, allow_private)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
     # A request line is ASCII: other characters go as their UTF-8 bytes percent-encoded,
     # as a browser sends them (the rest, already-encoded sequences included, as written).
-    target = quote(target, safe=_ASCII)
-    return Destination(url, parts.scheme, host, port, addresses[0], target,
-                       tuple(addresses[1:]))
+    return parts.scheme, parts.hostname or "", port, quote(target, safe=_ASCII)
 
 
 def _split(url: str, allow_private: bool) -> SplitResult:

@@ -28,6 +28,7 @@ exact end.
 
 from __future__ import annotations
 
+import functools
 import re
 import select
 import socket
@@ -389,21 +390,29 @@ def _error_class(error: BaseException) -> str:
 def _request(destination: Destination, headers: dict[str, str], body: bytes) -> bytes:
     """The request's bytes: a POST of ``body`` as JSON with ``headers``; ValueError for a
     target or field that would break the request's framing."""
-    if _UNSAFE_TARGET.search(destination.target):
-        raise ValueError("the request target holds a control character or a space")
-    fields = {"Host": _host_header(destination), "Content-Type": "application/json",
-              "Content-Length": str(len(body)), "User-Agent": USER_AGENT, **headers}
-    lines = [f"POST {destination.target} HTTP/1.1"]
-    for name, value in fields.items():
+    lines = [f"Content-Length: {len(body)}"]
+    for name, value in headers.items():
         if _UNSAFE_FIELD.search(name) or _UNSAFE_FIELD.search(value) or ":" in name:
             raise ValueError("a header field holds a control character")
         lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return (_request_head(destination.scheme, destination.host, destination.port,
+                          destination.target)
+            + ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
 
-def _host_header(destination: Destination) -> str:
-    default = 443 if destination.scheme == "https" else 80
+@functools.lru_cache(maxsize=1024)
+def _request_head(scheme: str, host: str, port: int, target: str) -> bytes:
+    """The request line and the fields every request to a destination carries (built
+    once per destination: they are the same on every attempt)."""
+    default = 443 if scheme == "https" else 80
     # A name in its ASCII (IDNA) form, as it was resolved and is sent as the SNI name.
-    host = (f"[{destination.host}]" if ":" in destination.host
-            else destination.host.encode("idna").decode("ascii"))
-    return host if destination.port == default else f"{host}:{destination.port}"
+    host = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
+    if port != default:
+        host = f"{host}:{port}"
+    if _UNSAFE_TARGET.search(target):
+        raise ValueError("the request target holds a control character or a space")
+    if _UNSAFE_FIELD.search(host):
+        raise ValueError("a header field holds a control character")
+    return (f"POST {target} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nUser-Agent: {USER_AGENT}\r\n"
+            ).encode("latin-1")
