@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, select, text
+from sqlalchemy.dialects import sqlite
 
 from screening.server import worker
 from screening.services import accounts
@@ -40,6 +41,24 @@ def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         UTCDateTime().process_bind_param(dt.datetime(2026, 1, 1), _dialect("sqlite"))
+
+
+@pytest.mark.parametrize("moment", [
+    dt.datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC),  # no microseconds: still written
+    dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    dt.datetime(999, 1, 1, tzinfo=dt.UTC),  # a year of three digits: four in the text
+])
+def test_sqlite_datetime_text_is_the_generic_chains(moment: dt.datetime) -> None:
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    generic = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None and generic is not None
+    naive_utc = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    assert fast(moment) == generic(naive_utc)
+    assert fast(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        fast(naive_utc)
 
 
 def _dialect(name: str) -> Any:
