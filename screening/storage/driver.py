@@ -14,10 +14,11 @@ execution is the driver's. A driver error is raised as SQLAlchemy raises it
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -36,17 +37,36 @@ class DriverStatement:
     positional: bool
     defaults: Mapping[str, Any]  # values bound in the statement itself (``.values(x=1)``)
     processors: Mapping[str, _Processor]
+    # ``names``' values picked from a mapping in one call, and the positions among them
+    # that go through a processor: ``bind`` runs for every row of every write.
+    _pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False)
+    _processed: tuple[tuple[int, _Processor], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = self.names
+        pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+        if len(names) > 1:
+            pick = operator.itemgetter(*names)
+        else:
+            pick = lambda values: tuple(values[name] for name in names)  # noqa: E731
+        object.__setattr__(self, "_pick", pick)
+        object.__setattr__(self, "_processed", tuple(
+            (index, self.processors[name]) for index, name in enumerate(names)
+            if name in self.processors))
 
     def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        """The driver parameters for ``values`` (keyed by bind name)."""
-        processors, defaults = self.processors, self.defaults
-        bound = []
-        for name in self.names:
-            value = values[name] if name in values else defaults[name]
-            processor = processors.get(name)
+        """The driver parameters for ``values`` (keyed by bind name; a name missing
+        there takes the statement's own value)."""
+        if self.defaults:
+            values = {**self.defaults, **values}
+        picked = self._pick(values)
+        if self._processed:
+            bound = list(picked)
             # None too: a JSON column stores None as JSON null, as the ORM does.
-            bound.append(processor(value) if processor is not None else value)
-        return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+            for index, processor in self._processed:
+                bound[index] = processor(bound[index])
+            picked = tuple(bound)
+        return picked if self.positional else dict(zip(self.names, picked, strict=True))
 
 
 @functools.lru_cache(maxsize=128)

@@ -4,10 +4,12 @@ engine."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from screening.storage import driver
@@ -66,6 +68,31 @@ def test_values_bound_in_the_statement_itself_are_kept(
         assert record is not None
         assert (record.status, record.response_status, record.response_body) == (
             "completed", 201, {"id": "x"})
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg.dialect()],
+                         ids=["sqlite", "postgresql"])
+def test_binding_orders_values_applies_processors_and_fills_statement_values(
+        dialect: Any) -> None:
+    table = IdempotencyRecord.__table__
+    moment = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+    statement = (table.update().where(table.c.id == bindparam("record_id"))
+                 .values(status="completed", expires_at=bindparam("until")))
+    compiled = driver.compile_statement(statement, dialect)
+    bound = compiled.bind({"until": moment, "record_id": "r1"})
+    expected = {"status": "completed", "until": moment, "record_id": "r1"}
+    processors = {name: compiled.processors.get(name, lambda value: value)
+                  for name in compiled.names}
+    by_name = (dict(zip(compiled.names, bound, strict=True)) if compiled.positional
+               else bound)
+    assert by_name == {name: processors[name](expected[name]) for name in compiled.names}
+    assert any(name in compiled.defaults for name in compiled.names)
+    with pytest.raises(KeyError):
+        compiled.bind({"until": moment})  # a parameter the caller must give is missing
+    single = driver.compile_statement(
+        table.delete().where(table.c.id == bindparam("record_id")), dialect)
+    assert list(single.bind({"record_id": "r1"}).values() if not single.positional
+                else single.bind({"record_id": "r1"})) == ["r1"]
 
 
 def test_a_broken_constraint_raises_integrity_error_and_writes_nothing(
