@@ -51,6 +51,7 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"\r?\n")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_FRAMING_FIELDS = frozenset((b"connection", b"transfer-encoding", b"content-length"))
 # A request line or header must not smuggle a line break (nor the target a space).
 _UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
 _UNSAFE_FIELD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -161,7 +162,9 @@ def _read_answer(reader: _Reader) -> _Answer:
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if colon and line[:1] not in (b" ", b"\t"):  # (a folded or stray line: not ours)
-            fields.setdefault(name.strip().lower(), []).append(value.strip())
+            name = name.strip().lower()
+            if name in _FRAMING_FIELDS:
+                fields.setdefault(name, []).append(value.strip())
     connection = {token.strip().lower() for value in fields.get(b"connection", ())
                   for token in value.split(b",")}
     reusable = b"close" not in connection and (minor == 1 or b"keep-alive" in connection)
