@@ -26,8 +26,8 @@ without the database (an argon2 password check, DNS resolution, a shadow run ove
 submissions) are marked ``off_the_loop`` (``screening.web.offload``) and run on a small
 thread pool (``offload``) while the loop goes on serving.
 
-Connections: at most ``worker_connections`` per process, taken at the start of a turn,
-never between two requests of one, and one per turn by a process that holds some: a
+Connections: at most ``worker_connections`` per process, taken (up to
+``ACCEPTS_PER_TURN``) at the start of a turn, never between two requests of one: a
 process busy with its clients leaves new ones to an idle process, so a few kept-alive
 clients (a proxy's pool, an EHR's connections) spread over the processes instead of all
 landing on the first to poll. Kept alive ``keepalive`` seconds between requests; a
@@ -74,7 +74,7 @@ from screening.web import offload as offloading
 log = logging.getLogger("screening.server")
 
 INTAKE_PATHS = ("/api/v1/submissions", "/fhir/QuestionnaireResponse")
-ACCEPTS_PER_TURN = 4  # a worker holding no connection takes a burst this many at a time
+ACCEPTS_PER_TURN = 4  # spreads a burst of new connections over the worker processes
 OFFLOAD_THREADS = 2
 READ_SIZE = 65536
 # While intake waits, clinicians' requests go first for at most this share of the loop's
@@ -471,10 +471,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
     # -- sockets -----------------------------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
-        # One at a time while this worker holds connections: the processes take turns at
-        # a burst (an idle one, waiting in select, is there first) instead of the first
-        # to wake taking most of it.
-        for _ in range(1 if self._connections else ACCEPTS_PER_TURN):
+        for _ in range(ACCEPTS_PER_TURN):
             if len(self._connections) >= self.worker_connections:
                 self._pause_accepting()
                 return

@@ -749,34 +749,6 @@ def test_a_busy_worker_takes_new_connections_only_between_turns(
                 sock.close()
 
 
-def test_a_worker_holding_connections_takes_one_new_connection_per_turn() -> None:
-    """An idle worker takes a burst of connections a few at a time (a clinician's among
-    them is seen at once); one that holds connections takes one per turn, so the
-    processes share a burst instead of the first to wake taking it. (The view below
-    runs a turn's accept itself, inside the running loop, with three connections
-    queued.)"""
-    app = Flask("accepting")
-    served_ref: list[Served] = []
-    queued: list[socket.socket] = []
-
-    def accept_once() -> str:
-        served = served_ref[0]
-        queued.extend(served.connect() for _ in range(3))
-        before = len(served.worker._connections)
-        served.worker._accept(served.listener)
-        return f"{before}->{len(served.worker._connections)}"
-
-    app.add_url_rule("/accept-once", "accept_once", accept_once)
-    with serving_loop(app) as served, Wire(served.connect()) as wire:
-        served_ref.append(served)
-        try:
-            wire.send(request_bytes("GET", "/accept-once"))
-            assert wire.answer().body == b"1->2"
-        finally:
-            for sock in queued:
-                sock.close()
-
-
 def test_a_client_pipelining_many_requests_does_not_keep_another_waiting(
         app: Flask) -> None:
     """Connections take turns: another client's request is served next, not after the
