@@ -100,17 +100,25 @@ class Arrivals:
             for key, _ in self._selector.select(timeout=0.2):
                 if key.fileobj is self._listener:
                     self._accept()
-                else:
-                    self._read(key.fileobj)  # type: ignore[arg-type]
+                    continue
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    self._read(sock)
+                except Exception as error:  # that connection's, not the receiver's
+                    # (a client gone while its answer was sent, an unreadable request):
+                    # the connection goes, the receiver serves on, as asyncio's did.
+                    print(f"receiver: dropped a connection: {error!r}", file=sys.stderr)
+                    self._drop(sock)
             self._cpu = time.thread_time()
         for sock in list(self._buffers):
             sock.close()
+        self._selector.close()
         self._listener.close()
 
     def _accept(self) -> None:
         try:
             sock, _ = self._listener.accept()
-        except BlockingIOError:
+        except OSError:  # none waiting, or one that failed in the queue
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffers[sock] = b""
@@ -122,9 +130,7 @@ class Arrivals:
         except OSError:
             data = b""
         if not data:
-            self._selector.unregister(sock)
-            del self._buffers[sock]
-            sock.close()
+            self._drop(sock)
             return
         now = time.time()
         buffer = self._buffers[sock] + data
@@ -144,6 +150,11 @@ class Arrivals:
         self._buffers[sock] = buffer
         if answers:
             sock.sendall(_NO_CONTENT * answers)
+
+    def _drop(self, sock: socket.socket) -> None:
+        if self._buffers.pop(sock, None) is not None:
+            self._selector.unregister(sock)
+        sock.close()
 
     def arrived(self, body: bytes, now: float) -> None:
         """Notes one delivery (on the receiver's thread)."""
