@@ -105,6 +105,30 @@ def test_an_unresolvable_name_is_refused() -> None:
         addresses.check_url("https://nowhere.invalid/", allow_private=False, resolver=fail)
 
 
+def test_the_same_url_is_resolved_and_judged_again_at_every_check() -> None:
+    """What depends only on the URL's text is remembered between checks; the name's
+    resolution and the judgement of its addresses never are (DNS can change), nor is an
+    allowance for private receivers carried over to a check without one."""
+    answers = iter([["93.184.215.14"], ["127.0.0.1"], ["10.0.0.5"], ["10.0.0.5"]])
+    calls: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return next(answers)
+
+    url = "http://hooks.clinic.example/x"
+    assert addresses.check_url(url.replace("http:", "https:"), allow_private=False,
+                               resolver=rebinding).address == "93.184.215.14"
+    with pytest.raises(addresses.ForbiddenDestination, match="non-public"):
+        addresses.check_url(url.replace("http:", "https:"), allow_private=False,
+                            resolver=rebinding)
+    assert addresses.check_url(url, allow_private=True, resolver=rebinding).address == (
+        "10.0.0.5")
+    with pytest.raises(addresses.ForbiddenDestination, match="https://"):
+        addresses.check_url(url, allow_private=False, resolver=rebinding)
+    assert calls == ["hooks.clinic.example"] * 3
+
+
 def test_signatures_verify_with_the_standard_webhooks_library() -> None:
     secret = signing.new_secret()
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from screening.notify.addresses import Destination
-from screening.notify.sender import Outcome, Sender
+from screening.notify.sender import Outcome, Sender, _request
 
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
@@ -329,6 +329,28 @@ def test_a_header_value_with_a_line_break_is_never_sent(
         sender.close()
     assert outcome == Outcome(None, "connection_error")
     assert server.heads == []
+
+
+def test_every_attempt_checks_its_own_header_fields_and_target() -> None:
+    """The request line and fixed fields are built once per destination; the attempt's
+    own fields are checked on every request, and a target or host that cannot be sent
+    is refused every time, not only the first."""
+    good = destination(8080)
+    assert _request(good, HEADERS, b"{}").startswith(b"POST /hooks HTTP/1.1\r\n")
+    for bad in ({**HEADERS, "webhook-id": "msg_1\r\nX-Injected: 1"},
+                {**HEADERS, "X-Bad\nName": "1"}, {**HEADERS, "a:b": "1"}):
+        with pytest.raises(ValueError):
+            _request(good, bad, b"{}")
+    assert b"X-Injected" not in _request(good, HEADERS, b"{}")
+    unsendable = [
+        Destination("http://h/x", "http", "h", 8080, "127.0.0.1", "/a b"),
+        Destination("http://h/x", "http", "h\r\nX: 1", 8080, "127.0.0.1", "/"),
+        Destination("http://h/x", "http", "a" * 64 + ".example", 8080, "127.0.0.1", "/"),
+    ]
+    for target in unsendable:
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                _request(target, HEADERS, b"{}")
 
 
 def test_the_request_is_a_post_with_its_length_host_and_body(
