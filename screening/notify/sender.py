@@ -391,8 +391,9 @@ def _error_class(error: BaseException) -> str:
 
 
 def _request(destination: Destination, headers: dict[str, str], body: bytes) -> bytes:
-    """The request's bytes: a POST of ``body`` as JSON with ``headers``; ValueError for a
-    target or field that would break the request's framing."""
+    """The request's bytes: a POST of ``body`` as JSON with ``headers`` (the delivery's
+    own fields: Host, Content-Type, Content-Length and User-Agent are the request's);
+    ValueError for a target or field that would break the request's framing."""
     lines = [f"Content-Length: {len(body)}"]
     for name, value in headers.items():
         if _UNSAFE_FIELD.search(name) or _UNSAFE_FIELD.search(value) or ":" in name:
