@@ -26,14 +26,17 @@ without the database (an argon2 password check, DNS resolution, a shadow run ove
 submissions) are marked ``off_the_loop`` (``screening.web.offload``) and run on a small
 thread pool (``offload``) while the loop goes on serving.
 
-Connections: at most ``worker_connections`` per process; kept alive ``keepalive`` seconds
-between requests; a request must arrive whole, and an answer be read, within ``timeout``
-seconds. A connection that closes first sends its answers, then its FIN, and drops
-what the client still sends until the client closes or falls silent for ``LINGER_S``
-(within ``timeout`` in all), so a client still sending a refused body reads its answer
-instead of a reset. On SIGTERM the loop stops accepting, finishes the requests it has,
-sends their answers and lets lingering closes finish (within ``graceful_timeout``) and
-exits.
+Connections: at most ``worker_connections`` per process, taken (up to
+``ACCEPTS_PER_TURN``) at the start of a turn, never between two requests of one: a
+process busy with its clients leaves new ones to an idle process, so a few kept-alive
+clients (a proxy's pool, an EHR's connections) spread over the processes instead of all
+landing on the first to poll. Kept alive ``keepalive`` seconds between requests; a
+request must arrive whole, and an answer be read, within ``timeout`` seconds. A
+connection that closes first sends its answers, then its FIN, and drops what the client
+still sends until the client closes or falls silent for ``LINGER_S`` (within ``timeout``
+in all), so a client still sending a refused body reads its answer instead of a reset.
+On SIGTERM the loop stops accepting, finishes the requests it has, sends their answers
+and lets lingering closes finish (within ``graceful_timeout``) and exits.
 """
 
 from __future__ import annotations
@@ -220,10 +223,12 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._send_touched()
 
     def _poll(self) -> None:
-        """Takes in what has arrived since, without waiting (between two requests)."""
-        self._handle(self._selector.select(0))
+        """Takes in what has arrived since, without waiting (between two requests); new
+        connections wait for the next turn."""
+        self._handle(self._selector.select(0), accept=False)
 
-    def _handle(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+    def _handle(self, events: list[tuple[selectors.SelectorKey, int]], *,
+                accept: bool = True) -> None:
         for key, mask in events:
             data = key.data
             if data is None:
@@ -233,7 +238,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
                     self._read(data)
                 if mask & selectors.EVENT_WRITE:
                     self._touched[data] = None
-            else:
+            elif accept:
                 self._accept(data)
 
     def _serve_ready(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask, request
 from sqlalchemy import select
 
-from screening.server import http11
+from screening.server import http11, loop_worker
 from screening.server.loop_worker import is_intake
 from screening.services import accounts, credentials
 from screening.storage import driver
@@ -715,6 +715,38 @@ def test_any_wsgi_application_can_be_served() -> None:
         wire.send(request_bytes("GET", "/ping"))
         answer = wire.answer()
     assert (answer.status, answer.body) == (200, b"pong")
+
+
+def test_a_busy_worker_takes_new_connections_only_between_turns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between two requests of a turn the loop reads what arrived on its connections but
+    leaves new connections queued: a worker busy with its clients does not take every
+    connection opened meanwhile while another worker process sits idle (a few kept-alive
+    clients, a proxy's pool, would otherwise all land on one process)."""
+    monkeypatch.setattr(loop_worker, "TURN_S", 5.0)  # the whole pipeline is one turn
+    app = Flask("counting")
+    served_ref: list[Served] = []
+    newcomer: list[socket.socket] = []
+
+    def held() -> str:
+        worker = served_ref[0].worker
+        if not newcomer:  # another client connects while this turn goes on
+            newcomer.append(served_ref[0].connect())
+        time.sleep(0.003)  # longer than POLL_S: the loop polls before the next request
+        return str(len(worker._connections))
+
+    app.add_url_rule("/held", "held", held)
+    with serving_loop(app) as served, Wire(served.connect()) as wire:
+        served_ref.append(served)
+        try:
+            wire.send(request_bytes("GET", "/held") * 3)
+            assert [wire.answer().body for _ in range(3)] == [b"1", b"1", b"1"]
+            other = Wire(newcomer[0])  # taken at the next turn
+            other.send(request_bytes("GET", "/held"))
+            assert other.answer().body == b"2"
+        finally:
+            for sock in newcomer:
+                sock.close()
 
 
 def test_a_client_pipelining_many_requests_does_not_keep_another_waiting(
