@@ -79,8 +79,11 @@ OFFLOAD_THREADS = 2
 READ_SIZE = 65536
 # While intake waits, clinicians' requests go first for at most this share of the loop's
 # time (after a burst of up to INTERACTIVE_BURST_S): a clinician waits for at most a
-# request or two, and intake keeps the rest.
-INTERACTIVE_SHARE = 0.5
+# request or two, and intake keeps the rest. A clinician's request costs several intake
+# requests' work (the full record, its audit event, 2-5 ms of CPU under load): at half
+# the loop, two clinicians working flat out on a worker that intake keeps saturated
+# waited on the credit more often than not (bench/mixed.py, PostgreSQL: queue p50 9-19 ms).
+INTERACTIVE_SHARE = 0.75
 INTERACTIVE_BURST_S = 0.02
 _CREDIT_PER_INTAKE_S = INTERACTIVE_SHARE / (1 - INTERACTIVE_SHARE)
 BATCH_WAIT_S = 0.01  # a batch is committed once its first request has waited this long

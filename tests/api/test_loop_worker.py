@@ -226,6 +226,26 @@ def test_a_clinicians_request_starts_before_the_intake_that_arrived_with_it(
     assert started[0] == "/api/v1/queue"
 
 
+def test_intake_behind_a_flood_of_clinicians_requests_still_gets_its_share(
+        app: Flask, clinic: TenantCredentials) -> None:
+    """Clinicians' requests go first only within ``INTERACTIVE_SHARE`` of the loop's time:
+    a submission posted behind a client pipelining hundreds of them is answered long
+    before the last of them, not after all of them."""
+    clinicians = request_bytes("GET", "/api/v1/queue", headers=clinic.headers("clinician"))
+    with serving_loop(app) as served, Wire(served.connect()) as flood, \
+            Wire(served.connect()) as form:
+        started = time.monotonic()
+        flood.send(clinicians * 400)
+        assert flood.answer().status == 200  # its requests are being served
+        sent = time.monotonic()
+        form.send(post_submission(clinic))
+        assert form.answer().status == 201
+        form_waited = time.monotonic() - sent
+        assert all(flood.answer().status == 200 for _ in range(399))
+        flood_took = time.monotonic() - started
+    assert form_waited < flood_took / 4, (form_waited, flood_took)
+
+
 # -- work off the loop -----------------------------------------------------------------
 
 def sleeping_app(make_app: Callable[..., Flask], seconds: float) -> Flask:
