@@ -15,7 +15,7 @@ ratios service/bare and service/naive, per request the workers' CPU time and vol
 thread switches, and how long audit events waited to be sealed. Rate limiting is off.
 
 Run: ``.venv/bin/python bench/ingest.py [--database sqlite|postgres|both] [--seconds 12]
-[--connections 16] [--workers 2] [--serve MODEL ...] [--rounds N] [--idempotency]
+[--connections 16] [--workers 2] [--serve MODEL ...] [--rounds N] [--idempotency] [--close]
 [--memory N] [--code DIR]``.
 
 ``--serve`` measures the service under several serving models side by side in the one
@@ -29,6 +29,8 @@ the first model. ``--rounds N`` measures bare, naive and every model N times in 
 judges each side's median round: on a shared machine the load drifts during a run.
 
 ``--idempotency`` adds a run with a new ``Idempotency-Key`` on every request.
+``--close`` sends every request on a new connection (``Connection: close``), as a reverse
+proxy without keep-alive to its upstream does (nginx's default), on every side.
 ``--memory N`` instead sends at least N requests to a single worker and prints its
 resident memory (``VmRSS``) before and after. ``--code DIR`` serves (and migrates with)
 the service code of another checkout, e.g. the commit before a change, read-only.
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -322,6 +325,9 @@ def main() -> None:
                         help="measure every side this many times in turn; report medians")
     parser.add_argument("--idempotency", action="store_true",
                         help="also measure with a unique Idempotency-Key per request")
+    parser.add_argument("--close", action="store_true",
+                        help="a new connection per request (Connection: close), as a "
+                             "proxy without keep-alive to its upstream sends them")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="instead: N requests to one worker, RSS before and after")
     parser.add_argument("--code", type=Path, default=ROOT,
@@ -329,6 +335,8 @@ def main() -> None:
     args = parser.parse_args()
     args.serve = args.serve or [ServingModel(args.workers, named=False)]
     serve_code_from(args.code)
+    if args.close:
+        os.environ["BENCH_CLOSE"] = "1"  # read by bench/wrk/post.lua, for every side
     on_each_database(args.database, lambda kind, body: (memory if args.memory else ingest)(
         kind, args, body))
 

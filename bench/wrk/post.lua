@@ -1,6 +1,7 @@
 -- POST one JSON body with wrk; read by bench/harness.py.
 -- Environment: BENCH_BODY (path of the JSON body), BENCH_AUTHORIZATION (header value, may
--- be empty), BENCH_UNIQUE_KEYS ("1": a new Idempotency-Key on every request).
+-- be empty), BENCH_UNIQUE_KEYS ("1": a new Idempotency-Key on every request), BENCH_CLOSE
+-- ("1": Connection: close, a new connection for every request).
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = file:read("*a")
@@ -9,6 +10,9 @@ wrk.headers["Content-Type"] = "application/json"
 local authorization = os.getenv("BENCH_AUTHORIZATION") or ""
 if authorization ~= "" then
   wrk.headers["Authorization"] = authorization
+end
+if os.getenv("BENCH_CLOSE") == "1" then
+  wrk.headers["Connection"] = "close"
 end
 local unique_keys = os.getenv("BENCH_UNIQUE_KEYS") == "1"
 
