@@ -228,12 +228,23 @@ def test_a_clinicians_request_starts_before_the_intake_that_arrived_with_it(
 
 def test_intake_behind_a_flood_of_clinicians_requests_still_gets_its_share(
         app: Flask, clinic: TenantCredentials) -> None:
-    """Clinicians' requests go first only within ``INTERACTIVE_SHARE`` of the loop's time:
-    a submission posted behind a client pipelining hundreds of them is answered long
-    before the last of them, not after all of them."""
+    """Clinicians' requests go first only while their credit lasts (``INTERACTIVE_BURST_S``,
+    earned back by intake at ``INTERACTIVE_SHARE`` of the loop's time): a submission
+    posted behind a client pipelining hundreds of them is answered long before the last
+    of them, not after all of them. (One submission earns no credit back: what this
+    bounds is the burst, not the share's value.)
+
+    One request of each kind is served first: the first submission of a process builds
+    the questionnaire catalogue (~100 ms, ``default_catalogue``). Left in the measurement,
+    that one-off cost was most of the submission's wait (a fifth of the flood's time
+    against a bound of a quarter), and with the credit unbounded the test still passed
+    now and then."""
     clinicians = request_bytes("GET", "/api/v1/queue", headers=clinic.headers("clinician"))
     with serving_loop(app) as served, Wire(served.connect()) as flood, \
             Wire(served.connect()) as form:
+        flood.send(clinicians)
+        form.send(post_submission(clinic))
+        assert (flood.answer().status, form.answer().status) == (200, 201)
         started = time.monotonic()
         flood.send(clinicians * 400)
         assert flood.answer().status == 200  # its requests are being served
