@@ -474,6 +474,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
     # -- sockets -----------------------------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
+        if not self.alive:  # SIGTERM came while the loop waited: left to the other processes
+            return
         for _ in range(ACCEPTS_PER_TURN):
             if len(self._connections) >= self.worker_connections:
                 self._pause_accepting()
@@ -645,13 +647,17 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         connection closes (a client still sending into one closed at once would read a
         reset instead of its answer)."""
         self._pause_accepting()
+        # Requests that have arrived are taken in first: a connection taken at the start of
+        # the last turn is read only at the next, and closed unread, its client would read
+        # a reset instead of the answer to a request it has sent.
+        self._poll()
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline and (
                 self._in_offload or self._deferred
                 or any(conn.busy or conn.requests or conn.out or conn.lingering_until
                        for conn in self._connections.values())):
             self.notify()
-            self._turn(timeout=0.1)
+            self._turn(timeout=0.0 if self._touched else 0.1)
             self._close_stale(time.monotonic())  # lingering closes that are over
         for conn in list(self._connections.values()):
             self._close(conn)

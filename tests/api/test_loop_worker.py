@@ -316,6 +316,52 @@ def test_graceful_stop_answers_the_request_in_flight(make_app: Callable[..., Fla
         assert not served.thread.is_alive()  # type: ignore[attr-defined]
 
 
+def test_a_request_on_a_connection_taken_as_the_loop_stops_is_answered(app: Flask) -> None:
+    """A connection is read only at the turn after the one that took it: when the loop is
+    told to stop in between (SIGTERM, ``max_requests``), the request its client has
+    already sent is answered (``Connection: close``), not reset unread."""
+    with serving_loop(app, start=False) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        worker = served.worker
+        accept = worker._accept
+
+        def then_stopped(listener: socket.socket) -> None:
+            accept(listener)
+            worker.alive = False
+
+        worker._accept = then_stopped  # type: ignore[method-assign]
+        start_loop(served)
+        answer = wire.answer()
+        assert answer.status == 200
+        assert answer.headers.get("connection") == "close"
+        assert wire.closed_within(5)
+
+
+def test_a_loop_told_to_stop_while_it_waited_leaves_new_connections_to_the_others(
+        app: Flask) -> None:
+    """SIGTERM wakes the loop with a connection waiting to be taken: the stopping process
+    leaves it in the listener's queue, for a process that stays."""
+    with serving_loop(app, start=False) as served, Wire(served.connect()) as wire:
+        wire.send(request_bytes("GET", "/health"))
+        worker = served.worker
+        select = worker._selector.select
+
+        def signalled(timeout: float | None = None) -> Any:
+            events = select(timeout)
+            worker.alive = False
+            return events
+
+        worker._selector.select = signalled  # type: ignore[method-assign]
+        start_loop(served)
+        served.thread.join(10)  # type: ignore[attr-defined]
+        assert not served.thread.is_alive()  # type: ignore[attr-defined]
+        assert not worker._connections
+        served.listener.settimeout(1)
+        taken, _ = served.listener.accept()
+        with Wire(taken) as other_process:
+            assert other_process.sock.recv(65536).startswith(b"GET /health ")
+
+
 def test_a_half_closed_connection_does_not_keep_the_loop_spinning_while_it_waits(
         make_app: Callable[..., Flask]) -> None:
     """A client that has sent its request and shut its side waits for the answer: the
