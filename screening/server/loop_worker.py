@@ -16,10 +16,11 @@ lock in the kernel while the loop serves what arrives meanwhile (those requests 
 the batch), and the loop commits the moment the lock is its.
 
 Clinicians' requests start before bulk intake (a ``POST`` of a submission or a
-QuestionnaireResponse): between two requests the loop takes in what has arrived, so a
-claim waits for at most the request in progress. Intake is never starved: while it
-waits, clinicians' requests go first for at most ``INTERACTIVE_SHARE`` of the loop's
-time.
+QuestionnaireResponse): between two requests the loop takes in what has arrived on its
+connections, so a claim on an open connection waits for at most the request in progress;
+one on a new connection (a proxy without upstream keep-alive) first waits for the turn
+in progress to end (``TURN_S``). Intake is never starved: while it waits, clinicians'
+requests go first for at most ``INTERACTIVE_SHARE`` of the loop's time.
 
 A request's work holds the loop while it runs. The few views whose work may take long
 without the database (an argon2 password check, DNS resolution, a shadow run over many
@@ -248,8 +249,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         """Runs every request that can run until each is done or waits (for its commit, or
         for a thread), commits what the waiting ones queued and resumes them, and so on
         until nothing more can be done this turn. Between two requests it takes in what
-        has arrived (every ``POLL_S`` at most): a clinician's request that comes during a
-        turn of intake starts next, not after the turn. Within each kind, connections take
+        has arrived on its connections (every ``POLL_S`` at most): a clinician's request
+        that comes during a turn of intake starts next, not after the turn (on a new
+        connection: at the next turn). Within each kind, connections take
         turns: the one whose next request has waited longest goes first, so a client
         pipelining many requests does not keep the others waiting. After ``TURN_S`` the
         turn starts no more requests; the next turn follows at once."""
