@@ -257,6 +257,46 @@ def test_intake_behind_a_flood_of_clinicians_requests_still_gets_its_share(
     assert form_waited < flood_took / 4, (form_waited, flood_took)
 
 
+class _Waiting:
+    """A connection with an endless supply of ready requests of one kind."""
+
+    def __init__(self, intake: bool, cost_s: float) -> None:
+        method, target = ("POST", SUBMISSIONS) if intake else ("GET", "/api/v1/queue")
+        self.request = http11.Request(method, target.encode(), "1.1", [], b"", True, False)
+        self.cost_s = cost_s
+        self.waiting_since = 0
+        self.requests = self  # popleft() and [0], like the connection's deque
+
+    def __getitem__(self, _index: int) -> http11.Request:
+        return self.request
+
+    def popleft(self) -> http11.Request:
+        return self.request
+
+
+def test_while_intake_waits_clinicians_take_at_most_their_share_of_the_loop() -> None:
+    """``INTERACTIVE_SHARE`` as the loop spends it: with both kinds always ready (a flood of
+    claims, each three times a submission's work, beside a flood of submissions), the
+    clinicians' requests take that share of the loop's time once their burst is spent,
+    and intake the rest."""
+    worker = loop_worker.LoopWorker.__new__(loop_worker.LoopWorker)
+    worker.prepare()
+    worker._next_poll = float("inf")  # no socket to poll: one round after the other
+    clinicians, intake = _Waiting(False, 0.003), _Waiting(True, 0.001)
+    spent = {False: 0.0, True: 0.0}
+
+    def start(conn: _Waiting, request: http11.Request) -> float:
+        spent[is_intake(request)] += conn.cost_s
+        return conn.cost_s
+
+    worker._start = start  # type: ignore[method-assign]
+    for _ in range(2000):
+        worker._serve_round([clinicians, intake])  # type: ignore[list-item]
+    share = (spent[False] - loop_worker.INTERACTIVE_BURST_S) / (sum(spent.values())
+                                                                - loop_worker.INTERACTIVE_BURST_S)
+    assert share == pytest.approx(loop_worker.INTERACTIVE_SHARE, abs=0.01), spent
+
+
 # -- work off the loop -----------------------------------------------------------------
 
 def sleeping_app(make_app: Callable[..., Flask], seconds: float) -> Flask:
