@@ -66,9 +66,12 @@ class BenchDatabase:
     url: str
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment of a service process on this database (rate limits off)."""
-        env = {**os.environ, "DATABASE_URL": self.url, "RATE_LIMIT": "off",
-               "LOG_LEVEL": "WARNING", **extra}
+        """The environment of a service process on this database (rate limits off). It
+        imports the service from this checkout (``PYTHONPATH``) unless told otherwise
+        (``serve_code_from``, a model's ``=DIR``): a virtualenv shared by several
+        checkouts imports its editable install's, which may be another's."""
+        env = {"PYTHONPATH": str(ROOT), **os.environ, "DATABASE_URL": self.url,
+               "RATE_LIMIT": "off", "LOG_LEVEL": "WARNING", **extra}
         env.pop("REDIS_URL", None)
         return env
 
