@@ -234,11 +234,11 @@ def test_intake_behind_a_flood_of_clinicians_requests_still_gets_its_share(
     of them, not after all of them. (One submission earns no credit back: what this
     bounds is the burst, not the share's value.)
 
-    One request of each kind is served first: the first submission of a process builds
-    the questionnaire catalogue (~100 ms, ``default_catalogue``). Left in the measurement,
-    that one-off cost was most of the submission's wait (a fifth of the flood's time
-    against a bound of a quarter), and with the credit unbounded the test still passed
-    now and then."""
+    One request of each kind is served first: the first submission of a process pays
+    one-off costs (the questionnaire catalogue, ``default_catalogue``, among them: tens of
+    milliseconds). Left in the measurement, they were most of the submission's wait (a
+    fifth of the flood's time against a bound of a quarter), and with the credit
+    unbounded the test still passed now and then."""
     clinicians = request_bytes("GET", "/api/v1/queue", headers=clinic.headers("clinician"))
     with serving_loop(app) as served, Wire(served.connect()) as flood, \
             Wire(served.connect()) as form:
