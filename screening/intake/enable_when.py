@@ -36,6 +36,7 @@ def body_path(definition_path: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     segments: tuple[str, ...]
+    prefixes: tuple[str, ...]  # the definition path of each prefix of ``segments``
     # Each condition: the path's segments, the definition path of each of its prefixes
     # (built once here, not on every request) and the value it must equal.
     conditions: tuple[tuple[tuple[str, ...], tuple[str, ...], int | str], ...]
@@ -75,7 +76,7 @@ class Conditionals:
         root = _document(body)
         errors: dict[str | int, Any] = {}
         for rule in self.rules:
-            for where, container, indexes in self._containers(root, rule.segments):
+            for where, container, indexes in self._containers(root, rule):
                 answered = rule.segments[-1] in container
                 if answered and not _accepted_anyway(rule, container[rule.segments[-1]]) \
                         and not rule.enabled(root, self.repeating, indexes):
@@ -89,12 +90,12 @@ class Conditionals:
         return errors
 
     def _containers(
-        self, root: Mapping[str, Any], segments: tuple[str, ...]
+        self, root: Mapping[str, Any], rule: _Rule
     ) -> Iterator[tuple[Path, Mapping[str, Any], dict[str, int]]]:
-        """Every object in the request that holds (or would hold) the item, with its
-        concrete path and the repetition index of each repeating ancestor."""
+        """Every object in the request that holds (or would hold) ``rule``'s item, with
+        its concrete path and the repetition index of each repeating ancestor."""
         states: list[tuple[Path, Mapping[str, Any], dict[str, int]]] = [((), root, {})]
-        for name, definition_path in zip(segments[:-1], _prefixes(segments), strict=False):
+        for name, definition_path in zip(rule.segments[:-1], rule.prefixes, strict=False):
             reached = []
             for where, container, indexes in states:
                 value = container.get(name)
@@ -123,8 +124,10 @@ def _rule(item: Item) -> _Rule:
     needs_all = item.enable_behavior == "all"
     joiner = " and " if needs_all else " or "
     text = joiner.join(f"{body_path(c.path)} is {json.dumps(c.equals)}" for c in item.enable_when)
+    segments = tuple(item.path.split("."))
     return _Rule(
-        segments=tuple(item.path.split(".")),
+        segments=segments,
+        prefixes=_prefixes(segments),
         conditions=conditions,
         needs_all=needs_all,
         required=item.required,
