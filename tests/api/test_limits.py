@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from flask import Blueprint, Flask
+from limits import parse
 
 from screening.web.auth import public
-from screening.web.limits import rate_limits_of
+from screening.web.limits import MemoryWindows, rate_limits_of
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
@@ -140,3 +141,40 @@ def test_a_worker_counting_alone_does_not_ask_a_dead_redis_on_every_request(
     assert set(statuses(client, "/api/v1/limitprobe/any", clinic.headers("clinician"),
                         20)) == {200}
     assert len(asked) <= 1  # at most once per RETRY_SHARED_S, not once per request
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_window_in_memory_starts_at_its_first_hit_and_lasts_one_period() -> None:
+    clock = _Clock(1000.0)
+    windows = MemoryWindows(parse("2/minute"), clock=clock)
+    first = windows.count("intake_key:a")
+    assert (first.allowed, first.limit, first.remaining, first.reset_at) == (True, 2, 1, 1060.0)
+    clock.now = 1030.0
+    assert windows.count("intake_key:a")[:3] == (True, 2, 0)
+    clock.now = 1059.9
+    refused = windows.count("intake_key:a")
+    assert (refused.allowed, refused.remaining, refused.reset_at) == (False, 0, 1060.0)
+    assert windows.count("intake_key:b").allowed  # another key, its own window
+    clock.now = 1060.0
+    again = windows.count("intake_key:a")
+    assert (again.allowed, again.remaining, again.reset_at) == (True, 1, 1120.0)
+
+
+def test_windows_in_memory_that_have_ended_are_dropped() -> None:
+    clock = _Clock(0.0)
+    windows = MemoryWindows(parse("5/minute"), clock=clock)
+    for address in range(100):
+        windows.count(f"addr:10.0.0.{address}")
+    assert len(windows) == 100
+    clock.now = 61.0
+    windows.count("addr:10.0.1.1")
+    assert len(windows) == 1
+    windows.reset()
+    assert len(windows) == 0
