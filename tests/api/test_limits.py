@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from flask import Blueprint, Flask
 from limits import parse
 
 from screening.web.auth import public
-from screening.web.limits import MemoryWindows, rate_limits_of
+from screening.web.limits import MemoryWindows, RedisWindows, rate_limits_of
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
@@ -178,3 +179,34 @@ def test_windows_in_memory_that_have_ended_are_dropped() -> None:
     assert len(windows) == 1
     windows.reset()
     assert len(windows) == 0
+
+
+def test_a_window_in_redis_starts_at_its_first_hit_and_lasts_one_period() -> None:
+    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
+    windows.reset()
+    try:
+        first = windows.count("intake_key:a")
+        assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
+        assert 59 < first.reset_at - time.time() <= 60
+        assert windows.count("intake_key:a")[:3] == (True, 2, 0)
+        refused = windows.count("intake_key:a")
+        assert (refused.allowed, refused.remaining) == (False, 0)
+        assert refused.reset_at <= first.reset_at + 0.01  # the same window
+        assert windows.count("intake_key:b").allowed  # another key, its own window
+    finally:
+        windows.reset()
+
+
+def test_a_key_in_redis_left_without_expiry_gets_one() -> None:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
+    windows.reset()
+    try:
+        client.set("screening-test/intake_key:a", 5)  # e.g. written by hand, no TTL
+        window = windows.count("intake_key:a")
+        assert (window.allowed, window.remaining) == (False, 0)
+        assert 0 < client.pttl("screening-test/intake_key:a") <= 60_000
+        assert 59 < window.reset_at - time.time() <= 60
+    finally:
+        windows.reset()
+    assert client.keys("screening-test/*") == []
