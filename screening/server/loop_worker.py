@@ -10,6 +10,11 @@ together share a commit, no request answers before its rows are durable, and no 
 hands the interpreter to another on the way: the threaded workers this replaces spent
 half of a submission's CPU on thread switches and the waits around them.
 
+Rate limits shared in Redis are counted the same way: a request waits at its count
+until nothing else can run, then the loop counts every waiting request in one round trip
+(``RateLimits.count_many``) and resumes each, so a turn pays one wait for Redis, not one
+per request.
+
 On SQLite, where one writer at a time commits, a batch whose writer lock is taken (the
 other worker processes commit too) does not hold up the loop: a thread queues for the
 lock in the kernel while the loop serves what arrives meanwhile (those requests join
@@ -71,6 +76,7 @@ from screening.storage.group_commit import MAX_BATCH, GroupCommitter, PendingWri
 from screening.storage.writers import Held, WritersLock
 from screening.web import auth
 from screening.web import offload as offloading
+from screening.web.limits import RateLimits, Window, rate_limits_of
 
 log = logging.getLogger("screening.server")
 
@@ -124,8 +130,11 @@ def is_intake(request: http11.Request) -> bool:
 class _RequestGreenlet(greenlet):  # type: ignore[misc]
     """The greenlet one request runs in."""
 
+    intake = False  # whether the request is bulk intake (``is_intake``)
+
 
 _Deferred = tuple[GroupCommitter, PendingWrite[Any], greenlet]  # a request at its commit
+_Counting = tuple[RateLimits, str, _RequestGreenlet]  # a request at its rate-limit count
 
 
 class LoopWorker(base.Worker):  # type: ignore[misc]
@@ -151,6 +160,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._connections: dict[int, http11.Connection] = {}
         self._deferred: list[_Deferred] = []
         self._deferred_since = 0.0  # when the first of them began to wait
+        self._counting: list[_Counting] = []
+        self._counting_since = 0.0
         self._turn_ends = 0.0  # after this, a turn starts no more requests (_serve_ready)
         self._next_poll = 0.0  # when _serve_ready next takes in what has arrived
         # How long clinicians' requests may still go first while intake waits (seconds).
@@ -172,6 +183,9 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self.wsgi = app
         if isinstance(app, Flask) and "screening" in app.extensions:
             app_state(app).db.committer.batcher = self
+            limits = rate_limits_of(app)
+            if limits is not None:
+                limits.batcher = self
             app.extensions[offloading.EXTENSION] = self.offload
             app.extensions[auth.CHECKED_THIS_TURN] = self._checked_this_turn
 
@@ -257,6 +271,8 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         turn starts no more requests; the next turn follows at once."""
         while True:
             ready = [conn for conn in self._touched if conn.requests and not conn.busy]
+            if (not ready or self._counts_are_due()) and self._count_deferred():
+                continue
             if (not ready or self._batch_is_due()) and self._commit_deferred():
                 continue
             now = time.monotonic()
@@ -279,25 +295,68 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         for conn in interactive:
             if intake and self._interactive_credit <= 0:
                 break
-            spent = self._start(conn, conn.requests.popleft())
-            if intake:  # went first while intake waited
-                self._interactive_credit -= spent
+            self._charge(False, self._start(conn, conn.requests.popleft()), bool(intake))
             if time.monotonic() >= self._next_poll:
                 return
         for conn in intake:
-            spent = self._start(conn, conn.requests.popleft())
-            self._interactive_credit = min(  # earns clinicians time to go first again
-                INTERACTIVE_BURST_S, self._interactive_credit + spent * _CREDIT_PER_INTAKE_S)
+            self._charge(True, self._start(conn, conn.requests.popleft()), True)
             if time.monotonic() >= self._next_poll:
                 return
+
+    def _charge(self, intake: bool, spent: float, intake_waits: bool) -> None:
+        """Accounts ``spent`` seconds of a request's work on the loop: a clinician's
+        request that went first while intake waited uses credit, intake earns it."""
+        if intake:  # earns clinicians time to go first again
+            self._interactive_credit = min(
+                INTERACTIVE_BURST_S, self._interactive_credit + spent * _CREDIT_PER_INTAKE_S)
+        elif intake_waits:
+            self._interactive_credit -= spent
 
     def _start(self, conn: http11.Connection, request: http11.Request) -> float:
         """Runs ``request`` until it is done or waits; the seconds that took."""
         conn.busy = True
         self.nr += 1
         started = time.perf_counter()
-        _RequestGreenlet(self._respond).switch(conn, request)
+        running = _RequestGreenlet(self._respond)
+        running.intake = is_intake(request)
+        running.switch(conn, request)
         return time.perf_counter() - started
+
+    def _counts_are_due(self) -> bool:
+        """Whether the requests waiting for their rate-limit count are to be counted
+        before serving more (under a flood that never lets up)."""
+        return len(self._counting) >= MAX_BATCH or bool(
+            self._counting and time.monotonic() - self._counting_since > BATCH_WAIT_S)
+
+    def _count_deferred(self) -> bool:
+        """Counts the rate limits of the requests waiting for them, in one call of each
+        ``RateLimits`` (one round trip to Redis), and resumes each of them, clinicians'
+        first; False when none waits."""
+        if not self._counting:
+            return False
+        waiting, self._counting = self._counting, []
+        by_limits: dict[int, list[_Counting]] = {}
+        for entry in waiting:
+            by_limits.setdefault(id(entry[0]), []).append(entry)
+        resumes: list[tuple[_RequestGreenlet, Window | None, BaseException | None]] = []
+        for entries in by_limits.values():
+            try:
+                windows = entries[0][0].count_many([key for _, key, _ in entries])
+            except Exception as error:  # a bug: each of these requests fails with it
+                resumes += [(request, None, error) for _, _, request in entries]
+            else:
+                resumes += [(request, window, None) for (_, _, request), window
+                            in zip(entries, windows, strict=True)]
+        intake_waits = any(request.intake for request, _, _ in resumes)
+        resumes.sort(key=lambda resume: resume[0].intake)
+        for request, window, error in resumes:
+            started = time.perf_counter()
+            if error is not None:
+                request.throw(error)  # returns when it is done or waits again
+            else:
+                request.switch(window)
+            self._charge(request.intake, time.perf_counter() - started, intake_waits)
+        return True
 
     def _batch_is_due(self) -> bool:
         """Whether the waiting requests' batch is full, or its first request has waited
@@ -379,6 +438,17 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._deferred.append((committer, item, current))
         self._hub.switch()
         return True
+
+    def defer_count(self, limits: RateLimits, key: str) -> Window | None:
+        """``CountBatcher.defer_count``: a request waits here for the turn's count."""
+        current = getcurrent()
+        if not isinstance(current, _RequestGreenlet):
+            return None
+        if not self._counting:
+            self._counting_since = time.monotonic()
+        self._counting.append((limits, key, current))
+        window: Window = self._hub.switch()
+        return window
 
     def offload(self, work: Callable[[], Any]) -> Any:
         """Runs ``work`` on one of the loop's threads (with the request's context) while
@@ -655,7 +725,7 @@ class LoopWorker(base.Worker):  # type: ignore[misc]
         self._poll()
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline and (
-                self._in_offload or self._deferred
+                self._in_offload or self._deferred or self._counting
                 or any(conn.busy or conn.requests or conn.out or conn.lingering_until
                        for conn in self._connections.values())):
             self.notify()

@@ -12,7 +12,7 @@ from flask import Blueprint, Flask
 from limits import parse
 
 from screening.web.auth import public
-from screening.web.limits import MemoryWindows, RedisWindows, rate_limits_of
+from screening.web.limits import MemoryWindows, RateLimits, RedisWindows, rate_limits_of
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
@@ -185,14 +185,15 @@ def test_a_window_in_redis_starts_at_its_first_hit_and_lasts_one_period() -> Non
     windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
     windows.reset()
     try:
-        first = windows.count("intake_key:a")
+        (first,) = windows.count(["intake_key:a"])
         assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
         assert 59 < first.reset_at - time.time() <= 60
-        assert windows.count("intake_key:a")[:3] == (True, 2, 0)
-        refused = windows.count("intake_key:a")
+        (second,) = windows.count(["intake_key:a"])
+        assert second[:3] == (True, 2, 0)
+        (refused,) = windows.count(["intake_key:a"])
         assert (refused.allowed, refused.remaining) == (False, 0)
         assert refused.reset_at <= first.reset_at + 0.01  # the same window
-        assert windows.count("intake_key:b").allowed  # another key, its own window
+        assert windows.count(["intake_key:b"])[0].allowed  # another key, its own window
     finally:
         windows.reset()
 
@@ -203,10 +204,32 @@ def test_a_key_in_redis_left_without_expiry_gets_one() -> None:
     windows.reset()
     try:
         client.set("screening-test/intake_key:a", 5)  # e.g. written by hand, no TTL
-        window = windows.count("intake_key:a")
+        (window,) = windows.count(["intake_key:a"])
         assert (window.allowed, window.remaining) == (False, 0)
         assert 0 < client.pttl("screening-test/intake_key:a") <= 60_000
         assert 59 < window.reset_at - time.time() <= 60
     finally:
         windows.reset()
     assert client.keys("screening-test/*") == []
+
+
+def test_requests_counted_together_in_redis_count_in_the_order_given() -> None:
+    windows = RedisWindows(parse("3/minute"), REDIS_TEST_URL, namespace="screening-test")
+    windows.reset()
+    try:
+        counted = windows.count(["intake_key:a", "intake_key:b", "intake_key:a",
+                                 "intake_key:a", "intake_key:a"])
+        assert [(w.allowed, w.remaining) for w in counted] == [
+            (True, 2), (True, 2), (True, 1), (True, 0), (False, 0)]
+        assert len({round(w.reset_at) for w in counted}) == 1
+        (next_a,) = windows.count(["intake_key:a"])  # the same window goes on
+        assert (next_a.allowed, next_a.remaining) == (False, 0)
+    finally:
+        windows.reset()
+
+
+def test_requests_counted_together_while_redis_does_not_answer_count_in_memory() -> None:
+    limits = RateLimits("2/minute", "redis://127.0.0.1:1/0")
+    counted = limits.count_many(["intake_key:a", "intake_key:a", "intake_key:a"])
+    assert [(w.allowed, w.remaining) for w in counted] == [(True, 1), (True, 0), (False, 0)]
+    assert limits.mode() == "per_worker"

@@ -24,10 +24,12 @@ from screening.storage import driver
 from screening.storage.db import Database, app_state
 from screening.storage.models import Submission
 from screening.storage.unit_of_work import session_scope
+from screening.web.limits import rate_limits_of
 from screening.web.offload import off_the_loop
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
 from tests.api.serving_loop import Served, Wire, request_bytes, serving_loop, start_loop
+from tests.api.test_limits import REDIS_TEST_URL
 from tests.api.test_submissions import stored
 
 BODY = json.dumps(example()).encode()
@@ -193,6 +195,61 @@ def test_a_revoked_key_is_refused_from_the_next_request_on(
         wire.send(post_submission(clinic))
         assert wire.answer().status == 401
     assert len(stored(app)) == 1
+
+
+def test_the_requests_of_a_turn_are_counted_in_redis_together(
+        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+    """Eight submissions arriving together are counted against the shared rate limit in
+    fewer calls to Redis than requests, each with its own place in the window."""
+    app = make_app(RATE_LIMIT="100/minute", REDIS_URL=REDIS_TEST_URL)
+    limits = rate_limits_of(app)
+    assert limits is not None
+    limits.reset()
+    calls: list[int] = []
+    original = limits.count_many
+
+    def counting(keys: Any) -> Any:
+        calls.append(len(keys))
+        return original(keys)
+
+    limits.count_many = counting  # type: ignore[method-assign]
+    try:
+        with serving_loop(app, start=False) as served:
+            wires = [Wire(served.connect()) for _ in range(8)]
+            for wire in wires:
+                wire.send(post_submission(clinic))
+            start_loop(served)
+            answers = [wire.answer() for wire in wires]
+            for wire in wires:
+                wire.sock.close()
+    finally:
+        limits.reset()
+    assert [answer.status for answer in answers] == [201] * 8
+    assert sum(calls) == 8
+    assert len(calls) < 8, calls
+    remaining = sorted(int(answer.headers["x-ratelimit-remaining"]) for answer in answers)
+    assert remaining == list(range(92, 100))
+
+
+def test_a_request_over_the_limit_counted_with_others_in_redis_is_refused(
+        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+    app = make_app(RATE_LIMIT="5/minute", REDIS_URL=REDIS_TEST_URL)
+    limits = rate_limits_of(app)
+    assert limits is not None
+    limits.reset()
+    try:
+        with serving_loop(app, start=False) as served:
+            wires = [Wire(served.connect()) for _ in range(8)]
+            for wire in wires:
+                wire.send(post_submission(clinic))
+            start_loop(served)
+            statuses = sorted(wire.answer().status for wire in wires)
+            for wire in wires:
+                wire.sock.close()
+    finally:
+        limits.reset()
+    assert statuses == [201] * 5 + [429] * 3
+    assert len(stored(app)) == 5
 
 
 # -- order of service ------------------------------------------------------------------
