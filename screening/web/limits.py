@@ -135,7 +135,11 @@ return counted
     def __init__(self, item: RateLimitItem, url: str, namespace: str) -> None:
         self._amount = item.amount
         self._period_ms = int(item.get_expiry() * 1000)
-        self._prefix = f"{namespace}/"
+        # The limit is part of the key, as it was in the ``limits`` package's keys: a
+        # changed RATE_LIMIT (or workers of two deploys side by side) must not count on in
+        # another limit's window, e.g. a day-long one with more hits than a minute allows.
+        self._scope = f"{namespace}/"
+        self._prefix = f"{self._scope}{item.amount}/{item.multiples}/{item.GRANULARITY.name}/"
         self._client = redis.Redis.from_url(url, **_REDIS_OPTIONS)
         self._script = self._client.register_script(self._SCRIPT)
 
@@ -167,7 +171,7 @@ return counted
 
     def reset(self) -> None:
         """Forgets every count of this namespace."""
-        for key in self._client.scan_iter(match=self._prefix + "*", count=1000):
+        for key in self._client.scan_iter(match=self._scope + "*", count=1000):
             self._client.delete(key)
 
 

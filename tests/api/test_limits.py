@@ -203,10 +203,12 @@ def test_a_key_in_redis_left_without_expiry_gets_one() -> None:
     windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
     windows.reset()
     try:
-        client.set("screening-test/intake_key:a", 5)  # e.g. written by hand, no TTL
+        windows.count(["intake_key:a"])
+        [key] = client.keys("screening-test/*")
+        client.set(key, 5)  # e.g. written by hand, no TTL
         (window,) = windows.count(["intake_key:a"])
         assert (window.allowed, window.remaining) == (False, 0)
-        assert 0 < client.pttl("screening-test/intake_key:a") <= 60_000
+        assert 0 < client.pttl(key) <= 60_000
         assert 59 < window.reset_at - time.time() <= 60
     finally:
         windows.reset()
@@ -228,8 +230,39 @@ def test_requests_counted_together_in_redis_count_in_the_order_given() -> None:
         windows.reset()
 
 
+def test_a_count_in_redis_does_not_extend_its_window() -> None:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
+    windows.reset()
+    try:
+        windows.count(["intake_key:a"])
+        [key] = client.keys("screening-test/*")
+        client.pexpire(key, 30_000)  # as if half the window had passed
+        (window,) = windows.count(["intake_key:a"])
+        assert 0 < client.pttl(key) <= 30_000
+        assert window.reset_at - time.time() <= 30
+    finally:
+        windows.reset()
+
+
 def test_requests_counted_together_while_redis_does_not_answer_count_in_memory() -> None:
     limits = RateLimits("2/minute", "redis://127.0.0.1:1/0")
     counted = limits.count_many(["intake_key:a", "intake_key:a", "intake_key:a"])
     assert [(w.allowed, w.remaining) for w in counted] == [(True, 1), (True, 0), (False, 0)]
     assert limits.mode() == "per_worker"
+
+
+def test_a_changed_limit_does_not_inherit_the_old_limits_windows_in_redis() -> None:
+    """A deploy from RATE_LIMIT=1000/day to 100/minute: a credential that made 150
+    requests today must not be refused for the rest of the day (Retry-After: 86400)."""
+    daily = RedisWindows(parse("1000/day"), REDIS_TEST_URL, namespace="screening-test")
+    daily.reset()
+    try:
+        for _ in range(150):
+            daily.count(["intake_key:a"])
+        minute = RedisWindows(parse("100/minute"), REDIS_TEST_URL, namespace="screening-test")
+        (window,) = minute.count(["intake_key:a"])
+        assert (window.allowed, window.remaining) == (True, 99)
+        assert window.reset_at - time.time() <= 60
+    finally:
+        daily.reset()
