@@ -152,11 +152,14 @@ def _rate_limit(value: object) -> str | None:
 
 
 def _limit(text: str, problem: str) -> str:
-    """``text`` when it is a rate limit such as '10/minute'; else ``ConfigError(problem)``."""
+    """``text`` when it is one rate limit such as '10/minute'; else ``ConfigError(problem)``
+    (one window is counted: a second limit, '10/second;1000/day', would be ignored)."""
     try:
-        parse_many(text)
+        limits = parse_many(text)
     except ValueError:
         raise ConfigError(problem) from None
+    if len(limits) != 1:
+        raise ConfigError(problem)
     return text
 
 

@@ -55,6 +55,9 @@ def test_rate_limit_off(tmp_path: Path, value: str) -> None:
         ("DATABASE_URL", "not a url at all hunter2"),
         ("DATABASE_URL", "sqlite://"),
         ("RATE_LIMIT", "lots-hunter2"),
+        # One window is counted: a second limit would be dropped without a word.
+        ("RATE_LIMIT", "10/second;1000/day"),
+        ("CONSOLE_LOGIN_LIMIT", "5/minute;50/hour"),
         ("CLAIM_LEASE_MINUTES", "0"),
         ("CLAIM_LEASE_MINUTES", "fifteen"),
         ("REDIS_URL", "http://hunter2@cache"),
