@@ -7,7 +7,7 @@ import uuid
 
 from screening.web.console.throttle import SignInThrottle
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' Redis database, as in tests/api
 
 
 def test_attempts_beyond_the_limit_wait_for_the_window() -> None:
