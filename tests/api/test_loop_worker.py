@@ -252,6 +252,42 @@ def test_a_request_over_the_limit_counted_with_others_in_redis_is_refused(
     assert len(stored(app)) == 5
 
 
+def test_requests_whose_shared_count_fails_are_answered_and_the_loop_goes_on(
+        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+    """A bug in counting a turn's requests fails those requests (a 500 problem each), not
+    the loop: none is left waiting, nothing is stored, and the next request is served."""
+    app = make_app(RATE_LIMIT="100/minute", REDIS_URL=REDIS_TEST_URL)
+    limits = rate_limits_of(app)
+    assert limits is not None
+    limits.reset()
+    original = limits.count_many
+
+    def broken(keys: Any) -> Any:
+        raise RuntimeError("counting went wrong")
+
+    limits.count_many = broken  # type: ignore[method-assign]
+    try:
+        with serving_loop(app, start=False) as served:
+            wires = [Wire(served.connect()) for _ in range(4)]
+            for wire in wires:
+                wire.send(post_submission(clinic))
+            start_loop(served)
+            failed = [wire.answer() for wire in wires]
+            limits.count_many = original  # type: ignore[method-assign]
+            with Wire(served.connect()) as wire:
+                wire.send(post_submission(clinic))
+                after = wire.answer()
+            for wire in wires:
+                wire.sock.close()
+    finally:
+        limits.reset()
+    assert [answer.status for answer in failed] == [500] * 4
+    assert all(answer.headers["content-type"] == "application/problem+json"
+               for answer in failed)
+    assert after.status == 201
+    assert len(stored(app)) == 1
+
+
 # -- order of service ------------------------------------------------------------------
 
 def test_intake_is_a_post_of_a_submission_or_a_questionnaire_response() -> None:
