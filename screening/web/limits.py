@@ -309,5 +309,6 @@ def _describe_window(response: Response) -> Response:
     if window is not None:
         response.headers["X-RateLimit-Limit"] = str(window.limit)
         response.headers["X-RateLimit-Remaining"] = str(window.remaining)
-        response.headers["X-RateLimit-Reset"] = str(int(window.reset_at))
+        # Rounded up, as Retry-After is: the window has ended by then, not a second before.
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_at))
     return response

@@ -8,11 +8,18 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response, g
 from limits import parse
 
 from screening.web.auth import public
-from screening.web.limits import MemoryWindows, RateLimits, RedisWindows, rate_limits_of
+from screening.web.limits import (
+    MemoryWindows,
+    RateLimits,
+    RedisWindows,
+    Window,
+    _describe_window,
+    rate_limits_of,
+)
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
@@ -117,7 +124,17 @@ def test_every_counted_response_describes_its_window(limited_app: Flask, clinic:
     first = client.get("/api/v1/limitprobe/any", headers=clinic.headers("clinician"))
     assert first.headers["X-RateLimit-Limit"] == "2"
     assert first.headers["X-RateLimit-Remaining"] == "1"
-    assert 0 < int(first.headers["X-RateLimit-Reset"]) - time.time() <= 60
+    assert 0 < int(first.headers["X-RateLimit-Reset"]) - time.time() <= 61
+
+
+def test_the_reset_time_is_not_before_the_window_ends() -> None:
+    """X-RateLimit-Reset is whole seconds since the epoch, rounded up like Retry-After:
+    a client waiting until then is not refused again."""
+    app = Flask(__name__)
+    with app.test_request_context():
+        g.rate_window = Window(True, 2, 1, 1000.2)
+        response = _describe_window(Response())
+    assert response.headers["X-RateLimit-Reset"] == "1001"
 
 
 def test_health_checks_are_never_counted(limited_app: Flask) -> None:
