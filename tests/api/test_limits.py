@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -198,68 +198,86 @@ def test_windows_in_memory_that_have_ended_are_dropped() -> None:
     assert len(windows) == 0
 
 
-def test_a_window_in_redis_starts_at_its_first_hit_and_lasts_one_period() -> None:
-    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
-    windows.reset()
-    try:
-        (first,) = windows.count(["intake_key:a"])
-        assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
-        assert 59 < first.reset_at - time.time() <= 60
-        (second,) = windows.count(["intake_key:a"])
-        assert second[:3] == (True, 2, 0)
-        (refused,) = windows.count(["intake_key:a"])
-        assert (refused.allowed, refused.remaining) == (False, 0)
-        assert refused.reset_at <= first.reset_at + 0.01  # the same window
-        assert windows.count(["intake_key:b"])[0].allowed  # another key, its own window
-    finally:
+TEST_NAMESPACE = "screening-test"
+
+
+@pytest.fixture
+def redis_windows() -> Iterator[Callable[[str], RedisWindows]]:
+    """Windows of the given limit counted in the tests' Redis, in a namespace emptied
+    before and after."""
+    made: list[RedisWindows] = []
+
+    def factory(limit: str) -> RedisWindows:
+        windows = RedisWindows(parse(limit), REDIS_TEST_URL, namespace=TEST_NAMESPACE)
+        windows.reset()
+        made.append(windows)
+        return windows
+
+    yield factory
+    for windows in made:
         windows.reset()
 
 
-def test_a_key_in_redis_left_without_expiry_gets_one() -> None:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(REDIS_TEST_URL)
+
+
+def the_one_key(client: redis.Redis) -> bytes:
+    """The one key the test namespace holds (its name is the counter's business)."""
+    [key] = client.keys(f"{TEST_NAMESPACE}/*")
+    return key  # type: ignore[no-any-return]
+
+
+def test_a_window_in_redis_starts_at_its_first_hit_and_lasts_one_period(
+        redis_windows: Callable[[str], RedisWindows]) -> None:
+    windows = redis_windows("2/minute")
+    (first,) = windows.count(["intake_key:a"])
+    assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
+    assert 59 < first.reset_at - time.time() <= 60
+    (second,) = windows.count(["intake_key:a"])
+    assert second[:3] == (True, 2, 0)
+    (refused,) = windows.count(["intake_key:a"])
+    assert (refused.allowed, refused.remaining) == (False, 0)
+    assert refused.reset_at <= first.reset_at + 0.01  # the same window
+    assert windows.count(["intake_key:b"])[0].allowed  # another key, its own window
+
+
+def test_a_key_in_redis_left_without_expiry_gets_one(
+        redis_windows: Callable[[str], RedisWindows], redis_client: redis.Redis) -> None:
+    windows = redis_windows("2/minute")
+    windows.count(["intake_key:a"])
+    key = the_one_key(redis_client)
+    redis_client.set(key, 5)  # e.g. written by hand, no TTL
+    (window,) = windows.count(["intake_key:a"])
+    assert (window.allowed, window.remaining) == (False, 0)
+    assert 0 < redis_client.pttl(key) <= 60_000
+    assert 59 < window.reset_at - time.time() <= 60
     windows.reset()
-    try:
-        windows.count(["intake_key:a"])
-        [key] = client.keys("screening-test/*")
-        client.set(key, 5)  # e.g. written by hand, no TTL
-        (window,) = windows.count(["intake_key:a"])
-        assert (window.allowed, window.remaining) == (False, 0)
-        assert 0 < client.pttl(key) <= 60_000
-        assert 59 < window.reset_at - time.time() <= 60
-    finally:
-        windows.reset()
-    assert client.keys("screening-test/*") == []
+    assert redis_client.keys(f"{TEST_NAMESPACE}/*") == []
 
 
-def test_requests_counted_together_in_redis_count_in_the_order_given() -> None:
-    windows = RedisWindows(parse("3/minute"), REDIS_TEST_URL, namespace="screening-test")
-    windows.reset()
-    try:
-        counted = windows.count(["intake_key:a", "intake_key:b", "intake_key:a",
-                                 "intake_key:a", "intake_key:a"])
-        assert [(w.allowed, w.remaining) for w in counted] == [
-            (True, 2), (True, 2), (True, 1), (True, 0), (False, 0)]
-        assert len({round(w.reset_at) for w in counted}) == 1
-        (next_a,) = windows.count(["intake_key:a"])  # the same window goes on
-        assert (next_a.allowed, next_a.remaining) == (False, 0)
-    finally:
-        windows.reset()
+def test_requests_counted_together_in_redis_count_in_the_order_given(
+        redis_windows: Callable[[str], RedisWindows]) -> None:
+    windows = redis_windows("3/minute")
+    counted = windows.count(["intake_key:a", "intake_key:b", "intake_key:a",
+                             "intake_key:a", "intake_key:a"])
+    assert [(w.allowed, w.remaining) for w in counted] == [
+        (True, 2), (True, 2), (True, 1), (True, 0), (False, 0)]
+    assert len({round(w.reset_at) for w in counted}) == 1
+    (next_a,) = windows.count(["intake_key:a"])  # the same window goes on
+    assert (next_a.allowed, next_a.remaining) == (False, 0)
 
 
-def test_a_count_in_redis_does_not_extend_its_window() -> None:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    windows = RedisWindows(parse("2/minute"), REDIS_TEST_URL, namespace="screening-test")
-    windows.reset()
-    try:
-        windows.count(["intake_key:a"])
-        [key] = client.keys("screening-test/*")
-        client.pexpire(key, 30_000)  # as if half the window had passed
-        (window,) = windows.count(["intake_key:a"])
-        assert 0 < client.pttl(key) <= 30_000
-        assert window.reset_at - time.time() <= 30
-    finally:
-        windows.reset()
+def test_a_count_in_redis_does_not_extend_its_window(
+        redis_windows: Callable[[str], RedisWindows], redis_client: redis.Redis) -> None:
+    windows = redis_windows("2/minute")
+    windows.count(["intake_key:a"])
+    key = the_one_key(redis_client)
+    redis_client.pexpire(key, 30_000)  # as if half the window had passed
+    (window,) = windows.count(["intake_key:a"])
+    assert 0 < redis_client.pttl(key) <= 30_000
+    assert window.reset_at - time.time() <= 30
 
 
 def test_requests_counted_together_while_redis_does_not_answer_count_in_memory() -> None:
@@ -269,17 +287,13 @@ def test_requests_counted_together_while_redis_does_not_answer_count_in_memory()
     assert limits.mode() == "per_worker"
 
 
-def test_a_changed_limit_does_not_inherit_the_old_limits_windows_in_redis() -> None:
+def test_a_changed_limit_does_not_inherit_the_old_limits_windows_in_redis(
+        redis_windows: Callable[[str], RedisWindows]) -> None:
     """A deploy from RATE_LIMIT=1000/day to 100/minute: a credential that made 150
     requests today must not be refused for the rest of the day (Retry-After: 86400)."""
-    daily = RedisWindows(parse("1000/day"), REDIS_TEST_URL, namespace="screening-test")
-    daily.reset()
-    try:
-        for _ in range(150):
-            daily.count(["intake_key:a"])
-        minute = RedisWindows(parse("100/minute"), REDIS_TEST_URL, namespace="screening-test")
-        (window,) = minute.count(["intake_key:a"])
-        assert (window.allowed, window.remaining) == (True, 99)
-        assert window.reset_at - time.time() <= 60
-    finally:
-        daily.reset()
+    daily, minute = redis_windows("1000/day"), redis_windows("100/minute")  # both empty
+    for _ in range(150):
+        daily.count(["intake_key:a"])
+    (window,) = minute.count(["intake_key:a"])
+    assert (window.allowed, window.remaining) == (True, 99)
+    assert window.reset_at - time.time() <= 60

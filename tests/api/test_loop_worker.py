@@ -24,11 +24,18 @@ from screening.storage import driver
 from screening.storage.db import Database, app_state
 from screening.storage.models import Submission
 from screening.storage.unit_of_work import session_scope
-from screening.web.limits import rate_limits_of
+from screening.web.limits import RateLimits, rate_limits_of
 from screening.web.offload import off_the_loop
 from tests.api.bodies import SUBMISSIONS, example
 from tests.api.conftest import TenantCredentials
-from tests.api.serving_loop import Served, Wire, request_bytes, serving_loop, start_loop
+from tests.api.serving_loop import (
+    Answer,
+    Served,
+    Wire,
+    request_bytes,
+    serving_loop,
+    start_loop,
+)
 from tests.api.test_limits import REDIS_TEST_URL
 from tests.api.test_submissions import stored
 
@@ -38,6 +45,37 @@ BODY = json.dumps(example()).encode()
 def post_submission(clinic: TenantCredentials, **extra: str) -> bytes:
     headers = {**clinic.headers("intake"), "Content-Type": "application/json", **extra}
     return request_bytes("POST", SUBMISSIONS, headers=headers, body=BODY)
+
+
+def arriving_together(served: Served, clinic: TenantCredentials, count: int) -> list[Answer]:
+    """The answers to ``count`` submissions, each on its own connection, all sent before
+    the loop (``serving_loop(start=False)``) starts."""
+    wires = [Wire(served.connect()) for _ in range(count)]
+    for wire in wires:
+        wire.send(post_submission(clinic))
+    start_loop(served)
+    answers = [wire.answer() for wire in wires]
+    for wire in wires:
+        wire.sock.close()
+    return answers
+
+
+@pytest.fixture
+def redis_limited(make_app: Callable[..., Flask]) -> Iterator[Callable[[str], Flask]]:
+    """Apps whose rate limit (the given one) is counted in the tests' Redis, from zero."""
+    made: list[RateLimits] = []
+
+    def factory(limit: str) -> Flask:
+        app = make_app(RATE_LIMIT=limit, REDIS_URL=REDIS_TEST_URL)
+        limits = rate_limits_of(app)
+        assert limits is not None
+        limits.reset()
+        made.append(limits)
+        return app
+
+    yield factory
+    for limits in made:
+        limits.reset()
 
 
 @contextmanager
@@ -65,13 +103,7 @@ def test_requests_that_arrive_together_share_one_commit(
     """Eight submissions already waiting when the loop starts are committed in batches
     of several, each answered 201 with its row stored."""
     with recorded_batches(app) as batches, serving_loop(app, start=False) as served:
-        wires = [Wire(served.connect()) for _ in range(8)]
-        for wire in wires:
-            wire.send(post_submission(clinic))
-        start_loop(served)
-        answers = [wire.answer() for wire in wires]
-        for wire in wires:
-            wire.sock.close()
+        answers = arriving_together(served, clinic, 8)
     assert [answer.status for answer in answers] == [201] * 8
     assert sum(batches) == 8
     assert max(batches) > 1, batches
@@ -171,13 +203,7 @@ def test_one_lookup_serves_the_requests_of_a_turn_with_the_same_credential(
 
     monkeypatch.setattr(Database, "fetch_one", counting)
     with serving_loop(app, start=False) as served:
-        wires = [Wire(served.connect()) for _ in range(4)]
-        for wire in wires:
-            wire.send(post_submission(clinic))
-        start_loop(served)
-        statuses = [wire.answer().status for wire in wires]
-        for wire in wires:
-            wire.sock.close()
+        statuses = [answer.status for answer in arriving_together(served, clinic, 4)]
     assert statuses == [201] * 4
     assert 1 <= len(lookups) < 4
 
@@ -198,13 +224,13 @@ def test_a_revoked_key_is_refused_from_the_next_request_on(
 
 
 def test_the_requests_of_a_turn_are_counted_in_redis_together(
-        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+        redis_limited: Callable[[str], Flask], clinic: TenantCredentials,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight submissions arriving together are counted against the shared rate limit in
     fewer calls to Redis than requests, each with its own place in the window."""
-    app = make_app(RATE_LIMIT="100/minute", REDIS_URL=REDIS_TEST_URL)
+    app = redis_limited("100/minute")
     limits = rate_limits_of(app)
     assert limits is not None
-    limits.reset()
     calls: list[int] = []
     original = limits.count_many
 
@@ -212,18 +238,9 @@ def test_the_requests_of_a_turn_are_counted_in_redis_together(
         calls.append(len(keys))
         return original(keys)
 
-    limits.count_many = counting  # type: ignore[method-assign]
-    try:
-        with serving_loop(app, start=False) as served:
-            wires = [Wire(served.connect()) for _ in range(8)]
-            for wire in wires:
-                wire.send(post_submission(clinic))
-            start_loop(served)
-            answers = [wire.answer() for wire in wires]
-            for wire in wires:
-                wire.sock.close()
-    finally:
-        limits.reset()
+    monkeypatch.setattr(limits, "count_many", counting)
+    with serving_loop(app, start=False) as served:
+        answers = arriving_together(served, clinic, 8)
     assert [answer.status for answer in answers] == [201] * 8
     assert sum(calls) == 8
     assert len(calls) < 8, calls
@@ -232,55 +249,34 @@ def test_the_requests_of_a_turn_are_counted_in_redis_together(
 
 
 def test_a_request_over_the_limit_counted_with_others_in_redis_is_refused(
-        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
-    app = make_app(RATE_LIMIT="5/minute", REDIS_URL=REDIS_TEST_URL)
-    limits = rate_limits_of(app)
-    assert limits is not None
-    limits.reset()
-    try:
-        with serving_loop(app, start=False) as served:
-            wires = [Wire(served.connect()) for _ in range(8)]
-            for wire in wires:
-                wire.send(post_submission(clinic))
-            start_loop(served)
-            statuses = sorted(wire.answer().status for wire in wires)
-            for wire in wires:
-                wire.sock.close()
-    finally:
-        limits.reset()
+        redis_limited: Callable[[str], Flask], clinic: TenantCredentials) -> None:
+    app = redis_limited("5/minute")
+    with serving_loop(app, start=False) as served:
+        statuses = sorted(answer.status for answer in arriving_together(served, clinic, 8))
     assert statuses == [201] * 5 + [429] * 3
     assert len(stored(app)) == 5
 
 
 def test_requests_whose_shared_count_fails_are_answered_and_the_loop_goes_on(
-        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+        redis_limited: Callable[[str], Flask], clinic: TenantCredentials,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in counting a turn's requests fails those requests (a 500 problem each), not
     the loop: none is left waiting, nothing is stored, and the next request is served."""
-    app = make_app(RATE_LIMIT="100/minute", REDIS_URL=REDIS_TEST_URL)
+    app = redis_limited("100/minute")
     limits = rate_limits_of(app)
     assert limits is not None
-    limits.reset()
     original = limits.count_many
 
     def broken(keys: Any) -> Any:
         raise RuntimeError("counting went wrong")
 
-    limits.count_many = broken  # type: ignore[method-assign]
-    try:
-        with serving_loop(app, start=False) as served:
-            wires = [Wire(served.connect()) for _ in range(4)]
-            for wire in wires:
-                wire.send(post_submission(clinic))
-            start_loop(served)
-            failed = [wire.answer() for wire in wires]
-            limits.count_many = original  # type: ignore[method-assign]
-            with Wire(served.connect()) as wire:
-                wire.send(post_submission(clinic))
-                after = wire.answer()
-            for wire in wires:
-                wire.sock.close()
-    finally:
-        limits.reset()
+    monkeypatch.setattr(limits, "count_many", broken)
+    with serving_loop(app, start=False) as served:
+        failed = arriving_together(served, clinic, 4)
+        monkeypatch.setattr(limits, "count_many", original)
+        with Wire(served.connect()) as wire:
+            wire.send(post_submission(clinic))
+            after = wire.answer()
     assert [answer.status for answer in failed] == [500] * 4
     assert all(answer.headers["content-type"] == "application/problem+json"
                for answer in failed)
