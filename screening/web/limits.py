@@ -195,7 +195,6 @@ class RateLimits:
     def __init__(self, limit: str, redis_url: str | None = None,
                  namespace: str = KEY_PREFIX) -> None:
         self.item: RateLimitItem = parse(limit)
-        self.namespace = namespace
         self.batcher: CountBatcher | None = None
         self._memory = MemoryWindows(self.item)
         self._shared = RedisWindows(self.item, redis_url, namespace) if redis_url else None
