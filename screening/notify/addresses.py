@@ -107,6 +107,16 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
     return Destination(url, scheme, host, port, addresses[0], target, tuple(addresses[1:]))
 
 
+def needs_lookup(url: str, *, allow_private: bool) -> bool:
+    """Whether ``check_url`` would ask the resolver (the host is a name, not an address,
+    and the URL is not refused before that): a call that may take seconds."""
+    try:
+        host = _parsed(url, allow_private)[1]
+    except ForbiddenDestination:
+        return False
+    return _literal(host) is None
+
+
 @functools.lru_cache(maxsize=1024)
 def _parsed(url: str, allow_private: bool) -> tuple[str, str, int, str]:
     """The scheme, host, port and request target of an allowed ``url``."""

@@ -26,14 +26,17 @@ Each tick (``DeliveryPool.tick``) is one write transaction, whatever the number 
 
 The transaction commits before anything is signed or sent: on SQLite it holds the one
 writer lock, so bodies and signatures are built after it (``prepare``). The attempts then
-queue per destination URL, where up to ``LANES_PER_DESTINATION`` sending threads ("lanes")
-take them one after the other over kept-alive connections (``screening.notify.sender``);
-a lane starts for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by
-few connections and a slow one by several. Each lane checks the destination again
-(``addresses.check_url``: DNS can change) before every attempt, and connects only to the
-address it checked (a kept-alive connection is reused only while the check still names
-its address). An attempt whose lease would run out before its timeout is not started but
-released (made due again, uncounted).
+queue per destination URL, where up to ``LANES_PER_DESTINATION`` lanes take them one
+after the other over kept-alive connections (``screening.notify.sender``); a lane starts
+for every ``LANE_BACKLOG`` attempts waiting, so a fast receiver is served by few
+connections and a slow one by several. The lanes are greenlets on the ticking thread
+(``screening.notify.hub``), run between ticks (``DeliveryPool.pump``): while one waits
+for its receiver the others go on. Each lane checks the destination again
+(``addresses.check_url``: DNS can change; a host name is looked up on a thread of the
+hub, so a slow resolver holds up only its own lane) before every attempt, and connects
+only to the address it checked (a kept-alive connection is reused only while the check
+still names its address). An attempt whose lease would run out before its timeout is not
+started but released (made due again, uncounted).
 
 Every attempt carries the same ``webhook-id`` (the event id) and the same body.
 """
@@ -48,7 +51,6 @@ import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from screening.notify import addresses, signing
+from screening.notify.hub import Hub, in_thread
 from screening.notify.sender import TOTAL_TIMEOUT_S, Outcome, Sender
 from screening.services import outbox, webhooks
 from screening.storage import driver
@@ -87,7 +90,6 @@ log = logging.getLogger("screening.notify")
 
 FAN_OUT_BATCH = 500
 MAX_IN_FLIGHT = 1024  # attempts taken and not yet recorded, per worker process
-SEND_THREADS = 64  # lanes of all destinations together
 LANES_PER_DESTINATION = 8
 LANE_BACKLOG = 8
 ATTEMPT_LEASE = dt.timedelta(seconds=TOTAL_TIMEOUT_S + 10)
@@ -97,6 +99,7 @@ RETRY_WINDOW = dt.timedelta(hours=24)
 BACKOFF_S = (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)
 # An outcome meaning "not attempted": the attempt is given back, due at once.
 RELEASED = Outcome(None, "released")
+STOP_CHECK_S = 0.1  # while lanes wait on receivers, ``pump`` looks at its stop this often
 
 
 def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
@@ -403,8 +406,9 @@ def _work_waiting(session: Session, now: dt.datetime) -> tuple[bool, bool]:
 
 
 class DeliveryPool:
-    """Sends deliveries on lanes of threads over one pooled ``Sender`` (one pool per worker
-    process). ``tick`` never waits for a receiver; ``wait`` does.
+    """Sends deliveries on lanes over one pooled ``Sender`` (one pool per worker process).
+    ``tick`` never waits for a receiver; ``pump`` and ``wait`` run the lanes. One thread
+    uses a pool: the lanes are greenlets of the thread that ticks it.
 
     Outcomes are not written by the lanes one by one: the next tick records them all in
     its one write transaction, together with the dispatch and the next claims (a write per
@@ -412,13 +416,11 @@ class DeliveryPool:
     commit each). An outcome lost with a killed worker only means the attempt is made
     again when its lease runs out."""
 
-    def __init__(self, state: AppState, sender: Sender | None = None,
-                 threads: int = SEND_THREADS) -> None:
+    def __init__(self, state: AppState, sender: Sender | None = None) -> None:
         self.state = state
         self.sender = sender or Sender()
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
+        self._hub = Hub()
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
         self._in_flight = 0  # taken attempts not yet handed to ``record``
         self._queues: dict[str, deque[Attempt]] = {}
         self._lanes: dict[str, int] = {}
@@ -497,7 +499,7 @@ class DeliveryPool:
                 starting += [url] * (wanted - lanes)
                 self._lanes[url] = max(lanes, wanted)
         for url in starting:
-            self._executor.submit(self._lane, url)
+            self._hub.spawn(self._lane, url)
 
     def _lane(self, url: str) -> None:
         """Sends the attempts queued for ``url`` one after the other until none is left."""
@@ -530,16 +532,17 @@ class DeliveryPool:
                 if outcome is not None:
                     self._outcomes.append((attempt, outcome, utcnow()))
                 self._in_flight -= 1
-                if not self._in_flight:
-                    self._idle.notify_all()
 
     def _outlasts_lease(self, attempt: Attempt) -> bool:
         return time.monotonic() + self.sender.timeout + 1 > attempt.lease_ends
 
     def _check(self, url: str) -> addresses.Destination | None:
+        allow_private = self.state.settings.webhook_allow_private
+        check = addresses.check_url
         try:
-            return addresses.check_url(
-                url, allow_private=self.state.settings.webhook_allow_private)
+            if addresses.needs_lookup(url, allow_private=allow_private):
+                return in_thread(lambda: check(url, allow_private=allow_private))
+            return check(url, allow_private=allow_private)
         except addresses.ForbiddenDestination:
             return None
 
@@ -548,15 +551,36 @@ class DeliveryPool:
         with self._lock:
             return len(self._outcomes)
 
+    def in_flight(self) -> int:
+        """How many attempts are taken and not yet handed to the next tick."""
+        with self._lock:
+            return self._in_flight
+
+    def pump(self, seconds: float, stop: threading.Event | None = None) -> None:
+        """Runs the lanes for ``seconds`` (sends, reads answers), returning early once
+        ``stop`` is set; simply waits when no attempt is in flight."""
+        until = time.monotonic() + seconds
+        while (remaining := until - time.monotonic()) > 0:
+            if stop is not None and stop.is_set():
+                return
+            if not self._hub.lanes:
+                if stop is not None:
+                    stop.wait(remaining)
+                else:
+                    time.sleep(remaining)
+                return
+            # in slices, so that ``stop`` is seen while lanes wait on slow receivers
+            self._hub.run(min(until, time.monotonic() + STOP_CHECK_S))
+
     def wait(self, timeout: float | None = None) -> None:
-        """Waits until no attempt is in flight, then records the outcomes."""
+        """Runs the lanes until no attempt is in flight (or ``timeout`` passes), then
+        records the outcomes."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
-            while self._in_flight:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    break
-                self._idle.wait(remaining)
+        while self._hub.lanes:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self._hub.run(deadline if deadline is not None else time.monotonic() + 3600)
+        with self._lock:
             outcomes, self._outcomes = self._outcomes, []
         if outcomes:
             db = self.state.db
@@ -567,7 +591,7 @@ class DeliveryPool:
     def close(self) -> None:
         """Finishes the attempts in flight, records them, closes threads and client."""
         self.wait()
-        self._executor.shutdown()
+        self._hub.close()
         self.sender.close()
 
 
@@ -583,8 +607,19 @@ def delivery_job(state: AppState) -> int:
     return pool.tick()
 
 
+def pump_delivery(state: AppState, seconds: float, stop: threading.Event) -> None:
+    """The pause between two ticks: runs this process's lanes for ``seconds`` (or until
+    ``stop`` is set), on the thread that ticks them."""
+    pool = _pools.get((id(state), os.getpid()))
+    if pool is None:
+        stop.wait(seconds)
+        return
+    pool.pump(seconds, stop)
+
+
 def stop_delivery(state: AppState) -> None:
-    """Lets this process's attempts in flight finish and closes its pool."""
+    """Lets this process's attempts in flight finish, records them and closes its pool;
+    called on the thread that ticked it (its lanes are that thread's)."""
     pool = _pools.pop((id(state), os.getpid()), None)
     if pool is not None:
         pool.close()

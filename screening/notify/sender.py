@@ -15,6 +15,10 @@ every read of the answer each get only what is left of it, so a receiver that dr
 answer byte by byte cannot hold an attempt longer. A redirect is never followed: a 3xx is
 an ``http_status`` failure like any other non-2xx.
 
+The sockets are non-blocking and every wait goes through ``hub.wait_io``: in the worker
+the attempts in flight share the one thread of its hub (``screening.notify.hub``), and a
+caller outside a hub simply blocks until its answer or the deadline.
+
 The exchange is written here over the socket (TLS by the standard library's ``ssl``)
 rather than through ``http.client``: one POST and its status is a small part of HTTP, and
 ``http.client`` parsed every answer's headers with the ``email`` package, which was a third
@@ -28,7 +32,9 @@ exact end.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
 import select
 import socket
@@ -38,6 +44,7 @@ import time
 from dataclasses import dataclass
 
 from screening.notify.addresses import Destination
+from screening.notify.hub import READ, WRITE, wait_io
 
 TOTAL_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is read (to keep the connection) but not kept
@@ -91,12 +98,10 @@ class _Reader:
 
     def fill(self) -> bool:
         """Reads more; False at the end of the stream."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= self.deadline:
             raise TimeoutError("the attempt's deadline passed")
-        self.sock.settimeout(remaining)
         try:
-            chunk = self.sock.recv(65536)
+            chunk = _receive(self.sock, self.deadline)
         except ConnectionResetError:
             if not self.received:
                 raise _ClosedBeforeAnswer("reset before answering") from None
@@ -211,6 +216,63 @@ def _skip_chunked(reader: _Reader) -> bool:
             raise ProtocolError("a chunk longer than its size")
 
 
+def _open(address: str, port: int, connect_by: float) -> socket.socket:
+    """A non-blocking TCP connection to ``address`` (an IP address, never a name), opened
+    by ``connect_by``; OSError (TimeoutError after that time) when it cannot be."""
+    family, kind, protocol, _, where = socket.getaddrinfo(
+        address, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setblocking(False)
+        error = sock.connect_ex(where)
+        if error == errno.EINPROGRESS:
+            wait_io(sock, WRITE, connect_by)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            raise OSError(error, os.strerror(error))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _handshake(sock: ssl.SSLSocket, deadline: float) -> None:
+    """The TLS handshake on a non-blocking socket, by ``deadline``."""
+    while True:
+        try:
+            sock.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            wait_io(sock, READ, deadline)
+        except ssl.SSLWantWriteError:
+            wait_io(sock, WRITE, deadline)
+
+
+def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Sends all of ``data`` on a non-blocking socket, by ``deadline``."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            wait_io(sock, WRITE, deadline)
+        except ssl.SSLWantReadError:
+            wait_io(sock, READ, deadline)
+
+
+def _receive(sock: socket.socket, deadline: float) -> bytes:
+    """What arrives next on a non-blocking socket (b"" at its end), waiting for it
+    until ``deadline``."""
+    while True:
+        try:
+            return sock.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            wait_io(sock, READ, deadline)
+        except ssl.SSLWantWriteError:
+            wait_io(sock, WRITE, deadline)
+
+
 class _Unreachable(Exception):
     """TCP could not be opened to an address (its cause says why): nothing was sent, so
     the attempt may go to the destination's next checked address."""
@@ -227,18 +289,18 @@ class _Connection:
         """Opens the connection (TCP within ``share`` of the time left, then TLS within
         the rest); a failure to open TCP raises ``_Unreachable`` around its cause."""
         _, address, port, host = self.key
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        now = time.monotonic()
+        if now >= deadline:
             raise TimeoutError("the attempt's deadline passed")
         try:
-            sock = socket.create_connection((address, port), timeout=remaining * share)
+            sock = _open(address, port, now + (deadline - now) * share)
         except OSError as error:
             raise _Unreachable() from error
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.context is not None:
             try:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                sock = self.context.wrap_socket(sock, server_hostname=host)
+                sock = self.context.wrap_socket(sock, server_hostname=host,
+                                                do_handshake_on_connect=False)
+                _handshake(sock, deadline)
             except BaseException:
                 sock.close()
                 raise
@@ -250,11 +312,12 @@ class _Connection:
         leaves it reusable."""
         sock = self.sock
         assert sock is not None, "connect() first"
-        sock.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
-            sock.sendall(request)
+            _send_all(sock, request, deadline)
         except (ConnectionResetError, BrokenPipeError) as error:
             raise _ClosedBeforeAnswer("closed before the request was taken") from error
+        # The answer cannot be there yet: wait for it rather than try a read that fails.
+        wait_io(sock, READ, deadline)
         reader = _Reader(sock, deadline)
         answer = _read_answer(reader)
         if not answer.reusable or reader.buffer:  # bytes beyond the answer: not trusted
@@ -280,7 +343,7 @@ class _Connection:
 
 class Sender:
     """Sends attempts over pooled keep-alive connections (one per worker process,
-    thread-safe: a connection is used by one thread at a time)."""
+    thread-safe: a connection is used by one thread or lane at a time)."""
 
     def __init__(self, timeout: float = TOTAL_TIMEOUT_S,
                  context: ssl.SSLContext | None = None) -> None:

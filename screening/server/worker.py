@@ -4,7 +4,8 @@ sealing of the audit log and, on SQLite, the WAL checkpoint.
 A job is a plain function ``job(state: AppState) -> int`` returning the units of work it
 did (0: idle). The worker runs every job of ``JOBS`` each tick on its main thread, and the
 ``PROMPT_JOBS`` (webhook delivery) on a thread of their own, so that a long run of another
-job (sealing a flood of audit events) never holds a delivery back. Each loop sleeps
+job (sealing a flood of audit events) never holds a delivery back; between its ticks that
+thread sends the attempts in flight (``DeliveryPool.pump``). Each loop sleeps
 ``IDLE_SLEEP_S`` when its jobs were idle, and pauses ``BUSY_PAUSE_S`` otherwise. With
 ``--once`` all jobs run in turn on one thread until idle. SIGTERM (and SIGINT) stop it
 after the current ticks; deliveries in flight finish first.
@@ -31,7 +32,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import update
 
-from screening.notify.delivery import delivery_job, stop_delivery
+from screening.notify.delivery import delivery_job, pump_delivery, stop_delivery
 from screening.notify.escalation import CHECK_EVERY_S, escalation_job
 from screening.server.sealer import SEAL_INTERVAL_SECONDS, seal_job
 from screening.storage.db import AppState, utcnow
@@ -219,7 +220,7 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
                 stop.wait(IDLE_SLEEP_S)
                 continue
             if tick(state, jobs):
-                stop.wait(BUSY_PAUSE_S)
+                _pause(state, BUSY_PAUSE_S, stop, delivering=prompt is None)
                 continue
             if once:
                 break
@@ -228,21 +229,34 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
         finished.set()
         if prompt is not None:
             prompt.join()
-        stop_delivery(state)  # the lease is still renewed while attempts in flight end
+        else:  # the deliveries (if any) were this thread's
+            stop_delivery(state)  # the lease is still renewed while attempts in flight end
         lease.close()
+
+
+def _pause(state: AppState, seconds: float, stop: threading.Event, *, delivering: bool
+           ) -> None:
+    """Waits ``seconds`` (less once ``stop`` is set); on the thread that ticks the
+    deliveries, their attempts in flight are sent and answered meanwhile."""
+    if delivering:
+        pump_delivery(state, seconds, stop)
+    else:
+        stop.wait(seconds)
 
 
 def _prompt_loop(state: AppState, jobs: tuple[Job, ...], lease: Lease,
                  finished: threading.Event) -> None:
-    """Runs ``jobs`` while ``lease`` is held, until ``finished`` is set."""
-    while not finished.is_set():
-        if not lease.held():
-            finished.wait(IDLE_SLEEP_S)
-            continue
-        if tick(state, jobs):
-            finished.wait(BUSY_PAUSE_S)
-        else:
-            finished.wait(IDLE_SLEEP_S)
+    """Runs ``jobs`` while ``lease`` is held, until ``finished`` is set; then lets the
+    attempts in flight end (their lanes run on this thread)."""
+    try:
+        while not finished.is_set():
+            if not lease.held():
+                _pause(state, IDLE_SLEEP_S, finished, delivering=True)
+                continue
+            busy = tick(state, jobs)
+            _pause(state, BUSY_PAUSE_S if busy else IDLE_SLEEP_S, finished, delivering=True)
+    finally:
+        stop_delivery(state)
 
 
 @contextmanager

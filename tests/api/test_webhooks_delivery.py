@@ -78,7 +78,7 @@ def send_unrecorded(pool: DeliveryPool, attempts: int = 1) -> None:
     deadline = time.monotonic() + 10
     while pool.outcomes_waiting() < attempts:
         assert time.monotonic() < deadline, "the attempts did not end"
-        time.sleep(0.01)
+        pool.pump(0.01)
 
 
 def deliveries(app: Flask) -> list[WebhookDelivery]:
@@ -544,3 +544,38 @@ def test_an_endpoint_deleted_while_a_tick_records_a_failed_attempt_cancels_all_n
     pool.wait(timeout=10)
     assert [d.state for d in deliveries(app)] == ["cancelled", "cancelled"]
     assert pool.tick(utcnow() + dt.timedelta(hours=1)) == 0
+
+
+def test_a_slow_lookup_of_one_endpoints_host_holds_up_only_its_own_deliveries(
+        client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lanes share the worker's thread: a host name's lookup (a resolver taking its
+    time) runs on a thread of its own, and the other endpoints' attempts go on."""
+    slow_receiver = Receiver()
+    getaddrinfo = delivery.addresses.socket.getaddrinfo
+    slow = threading.Event()
+    looked_up = threading.Event()
+
+    def resolver(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.test":
+            if slow.is_set():
+                time.sleep(1.0)
+                looked_up.set()
+            host = "127.0.0.1"
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(delivery.addresses.socket, "getaddrinfo", resolver)
+    try:
+        register(client, clinic, receiver.url)
+        register(client, clinic, f"http://slow-dns.test:{slow_receiver.port}/hooks")
+        submit(client, clinic, routed("critical"))
+        slow.set()
+        pool.tick()
+        deadline = time.monotonic() + 0.8
+        while not receiver.received and time.monotonic() < deadline:
+            pool.pump(0.01)
+        assert receiver.received and not looked_up.is_set()
+        run(pool)
+        slow_receiver.wait_for(1)
+    finally:
+        slow_receiver.stop()
