@@ -33,6 +33,9 @@ from greenlet import getcurrent, greenlet
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 BLOCKING_THREADS = 4  # lookups of host names in flight at once (each may take seconds)
+# A lane that has run this long since it was resumed lets the others go on at its next
+# read (a receiver sending without pause never makes it wait, so it would never yield).
+SLICE_S = 0.005
 T = TypeVar("T")
 
 log = logging.getLogger("screening.notify")
@@ -55,6 +58,8 @@ class Hub:
         self._ready: deque[tuple[_Lane, bool]] = deque()  # (lane, its wait timed out)
         self._waiting: dict[_Lane, tuple[float, socket.socket]] = {}  # deadline, socket
         self._in_threads: dict[_Lane, Future[Any]] = {}
+        self._yielded: list[_Lane] = []  # lanes that let the others go on (``cooperate``)
+        self._resumed_at = 0.0  # when the running lane was resumed
         self._loop: greenlet | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._wake_read, self._wake_write = socket.socketpair()
@@ -82,6 +87,7 @@ class Hub:
                 self._ready.append((lane, False))
             while self._ready:
                 lane, timed_out = self._ready.popleft()
+                self._resumed_at = time.monotonic()
                 lane.switch(timed_out)
             if not self.lanes:
                 return
@@ -89,7 +95,7 @@ class Hub:
             if now >= until:
                 return
             deadlines = [deadline for deadline, _ in self._waiting.values()]
-            timeout = min([until, *deadlines]) - now
+            timeout = 0.0 if self._yielded else min([until, *deadlines]) - now
             for key, _ in self._selector.select(max(timeout, 0.0)):
                 if key.data is None:
                     self._woken()
@@ -104,6 +110,9 @@ class Hub:
                     self._selector.unregister(sock)
                     del self._waiting[lane]
                     self._ready.append((lane, True))
+            # after the lanes the select found ready: the others had their turn first
+            self._ready.extend((lane, False) for lane in self._yielded)
+            self._yielded.clear()
 
     def _body(self, function: Callable[..., Any], args: tuple[Any, ...]
               ) -> Callable[[bool], None]:
@@ -142,6 +151,15 @@ class Hub:
         assert self._loop is not None
         if self._loop.switch():
             raise TimeoutError("the attempt's deadline passed")
+
+    def cooperate(self) -> None:
+        """From a lane: when it has run ``SLICE_S`` since it was resumed, lets the other
+        lanes (and the sockets they wait for) have their turn before it goes on."""
+        if time.monotonic() - self._resumed_at < SLICE_S:
+            return
+        self._yielded.append(getcurrent())
+        assert self._loop is not None
+        self._loop.switch()
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """From a lane: ``function(*args)`` on one of the hub's threads, the lane waiting
@@ -184,6 +202,14 @@ def wait_io(sock: socket.socket, events: int, deadline: float) -> None:
     poller.register(sock, select.POLLIN if events == READ else select.POLLOUT)
     if not poller.poll(remaining * 1000):
         raise TimeoutError("the attempt's deadline passed")
+
+
+def cooperate() -> None:
+    """In a lane that has run for a while without waiting (a receiver sending without
+    pause), lets the others go on; elsewhere nothing."""
+    hub = _hub()
+    if hub is not None:
+        hub.cooperate()
 
 
 def in_thread(function: Callable[..., T], *args: Any) -> T:

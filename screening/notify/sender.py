@@ -44,11 +44,14 @@ import time
 from dataclasses import dataclass
 
 from screening.notify.addresses import Destination
-from screening.notify.hub import READ, WRITE, wait_io
+from screening.notify.hub import READ, WRITE, cooperate, wait_io
 
 TOTAL_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is read (to keep the connection) but not kept
 MAX_HEAD_BYTES = 64 * 1024
+# All an answer's bytes (interim answers, head, body and its chunk framing, trailers): a
+# receiver sending more is not answering but flooding, and the attempt ends.
+MAX_ANSWER_BYTES = 1024 * 1024
 MAX_IDLE_PER_ADDRESS = 16
 USER_AGENT = "screening-webhooks/1"
 
@@ -108,6 +111,8 @@ class _Reader:
             raise
         self.buffer += chunk
         self.received += len(chunk)
+        if self.received > MAX_ANSWER_BYTES:
+            raise ProtocolError("an answer longer than any receiver sends")
         return bool(chunk)
 
     def until(self, pattern: re.Pattern[bytes], limit: int) -> bytes:
@@ -266,11 +271,14 @@ def _receive(sock: socket.socket, deadline: float) -> bytes:
     until ``deadline``."""
     while True:
         try:
-            return sock.recv(65536)
+            data = sock.recv(65536)
         except (BlockingIOError, ssl.SSLWantReadError):
             wait_io(sock, READ, deadline)
         except ssl.SSLWantWriteError:
             wait_io(sock, WRITE, deadline)
+        else:
+            cooperate()  # a receiver that never pauses must not hold the hub's thread
+            return data
 
 
 class _Unreachable(Exception):

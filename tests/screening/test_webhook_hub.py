@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from screening.notify.hub import READ, Hub, in_thread, wait_io
+from screening.notify.hub import READ, Hub, cooperate, in_thread, wait_io
 
 
 @pytest.fixture
@@ -160,3 +160,21 @@ def test_outside_a_hub_a_wait_blocks_its_thread_until_ready_or_deadline(
     wait_io(sock, READ, time.monotonic() + 5)
     assert sock.recv(1) == b"x"
     assert in_thread(lambda: threading.get_ident()) == threading.get_ident()
+
+
+def test_a_lane_that_never_waits_lets_the_others_go_on_when_it_cooperates(
+        hub: Hub, pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    sock, peer = pair(pairs)
+    log: list[object] = []
+    started = time.monotonic()
+
+    def busy() -> None:  # a lane whose socket always has more for it
+        while time.monotonic() - started < 0.5:
+            cooperate()
+        log.append(("busy", "done"))
+
+    hub.spawn(busy)
+    hub.spawn(reading, sock, started + 5, log, "reader")
+    peer.send(b"x")  # ready as soon as the reader waits, while the busy lane runs
+    hub.run(started + 5)
+    assert log == [("reader", b"x"), ("busy", "done")]

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from screening.notify.addresses import Destination
+from screening.notify.hub import Hub
 from screening.notify.sender import Outcome, Sender, _request
 
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
@@ -484,3 +485,45 @@ def test_an_internationalised_host_name_is_sent_in_host_as_its_ascii_form(
              if line.startswith(b"Host: ")]
     assert hosts == [b"Host: xn--r8jz45g.jp:%d" % server.port,
                      b"Host: xn--bcher-kva.example:%d" % server.port]
+
+
+def flood(server: RawServer, sock: socket.socket) -> None:
+    """Reads the request, then sends interim answers without pause (never a final one)."""
+    server.read_request(sock)
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n" * 4096
+    while True:
+        sock.sendall(interim)
+
+
+def answer_after(seconds: float) -> Callable[[RawServer, socket.socket], None]:
+    def handle(server: RawServer, sock: socket.socket) -> None:
+        while server.read_request(sock) is not None:
+            time.sleep(seconds)
+            sock.sendall(NO_CONTENT)
+    return handle
+
+
+def test_a_receiver_sending_without_pause_does_not_hold_up_the_other_lanes(
+        serving: Callable[..., RawServer]) -> None:
+    """Its socket is always readable, so its lane never waits: it still lets the others
+    have their turn, and its attempt ends once its answer is longer than any real one."""
+    flooder, other = serving(flood), serving(answer_after(0.1))
+    sender, hub = Sender(timeout=3.0), Hub()
+    ended: dict[str, tuple[Outcome, float]] = {}
+    started = time.monotonic()
+
+    def lane(name: str, port: int) -> None:
+        outcome = sender.send(destination(port), HEADERS, b"{}")
+        ended[name] = (outcome, time.monotonic() - started)
+
+    try:
+        hub.spawn(lane, "flooder", flooder.port)
+        hub.spawn(lane, "other", other.port)
+        hub.run(started + 10)
+    finally:
+        hub.close()
+        sender.close()
+    assert ended["other"][0] == Outcome(204, None)
+    assert ended["other"][1] < 1.0
+    assert ended["flooder"][0] == Outcome(None, "connection_error")  # cut off, not timed out
+    assert ended["flooder"][1] < 3.0
