@@ -100,9 +100,9 @@ class _Reader:
         self.received = 0  # bytes received in all, for "closed before any answer"
 
     def fill(self) -> bool:
-        """Reads more; False at the end of the stream."""
-        if time.monotonic() >= self.deadline:
-            raise TimeoutError("the attempt's deadline passed")
+        """Reads more; False at the end of the stream. What has already arrived is read
+        even past the deadline (a hub's thread busy with a tick may resume the lane late):
+        only a wait for more ends at the deadline (``_receive``)."""
         try:
             chunk = _receive(self.sock, self.deadline)
         except ConnectionResetError:
@@ -320,6 +320,8 @@ class _Connection:
         leaves it reusable."""
         sock = self.sock
         assert sock is not None, "connect() first"
+        if time.monotonic() >= deadline:  # (a lane resumed late): never send after it
+            raise TimeoutError("the attempt's deadline passed")
         try:
             _send_all(sock, request, deadline)
         except (ConnectionResetError, BrokenPipeError) as error:

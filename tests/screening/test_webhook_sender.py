@@ -527,3 +527,68 @@ def test_a_receiver_sending_without_pause_does_not_hold_up_the_other_lanes(
     assert ended["other"][1] < 1.0
     assert ended["flooder"][0] == Outcome(None, "connection_error")  # cut off, not timed out
     assert ended["flooder"][1] < 3.0
+
+
+def test_in_a_hub_an_answer_that_came_in_time_is_read_though_the_lane_resumes_late(
+        serving: Callable[..., RawServer]) -> None:
+    """The hub's thread was busy (a tick) past the attempt's deadline while the answer
+    came: the receiver got the event and answered, so it is delivered, not a timeout
+    (which would send it again)."""
+    asked, answer = threading.Event(), threading.Event()
+
+    def answers_when_told(server: RawServer, sock: socket.socket) -> None:
+        server.read_request(sock)
+        asked.set()
+        answer.wait(5)
+        sock.sendall(NO_CONTENT)
+        time.sleep(1)
+
+    server = serving(answers_when_told)
+    sender, hub = Sender(timeout=0.3), Hub()
+    outcomes: list[Outcome] = []
+    try:
+        hub.spawn(lambda: outcomes.append(sender.send(destination(server.port), HEADERS,
+                                                      b"{}")))
+        while not asked.is_set():
+            hub.run(time.monotonic() + 0.01)
+        answer.set()
+        time.sleep(0.5)  # busy elsewhere until after the deadline; the answer is there
+        hub.run(time.monotonic() + 5)
+    finally:
+        hub.close()
+        sender.close()
+    assert outcomes == [Outcome(204, None)]
+
+
+def test_in_a_hub_a_request_is_never_sent_after_the_attempts_deadline(
+        serving: Callable[..., RawServer]) -> None:
+    """The lane resumes from its connect after the deadline (the hub's thread was busy):
+    sending then would reach a receiver after the attempt was counted a timeout."""
+    server = serving(keep_alive)
+    sender, hub = Sender(timeout=0.3), Hub()
+    outcomes: list[Outcome] = []
+    try:
+        hub.spawn(lambda: outcomes.append(sender.send(destination(server.port), HEADERS,
+                                                      b"{}")))
+        hub.run(time.monotonic())  # the lane starts connecting and waits
+        time.sleep(0.5)
+        hub.run(time.monotonic() + 5)
+        time.sleep(0.2)
+    finally:
+        hub.close()
+        sender.close()
+    assert outcomes == [Outcome(None, "timeout")]
+    assert server.heads == []
+
+
+def test_a_receiver_flooding_its_answer_is_cut_off_outside_a_hub_too(
+        serving: Callable[..., RawServer]) -> None:
+    server = serving(flood)
+    sender = Sender(timeout=5.0)
+    started = time.monotonic()
+    try:
+        outcome = sender.send(destination(server.port), HEADERS, b"{}")
+    finally:
+        sender.close()
+    assert outcome == Outcome(None, "connection_error")
+    assert time.monotonic() - started < 3.0
