@@ -541,7 +541,9 @@ class DeliveryPool:
         check = addresses.check_url
         try:
             if addresses.needs_lookup(url, allow_private=allow_private):
-                return in_thread(lambda: check(url, allow_private=allow_private))
+                # one lookup at a time per URL, whose lanes share it: a stalled resolver
+                # holds up one of the hub's threads, not one per lane
+                return in_thread(lambda: check(url, allow_private=allow_private), shared=url)
             return check(url, allow_private=allow_private)
         except addresses.ForbiddenDestination:
             return None

@@ -24,7 +24,7 @@ import selectors
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,7 +32,10 @@ from greenlet import getcurrent, greenlet
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
-BLOCKING_THREADS = 4  # lookups of host names in flight at once (each may take seconds)
+# Lookups of host names in flight at once (threads started as they are needed). Each may
+# take seconds (a clinic's DNS not answering): lookups of one name are shared (``call``),
+# so a stalled one holds up one thread, not every lane of its receiver, nor the others'.
+BLOCKING_THREADS = 64
 # A lane that has run this long since it was resumed lets the others go on at its next
 # read (a receiver sending without pause never makes it wait, so it would never yield).
 SLICE_S = 0.005
@@ -58,6 +61,7 @@ class Hub:
         self._ready: deque[tuple[_Lane, bool]] = deque()  # (lane, its wait timed out)
         self._waiting: dict[_Lane, tuple[float, socket.socket]] = {}  # deadline, socket
         self._in_threads: dict[_Lane, Future[Any]] = {}
+        self._shared: dict[Hashable, Future[Any]] = {}  # calls in flight, by ``shared``
         self._yielded: list[_Lane] = []  # lanes that let the others go on (``cooperate``)
         self._resumed_at = 0.0  # when the running lane was resumed
         self._loop: greenlet | None = None
@@ -135,6 +139,9 @@ class Hub:
             if future.done():
                 del self._in_threads[lane]
                 self._ready.append((lane, False))
+        for key, future in list(self._shared.items()):
+            if future.done():
+                del self._shared[key]
 
     def _wake(self, _: Future[Any] | None = None) -> None:
         try:
@@ -161,15 +168,21 @@ class Hub:
         assert self._loop is not None
         self._loop.switch()
 
-    def call(self, function: Callable[..., T], *args: Any) -> T:
+    def call(self, function: Callable[..., T], *args: Any, shared: Hashable | None = None
+             ) -> T:
         """From a lane: ``function(*args)`` on one of the hub's threads, the lane waiting
-        (the hub runs the others meanwhile)."""
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(BLOCKING_THREADS,
-                                               thread_name_prefix="webhook-lookup")
-        future = self._threads.submit(function, *args)
+        (the hub runs the others meanwhile). Lanes calling with the same ``shared`` key
+        while one such call is in flight wait for that call (its result or exception)."""
+        future = self._shared.get(shared) if shared is not None else None
+        if future is None or future.done():
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(BLOCKING_THREADS,
+                                                   thread_name_prefix="webhook-lookup")
+            future = self._threads.submit(function, *args)
+            if shared is not None:
+                self._shared[shared] = future
+            future.add_done_callback(self._wake)
         self._in_threads[getcurrent()] = future
-        future.add_done_callback(self._wake)
         assert self._loop is not None
         self._loop.switch()
         return future.result()
@@ -212,10 +225,11 @@ def cooperate() -> None:
         hub.cooperate()
 
 
-def in_thread(function: Callable[..., T], *args: Any) -> T:
+def in_thread(function: Callable[..., T], *args: Any, shared: Hashable | None = None) -> T:
     """``function(*args)``, which may block for long (a DNS lookup): in a lane on one of
-    its hub's threads while the hub serves the other lanes; elsewhere directly."""
+    its hub's threads while the hub serves the other lanes, shared with the lanes calling
+    with the same ``shared`` key meanwhile (``Hub.call``); elsewhere directly."""
     hub = _hub()
     if hub is None:
         return function(*args)
-    return hub.call(function, *args)
+    return hub.call(function, *args, shared=shared)

@@ -579,3 +579,41 @@ def test_a_slow_lookup_of_one_endpoints_host_holds_up_only_its_own_deliveries(
         slow_receiver.wait_for(1)
     finally:
         slow_receiver.stop()
+
+
+def test_stalled_lookups_of_other_hosts_do_not_hold_up_an_endpoints_deliveries(
+        receiver: Receiver, pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clinics whose DNS does not answer (one of them with a backlog, so several lanes):
+    their lookups wait on the hub's threads, and another host's attempt is not queued
+    behind them."""
+    getaddrinfo = delivery.addresses.socket.getaddrinfo
+    release = threading.Event()
+    lookups: list[str] = []
+
+    def resolver(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host.startswith("stalled-"):
+            lookups.append(host)
+            release.wait(10)
+            host = "127.0.0.1"
+        elif host == "answering.test":
+            host = "127.0.0.1"
+        return getaddrinfo(host, *args, **kwargs)
+
+    def attempt(url: str, n: int) -> delivery.Attempt:
+        return delivery.Attempt(f"not-a-delivery-{n}", 1, utcnow(), url,
+                                {"webhook-id": f"msg_{n}"}, b"{}", time.monotonic() + 60)
+
+    monkeypatch.setattr(delivery.addresses.socket, "getaddrinfo", resolver)
+    try:
+        backlog = f"http://stalled-0.test:{receiver.port}/hooks"
+        pool._queue([attempt(backlog, n) for n in range(5 * delivery.LANE_BACKLOG)])
+        pool._queue([attempt(f"http://stalled-{n}.test:{receiver.port}/hooks", 100 + n)
+                     for n in range(1, 5)])
+        pool._queue([attempt(f"http://answering.test:{receiver.port}/hooks", 200)])
+        deadline = time.monotonic() + 1.0
+        while not receiver.received and time.monotonic() < deadline:
+            pool.pump(0.01)
+        assert [r.headers["webhook-id"] for r in receiver.received] == ["msg_200"]
+        assert sorted(lookups) == [f"stalled-{n}.test" for n in range(5)]  # one each
+    finally:
+        release.set()

@@ -178,3 +178,27 @@ def test_a_lane_that_never_waits_lets_the_others_go_on_when_it_cooperates(
     peer.send(b"x")  # ready as soon as the reader waits, while the busy lane runs
     hub.run(started + 5)
     assert log == [("reader", b"x"), ("busy", "done")]
+
+
+def test_lanes_calling_with_one_shared_key_wait_for_one_call(hub: Hub) -> None:
+    calls: list[str] = []
+    got: list[object] = []
+    release = threading.Event()
+
+    def lookup(name: str) -> str:
+        calls.append(name)
+        release.wait(5)
+        return f"{name} resolved"
+
+    def looking_up(name: str) -> None:
+        got.append(in_thread(lookup, name, shared=name))
+
+    for name in ("a", "a", "a", "b"):
+        hub.spawn(looking_up, name)
+    threading.Timer(0.1, release.set).start()
+    hub.run(time.monotonic() + 5)
+    assert sorted(calls) == ["a", "b"]
+    assert sorted(got) == ["a resolved"] * 3 + ["b resolved"]
+    hub.spawn(looking_up, "a")  # that call has ended: a new lookup, not its old result
+    hub.run(time.monotonic() + 5)
+    assert sorted(calls) == ["a", "a", "b"]
