@@ -214,17 +214,19 @@ def run(state: AppState, *, once: bool = False, stop: threading.Event | None = N
         while not stop.is_set():
             if parent and str(os.getppid()) != parent:
                 break
+            # without a prompt thread, the deliveries (if any) are this thread's: its
+            # every pause, idle too, runs their lanes (else an answer waits for a busy tick)
             if not lease.held():
                 if once:
                     break
-                stop.wait(IDLE_SLEEP_S)
+                _pause(state, IDLE_SLEEP_S, stop, delivering=prompt is None)
                 continue
             if tick(state, jobs):
                 _pause(state, BUSY_PAUSE_S, stop, delivering=prompt is None)
                 continue
             if once:
                 break
-            stop.wait(IDLE_SLEEP_S)
+            _pause(state, IDLE_SLEEP_S, stop, delivering=prompt is None)
     finally:
         finished.set()
         if prompt is not None:

@@ -20,9 +20,13 @@ from flask import Flask
 from standardwebhooks.webhooks import Webhook
 
 from screening.cli import main
+from screening.notify.delivery import delivery_job
 from screening.server import worker
 from screening.storage.db import AppState, app_state, utcnow
+from tests.api.bodies import routed
 from tests.api.conftest import TenantCredentials
+from tests.api.reviewing import submit
+from tests.api.test_webhooks_delivery import deliveries, register
 from tests.api.webhook_receiver import Receiver
 
 
@@ -212,3 +216,29 @@ def test_sigterm_stops_the_worker_gracefully(database_url: str, app: Flask) -> N
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_without_a_prompt_thread_the_main_loop_reads_answers_while_idle(
+        make_app: Callable[..., Flask], clinic: TenantCredentials) -> None:
+    """``run(..., prompt_jobs=())`` with the delivery job among the main loop's: the lanes
+    are that loop's, so its idle pauses run them too (an answer that comes after the
+    first pause is not left unread until a later event makes a tick busy)."""
+    app = make_app(WEBHOOK_ALLOW_PRIVATE="1")
+    client = app.test_client()
+    slow = Receiver(script=[("sleep", 0.5)])
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(app_state(app),), kwargs={
+        "stop": stop, "jobs": (delivery_job,), "prompt_jobs": ()})
+    try:
+        register(client, clinic, slow.url)
+        submit(client, clinic, routed("critical"))
+        thread.start()
+        deadline = time.monotonic() + 5
+        while [d.state for d in deliveries(app)] != ["delivered"]:
+            assert time.monotonic() < deadline, [d.state for d in deliveries(app)]
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(30)
+        slow.stop()
