@@ -240,10 +240,15 @@ def _pause(state: AppState, seconds: float, stop: threading.Event, *, delivering
            ) -> None:
     """Waits ``seconds`` (less once ``stop`` is set); on the thread that ticks the
     deliveries, their attempts in flight are sent and answered meanwhile."""
-    if delivering:
-        pump_delivery(state, seconds, stop)
-    else:
+    if not delivering:
         stop.wait(seconds)
+        return
+    started = time.monotonic()
+    try:
+        pump_delivery(state, seconds, stop)
+    except Exception:  # a bug in the lanes' loop: the worker goes on, and so do its ticks
+        log.exception("running the webhook lanes failed")
+        stop.wait(max(seconds - (time.monotonic() - started), 0.0))
 
 
 def _prompt_loop(state: AppState, jobs: tuple[Job, ...], lease: Lease,

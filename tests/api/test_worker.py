@@ -79,6 +79,20 @@ def test_a_failing_job_does_not_stop_the_others(app: Flask) -> None:
     assert ran == ["working"]
 
 
+def test_a_failing_run_of_the_lanes_is_logged_and_the_pause_still_lasts(
+        app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in the lanes' loop must not end the thread that ticks the deliveries (nor
+    make it spin): the pause is logged and waited out, and the next tick comes."""
+    def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(worker, "pump_delivery", broken)
+    started = time.monotonic()
+    worker._pause(app_state(app), 0.2, threading.Event(), delivering=True)
+    assert time.monotonic() - started >= 0.2
+    assert "running the webhook lanes failed" in caplog.text
+
+
 def test_run_once_stops_when_every_job_is_idle(app: Flask) -> None:
     counts = [2, 1, 0]
     worker.run(app_state(app), once=True, jobs=(lambda state: counts.pop(0),))
