@@ -553,11 +553,6 @@ class DeliveryPool:
         with self._lock:
             return len(self._outcomes)
 
-    def in_flight(self) -> int:
-        """How many attempts are taken and not yet handed to the next tick."""
-        with self._lock:
-            return self._in_flight
-
     def pump(self, seconds: float, stop: threading.Event | None = None) -> None:
         """Runs the lanes for ``seconds`` (sends, reads answers), returning early once
         ``stop`` is set; simply waits when no attempt is in flight."""
