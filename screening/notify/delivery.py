@@ -442,13 +442,34 @@ class DeliveryPool:
         with self._lock:
             outcomes, self._outcomes = self._outcomes, []
             room = MAX_IN_FLIGHT - self._in_flight
+        try:
+            done = self._transact(now, outcomes, room)
+        except BaseException:
+            # Not recorded: the next tick records them (else each of these attempts, ended
+            # already, would be made again when its lease ran out).
+            with self._lock:
+                self._outcomes[:0] = outcomes
+            raise
+        if done is None:
+            return 0
+        plan, taken, stale = done
+        handled = len(plan.seqs) if plan is not None else 0
+        self._busy = bool(handled or taken or stale)
+        self._queue(prepare(taken, now, lease_ends))
+        return len(outcomes) + handled + len(taken)
+
+    def _transact(self, now: dt.datetime, outcomes: list[tuple[Attempt, Outcome, dt.datetime]],
+                  room: int) -> tuple[DispatchPlan | None, list[Taken], bool] | None:
+        """The tick's write transaction (see ``tick``): the plan written (None when none
+        or stale), the attempts taken and whether the plan was stale; None when there was
+        nothing to do."""
         if self._busy:
             new_events = due = True
         else:
             with self.state.db.read_sessions() as session:
                 new_events, due = _work_waiting(session, now)
             if not (outcomes or new_events or (due and room > 0)):
-                return 0
+                return None
         db = self.state.db
         writes = outcome_writes(db.write_engine.dialect, outcomes)
         plan = None
@@ -473,10 +494,7 @@ class DeliveryPool:
             if due and room > len(taken):
                 taken += claim_due(session, now, room - len(taken))
             uow.commit()
-        handled = len(plan.seqs) if plan is not None else 0
-        self._busy = bool(handled or taken or stale)
-        self._queue(prepare(taken, now, lease_ends))
-        return len(outcomes) + handled + len(taken)
+        return plan, taken, stale
 
     def _queue(self, attempts: list[Attempt]) -> None:
         """Queues ``attempts`` by destination and starts the lanes their backlog needs."""

@@ -617,3 +617,29 @@ def test_stalled_lookups_of_other_hosts_do_not_hold_up_an_endpoints_deliveries(
         assert sorted(lookups) == [f"stalled-{n}.test" for n in range(5)]  # one each
     finally:
         release.set()
+
+
+def test_outcomes_a_failed_tick_could_not_record_are_recorded_by_the_next_not_sent_again(
+        app: Flask, client: FlaskClient, clinic: TenantCredentials, receiver: Receiver,
+        pool: DeliveryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick's transaction fails (the database busy, a lost connection) after the
+    attempt ended: its outcome stays for the next tick, so the clinic's system does not
+    get the same event again when the attempt's lease runs out."""
+    register(client, clinic, receiver.url)
+    submit(client, clinic, routed("critical"))
+    send_unrecorded(pool)
+    receiver.wait_for(1)
+
+    def failing(*args: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(delivery, "record", failing)
+    with pytest.raises(RuntimeError):
+        pool.tick()
+    assert pool.outcomes_waiting() == 1
+    monkeypatch.undo()
+    pool.tick()
+    [recorded] = deliveries(app)
+    assert (recorded.state, recorded.attempts) == ("delivered", 1)
+    assert pool.tick(utcnow() + delivery.ATTEMPT_LEASE * 2) == 0
+    assert len(receiver.received) == 1
